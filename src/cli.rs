@@ -1,0 +1,73 @@
+//! Command-line flags, tshark-like where tshark has the same idea.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "packetlab",
+    version,
+    about = "A terminal packet lab: watch packets and sessions live, browse capture files, print them headless.",
+    long_about = "A terminal packet lab.\n\n\
+        With no arguments it captures live on the default interface when permitted, otherwise it \
+        opens the bundled demo capture and tells how to enable live capture.\n\n\
+        Keys in the TUI: press ? for the full list."
+)]
+pub struct Cli {
+    /// Capture live on this interface (repeat for several). Without -i and -r, packetlab picks the
+    /// interface of the default route, else the first one up, else lo.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+
+    /// Read packets from a pcap or pcapng file; `-` reads a stream from stdin
+    /// (e.g. `tcpdump -U -w - | packetlab -r -`).
+    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interfaces")]
+    pub read: Option<PathBuf>,
+
+    /// Write every captured packet to this pcapng file (Wireshark and tshark read it).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// Stop after this many packets.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Keep the last N packets (with their bytes) for browsing; older ones are dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub keep: usize,
+
+    /// Print instead of opening the TUI: `packets` prints one line (or JSON object) per packet.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub print: Option<PrintWhat>,
+
+    /// Output format of --print.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Replay a file (-r) at the pace it was captured instead of all at once.
+    #[arg(long)]
+    pub pace: bool,
+
+    /// Open the bundled demo capture (replayed at its original pace) even when live capture works.
+    #[arg(long, conflicts_with_all = ["read", "interfaces"])]
+    pub demo: bool,
+
+    /// List the interfaces live capture can use, and exit.
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrintWhat {
+    /// One line per packet (tshark-like), or one JSON object per packet with --format json.
+    Packets,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable lines.
+    Text,
+    /// JSON lines: one object per line.
+    Json,
+}

@@ -1,0 +1,271 @@
+//! DNS messages (UDP/TCP 53, mDNS 5353): the header and question always, answers for the Info
+//! column and the detail tree. Names follow compression pointers with a hop limit, so a pointer
+//! loop ("zlip") ends in an error instead of a hang.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::{field, layer, Dec, Proto, Sink};
+
+const MAX_HOPS: usize = 64;
+const MAX_NAME: usize = 255;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub id: u16,
+    pub flags: u16,
+    pub qd: u16,
+    pub an: u16,
+    pub ns: u16,
+    pub ar: u16,
+}
+
+impl Header {
+    pub fn parse(m: &[u8]) -> Option<Header> {
+        let g = |i: usize| Some(u16::from_be_bytes(m.get(i..i + 2)?.try_into().ok()?));
+        Some(Header {
+            id: g(0)?,
+            flags: g(2)?,
+            qd: g(4)?,
+            an: g(6)?,
+            ns: g(8)?,
+            ar: g(10)?,
+        })
+    }
+
+    pub fn is_response(&self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+
+    pub fn opcode(&self) -> u16 {
+        (self.flags >> 11) & 0xf
+    }
+
+    pub fn rcode(&self) -> u16 {
+        self.flags & 0xf
+    }
+}
+
+/// Reads the name at `at` in message `m`. Returns the name (labels joined by `.`, `<Root>` for
+/// the root, bytes outside printable ASCII escaped as `\xNN`) and the offset after it.
+pub fn read_name(m: &[u8], mut at: usize) -> Result<(String, usize), &'static str> {
+    let mut name = String::new();
+    let mut after = None;
+    let mut hops = 0;
+    loop {
+        let len = *m.get(at).ok_or("DNS name runs past the message")? as usize;
+        match len & 0xc0 {
+            0xc0 => {
+                let lo = *m.get(at + 1).ok_or("DNS pointer truncated")? as usize;
+                after.get_or_insert(at + 2);
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return Err("DNS name compression loop");
+                }
+                at = ((len & 0x3f) << 8) | lo;
+            }
+            0x00 => {
+                if len == 0 {
+                    if name.is_empty() {
+                        name.push_str("<Root>");
+                    }
+                    return Ok((name, after.unwrap_or(at + 1)));
+                }
+                let label = m.get(at + 1..at + 1 + len).ok_or("DNS label runs past the message")?;
+                if !name.is_empty() {
+                    name.push('.');
+                }
+                for &c in label {
+                    if c.is_ascii_graphic() && c != b'\\' {
+                        name.push(c as char);
+                    } else {
+                        let _ = write!(name, "\\x{c:02x}");
+                    }
+                }
+                if name.len() > MAX_NAME * 4 {
+                    return Err("DNS name too long");
+                }
+                at += 1 + len;
+            }
+            _ => return Err("DNS label type not supported"),
+        }
+    }
+}
+
+pub fn type_name(t: u16) -> String {
+    match t {
+        1 => "A".into(),
+        2 => "NS".into(),
+        5 => "CNAME".into(),
+        6 => "SOA".into(),
+        12 => "PTR".into(),
+        15 => "MX".into(),
+        16 => "TXT".into(),
+        28 => "AAAA".into(),
+        33 => "SRV".into(),
+        41 => "OPT".into(),
+        43 => "DS".into(),
+        46 => "RRSIG".into(),
+        47 => "NSEC".into(),
+        48 => "DNSKEY".into(),
+        64 => "SVCB".into(),
+        65 => "HTTPS".into(),
+        255 => "ANY".into(),
+        _ => format!("TYPE{t}"),
+    }
+}
+
+fn rcode_name(r: u16) -> &'static str {
+    match r {
+        0 => "No error",
+        1 => "Format error",
+        2 => "Server failure",
+        3 => "No such name",
+        4 => "Not implemented",
+        5 => "Refused",
+        _ => "Error",
+    }
+}
+
+/// One resource record, read for display.
+pub struct Record {
+    pub name: String,
+    pub rtype: u16,
+    pub ttl: u32,
+    pub data: String,
+    pub end: usize,
+}
+
+fn read_record(m: &[u8], at: usize) -> Result<Record, &'static str> {
+    let (name, p) = read_name(m, at)?;
+    let g16 = |i: usize| m.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let rtype = g16(p).ok_or("DNS record truncated")?;
+    let ttl = m
+        .get(p + 4..p + 8)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or("DNS record truncated")?;
+    let rdlen = g16(p + 8).ok_or("DNS record truncated")? as usize;
+    let rd = p + 10;
+    let rdata = m.get(rd..rd + rdlen).ok_or("DNS record data truncated")?;
+    let data = match (rtype, rdlen) {
+        (1, 4) => Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]).to_string(),
+        (28, 16) => Ipv6Addr::from(<[u8; 16]>::try_from(rdata).unwrap_or_default()).to_string(),
+        (2 | 5 | 12, _) => read_name(m, rd).map(|n| n.0).unwrap_or_default(),
+        (15, _) => read_name(m, rd + 2).map(|n| n.0).unwrap_or_default(),
+        _ => format!("{rdlen} bytes"),
+    };
+    Ok(Record {
+        name,
+        rtype,
+        ttl,
+        data,
+        end: rd + rdlen,
+    })
+}
+
+/// The first question's name and type, if the message has one.
+pub fn first_question(m: &[u8]) -> Option<(String, u16)> {
+    let h = Header::parse(m)?;
+    if h.qd == 0 {
+        return None;
+    }
+    let (name, p) = read_name(m, 12).ok()?;
+    let qtype = m.get(p..p + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))?;
+    Some((name, qtype))
+}
+
+/// tshark-like Info text: "Standard query 0x1a2b A example.com" / "... response ... A 1.2.3.4".
+pub fn info(m: &[u8]) -> String {
+    let Some(h) = Header::parse(m) else {
+        return "DNS (truncated header)".into();
+    };
+    let mut s = String::new();
+    let kind = match h.opcode() {
+        0 => "Standard query",
+        4 => "Zone change notification",
+        5 => "Dynamic update",
+        _ => "Query",
+    };
+    let _ = write!(s, "{kind}{} 0x{:04x}", if h.is_response() { " response" } else { "" }, h.id);
+    if h.is_response() && h.rcode() != 0 {
+        let _ = write!(s, " {}", rcode_name(h.rcode()));
+    }
+    let mut p = 12;
+    for _ in 0..h.qd.min(8) {
+        let Ok((name, np)) = read_name(m, p) else {
+            s.push_str(" [malformed]");
+            return s;
+        };
+        let Some(qt) = m.get(np..np + 2).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
+            let _ = write!(s, " {name}");
+            return s;
+        };
+        let _ = write!(s, " {} {name}", type_name(qt));
+        p = np + 4;
+    }
+    for _ in 0..h.an.min(8) {
+        match read_record(m, p) {
+            Ok(r) => {
+                let _ = write!(s, " {} {}", type_name(r.rtype), r.data);
+                p = r.end;
+            }
+            Err(_) => {
+                s.push_str(" [truncated]");
+                break;
+            }
+        }
+    }
+    s
+}
+
+impl<S: Sink> Dec<'_, '_, S> {
+    /// A DNS message in `at..end` of the frame.
+    pub(crate) fn dns(&mut self, at: usize, end: usize, mdns: bool) {
+        let data = self.b.0;
+        let m = &data[at..end];
+        let Some(h) = Header::parse(m) else {
+            self.s.fail("DNS header truncated");
+            return;
+        };
+        self.s.proto = if mdns { Proto::Mdns } else { Proto::Dns };
+        layer!(self, at..end, "{} ({})", if mdns { "Multicast Domain Name System" } else { "Domain Name System" },
+            if h.is_response() { "response" } else { "query" });
+        field!(self, 1, at..at + 2, "Transaction ID: 0x{:04x}", h.id);
+        field!(self, 1, at + 2..at + 4, "Flags: 0x{:04x} ({}{})", h.flags,
+            if h.is_response() { "response, " } else { "query, " }, rcode_name(h.rcode()));
+        field!(self, 1, at + 4..at + 12, "Questions: {}, Answers: {}, Authority: {}, Additional: {}", h.qd, h.an, h.ns, h.ar);
+        let mut p = 12;
+        for _ in 0..h.qd.min(64) {
+            match read_name(m, p) {
+                Ok((name, np)) => {
+                    let qt = m.get(np..np + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+                    field!(self, 1, at + p..(at + np + 4).min(end), "Query: {name} {}",
+                        qt.map(type_name).unwrap_or_default());
+                    if np + 4 > m.len() {
+                        self.s.fail("DNS question truncated");
+                        return;
+                    }
+                    p = np + 4;
+                }
+                Err(e) => {
+                    self.s.fail(e);
+                    return;
+                }
+            }
+        }
+        let records = h.an as usize + h.ns as usize + h.ar as usize;
+        for i in 0..records.min(256) {
+            match read_record(m, p) {
+                Ok(r) => {
+                    let sect = if i < h.an as usize { "Answer" } else if i < (h.an + h.ns) as usize { "Authority" } else { "Additional" };
+                    field!(self, 1, at + p..at + r.end, "{sect}: {} {} {} (TTL {})", r.name, type_name(r.rtype), r.data, r.ttl);
+                    p = r.end;
+                }
+                Err(e) => {
+                    self.s.fail(e);
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Headless printers (`--print packets`): text lines like tshark's, or JSON lines.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::capture::FrameRef;
+use crate::decode::{dns, fmt_mac, info::info, Proto, Summary};
+
+/// One packet as JSON; keys are null where they do not apply.
+#[derive(Serialize)]
+pub struct PacketJson {
+    pub no: u64,
+    pub ts: String,
+    pub len: u32,
+    pub caplen: usize,
+    pub iface: u16,
+    pub link: &'static str,
+    pub eth_src: Option<String>,
+    pub eth_dst: Option<String>,
+    pub src: Option<IpAddr>,
+    pub dst: Option<IpAddr>,
+    pub ip_proto: Option<u8>,
+    /// The IPv6 fixed header's next-header field (tshark's `ipv6.nxt`).
+    pub ipv6_nxt: Option<u8>,
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+    pub tcp_flags: Option<u16>,
+    pub tcp_seq: Option<u32>,
+    pub tcp_ack: Option<u32>,
+    pub icmp_type: Option<u8>,
+    pub icmpv6_type: Option<u8>,
+    pub arp_op: Option<u16>,
+    pub dns_qname: Option<String>,
+    pub proto: &'static str,
+    pub info: String,
+    pub error: Option<&'static str>,
+}
+
+/// The first question's name of a DNS message carried by this packet.
+pub fn dns_qname(s: &Summary, data: &[u8]) -> Option<String> {
+    if !matches!(s.proto, Proto::Dns | Proto::Mdns) {
+        return None;
+    }
+    let p = data.get(s.payload_range())?;
+    let m = if s.tcp.is_some() { p.get(2..)? } else { p };
+    dns::first_question(m).map(|(n, _)| n)
+}
+
+impl PacketJson {
+    pub fn new(no: u64, f: &FrameRef<'_>, s: &Summary) -> Self {
+        PacketJson {
+            no,
+            ts: f.ts.epoch_string(),
+            len: f.orig_len,
+            caplen: f.data.len(),
+            iface: f.iface,
+            link: f.link_type.name(),
+            eth_src: s.eth_src.as_ref().map(fmt_mac),
+            eth_dst: s.eth_dst.as_ref().map(fmt_mac),
+            src: s.src,
+            dst: s.dst,
+            ip_proto: s.ip_proto,
+            ipv6_nxt: s.ipv6_nxt,
+            sport: s.sport,
+            dport: s.dport,
+            tcp_flags: s.tcp.map(|t| t.flags),
+            tcp_seq: s.tcp.map(|t| t.seq),
+            tcp_ack: s.tcp.map(|t| t.ack),
+            icmp_type: s.icmp.map(|i| i.typ),
+            icmpv6_type: s.icmpv6.map(|i| i.typ),
+            arp_op: s.arp.map(|a| a.op),
+            dns_qname: dns_qname(s, f.data),
+            proto: s.proto.name(),
+            info: info(s, f.data),
+            error: s.error,
+        }
+    }
+}
+
+/// Source and destination as the list shows them: IP addresses, else MACs.
+pub fn endpoints(s: &Summary) -> (String, String) {
+    match (s.src, s.dst) {
+        (Some(a), Some(b)) => (a.to_string(), b.to_string()),
+        (Some(a), None) => (a.to_string(), String::new()),
+        _ => match (s.eth_src, s.eth_dst) {
+            (Some(a), Some(b)) => (fmt_mac(&a), fmt_mac(&b)),
+            _ => (String::new(), String::new()),
+        },
+    }
+}
+
+/// Writes packets, one per call, in text or JSON form.
+pub struct PacketPrinter<W: Write> {
+    out: W,
+    json: bool,
+    first_ts: Option<i64>,
+}
+
+impl<W: Write> PacketPrinter<W> {
+    pub fn new(out: W, json: bool) -> Self {
+        PacketPrinter {
+            out,
+            json,
+            first_ts: None,
+        }
+    }
+
+    pub fn print(&mut self, no: u64, f: &FrameRef<'_>, s: &Summary) -> io::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.out, &PacketJson::new(no, f, s))?;
+            return self.out.write_all(b"\n");
+        }
+        let t0 = *self.first_ts.get_or_insert(f.ts.0);
+        let rel = (f.ts.0 - t0) as f64 / 1e9;
+        let (src, dst) = endpoints(s);
+        writeln!(
+            self.out,
+            "{no:>6} {rel:>11.6} {src:>15} → {dst:<15} {:<7} {:>5} {}",
+            s.proto.name(),
+            f.orig_len,
+            info(s, f.data)
+        )
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

@@ -1,0 +1,256 @@
+//! From parsed flags to a running program: which source, headless or TUI, and the exit code.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use color_eyre::eyre::{Result, WrapErr};
+use tokio::sync::mpsc;
+
+use crate::capture::file::CaptureReader;
+use crate::capture::live;
+use crate::capture::write::PcapngWriter;
+use crate::capture::Interface;
+use crate::cli::{Cli, Format, PrintWhat};
+use crate::engine::Engine;
+use crate::headless::PacketPrinter;
+use crate::source::{self, SourceMsg, SourceStats};
+
+/// Exit code when live capture was asked for and is not permitted.
+pub const EXIT_NOT_PERMITTED: i32 = 2;
+
+/// What feeds the engine, decided from the flags and what the machine permits.
+pub enum Input {
+    File { path: PathBuf, pace: bool },
+    Live { interfaces: Vec<String> },
+    /// The bundled demo capture, because live capture is not permitted (`reason` says why).
+    Demo { path: PathBuf, reason: Option<String> },
+}
+
+/// Where the bundled demo capture is: next to the binary's crate in a checkout, or installed.
+pub fn demo_path() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcapng");
+    if here.exists() {
+        return here;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("assets/demo.pcapng")))
+        .filter(|p| p.exists())
+        .unwrap_or(here)
+}
+
+pub fn grant_hint() -> String {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "target/release/packetlab".into());
+    format!("sudo setcap cap_net_raw,cap_net_admin=eip {exe}  (or run with sudo)")
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    if cli.list_interfaces {
+        for (n, i) in live::interfaces().iter().enumerate() {
+            let addrs: Vec<String> = i.ips.iter().map(|a| a.to_string()).collect();
+            println!(
+                "{}. {} [{}] {}",
+                n + 1,
+                i.name,
+                if i.is_up() { "up" } else { "down" },
+                addrs.join(" ")
+            );
+        }
+        return Ok(0);
+    }
+    let input = choose_input(&cli);
+    if let Some(what) = cli.print {
+        return match (what, input) {
+            (PrintWhat::Packets, Input::File { path, .. }) => print_file(&cli, &path),
+            (PrintWhat::Packets, Input::Live { interfaces }) => print_live(&cli, &interfaces),
+            (PrintWhat::Packets, Input::Demo { reason, .. }) => {
+                eprintln!(
+                    "packetlab: {}",
+                    reason.unwrap_or_else(|| "live capture is not permitted".into())
+                );
+                Ok(EXIT_NOT_PERMITTED)
+            }
+        };
+    }
+    crate::app::run_tui(cli, input)
+}
+
+fn choose_input(cli: &Cli) -> Input {
+    if let Some(path) = &cli.read {
+        return Input::File {
+            path: path.clone(),
+            pace: cli.pace,
+        };
+    }
+    if cli.demo {
+        return Input::Demo {
+            path: demo_path(),
+            reason: None,
+        };
+    }
+    if !cli.interfaces.is_empty() {
+        return Input::Live {
+            interfaces: cli.interfaces.clone(),
+        };
+    }
+    match live::default_interface() {
+        Some(i) if live::permitted() => Input::Live { interfaces: vec![i] },
+        _ => Input::Demo {
+            path: demo_path(),
+            reason: Some(format!(
+                "live capture is not permitted for this user; to enable it: {}",
+                grant_hint()
+            )),
+        },
+    }
+}
+
+fn open_writer(path: &Path, ifaces: Vec<Interface>) -> Result<PcapngWriter<BufWriter<File>>> {
+    let f = File::create(path).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    Ok(PcapngWriter::new(BufWriter::new(f), ifaces)?)
+}
+
+fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
+
+/// `--print packets -r FILE`: the hot path, no threads and no allocation per packet.
+fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
+    let mut reader = match CaptureReader::open(path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("packetlab: {e}");
+            return Ok(1);
+        }
+    };
+    let stdout = io::stdout();
+    let mut printer = PacketPrinter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), cli.format == Format::Json);
+    let mut writer = match &cli.write {
+        Some(p) => Some(open_writer(p, reader.interfaces().to_vec())?),
+        None => None,
+    };
+    let mut engine = Engine::new(1);
+    let limit = cli.count.unwrap_or(u64::MAX);
+    let mut code = 0;
+    while engine.packets < limit {
+        let f = match reader.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                eprintln!("packetlab: {e}");
+                code = 1;
+                break;
+            }
+        };
+        let s = engine.summarize(&f);
+        if let Some(w) = writer.as_mut() {
+            w.write(&f)?;
+        }
+        if let Err(e) = printer.print(engine.packets, &f, &s) {
+            if is_broken_pipe(&e) {
+                return Ok(0);
+            }
+            return Err(e.into());
+        }
+    }
+    if let Some(mut w) = writer {
+        w.flush()?;
+    }
+    match printer.flush() {
+        Err(e) if !is_broken_pipe(&e) => Err(e.into()),
+        _ => Ok(code),
+    }
+}
+
+/// `--print packets -i IFACE`: live until `-c` packets or Ctrl-C.
+fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
+    let stats = Arc::new(SourceStats::default());
+    let (tx, mut rx) = mpsc::channel(source::CHANNEL_BATCHES);
+    let (ifaces, handles) = match live::start(names, stats.clone(), tx) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("packetlab: {e}");
+            return Ok(if e.is_permission() { EXIT_NOT_PERMITTED } else { 1 });
+        }
+    };
+    {
+        let stats = stats.clone();
+        ctrlc_stop(stats);
+    }
+    eprintln!("packetlab: capturing on {}", names.join(", "));
+    let stdout = io::stdout();
+    let mut printer = PacketPrinter::new(stdout.lock(), cli.format == Format::Json);
+    let mut writer = match &cli.write {
+        Some(p) => Some(open_writer(p, ifaces)?),
+        None => None,
+    };
+    let mut engine = Engine::new(1);
+    let limit = cli.count.unwrap_or(u64::MAX);
+    'outer: while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            SourceMsg::Frames(frames) => {
+                for f in &frames {
+                    if engine.packets >= limit {
+                        break 'outer;
+                    }
+                    let f = f.as_ref();
+                    let s = engine.summarize(&f);
+                    if let Some(w) = writer.as_mut() {
+                        w.write(&f)?;
+                    }
+                    match printer.print(engine.packets, &f, &s) {
+                        Err(e) if is_broken_pipe(&e) => break 'outer,
+                        r => r?,
+                    }
+                }
+                let _ = printer.flush();
+            }
+            SourceMsg::Error(e) => eprintln!("packetlab: {e}"),
+            SourceMsg::Interfaces(_) => {}
+            SourceMsg::Done => break,
+        }
+        if stats.stop.load(std::sync::atomic::Ordering::Relaxed) && rx.is_empty() {
+            break;
+        }
+    }
+    live::stop_all(&stats);
+    drop(rx);
+    for h in handles {
+        let _ = h.join();
+    }
+    if let Some(mut w) = writer {
+        w.flush()?;
+    }
+    let (ch, k) = stats.drops();
+    eprintln!(
+        "packetlab: {} packets captured, {ch} dropped (channel full), {k} dropped by the kernel",
+        engine.packets
+    );
+    let _ = io::stdout().flush();
+    Ok(0)
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM stop live capture cleanly so the summary and `-w` file are complete.
+fn ctrlc_stop(stats: Arc<SourceStats>) {
+    std::thread::spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(_) => return,
+        };
+        rt.block_on(async {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return,
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            live::stop_all(&stats);
+        });
+    });
+}
