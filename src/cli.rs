@@ -22,7 +22,12 @@ pub struct Cli {
 
     /// Read packets from a pcap or pcapng file; `-` reads a stream from stdin
     /// (e.g. `tcpdump -U -w - | packetlab -r -`).
-    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interfaces")]
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        conflicts_with = "interfaces"
+    )]
     pub read: Option<PathBuf>,
 
     /// Write every captured packet to this pcapng file (Wireshark and tshark read it).
@@ -62,6 +67,8 @@ pub struct Cli {
 pub enum PrintWhat {
     /// One line per packet (tshark-like), or one JSON object per packet with --format json.
     Packets,
+    /// Totals at the end: packets, bytes, malformed packets, packets per protocol.
+    Stats,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,6 +15,8 @@ pub struct Engine {
     pub bytes: u64,
     /// Packets whose decoding stopped at an error.
     pub malformed: u64,
+    /// Timestamp of the first packet, the zero of relative times.
+    pub first_ts: Option<crate::capture::Timestamp>,
     /// Bumped on every change, so a view redraws only when something happened.
     pub generation: u64,
 }
@@ -27,6 +29,7 @@ impl Engine {
             packets: 0,
             bytes: 0,
             malformed: 0,
+            first_ts: None,
             generation: 0,
         }
     }
@@ -36,6 +39,7 @@ impl Engine {
         let mut s = decode(f.link_type, f.data);
         self.reassembler.apply(&mut s);
         self.packets += 1;
+        self.first_ts.get_or_insert(f.ts);
         self.bytes += f.orig_len as u64;
         if s.error.is_some() {
             self.malformed += 1;

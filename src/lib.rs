@@ -1,13 +1,14 @@
 //! packetlab: a terminal packet lab. The library holds the engine (capture, decode, store) that
 //! the TUI, the headless printers, the tests and the benchmarks all drive.
 
+pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod engine;
 pub mod headless;
+pub mod run;
 pub mod sanitize;
 pub mod source;
 pub mod store;
-pub mod app;
-pub mod run;
+pub mod ui;

@@ -22,10 +22,18 @@ pub const EXIT_NOT_PERMITTED: i32 = 2;
 
 /// What feeds the engine, decided from the flags and what the machine permits.
 pub enum Input {
-    File { path: PathBuf, pace: bool },
-    Live { interfaces: Vec<String> },
+    File {
+        path: PathBuf,
+        pace: bool,
+    },
+    Live {
+        interfaces: Vec<String>,
+    },
     /// The bundled demo capture, because live capture is not permitted (`reason` says why).
-    Demo { path: PathBuf, reason: Option<String> },
+    Demo {
+        path: PathBuf,
+        reason: Option<String>,
+    },
 }
 
 /// Where the bundled demo capture is: next to the binary's crate in a checkout, or installed.
@@ -65,9 +73,9 @@ pub fn run(cli: Cli) -> Result<i32> {
     let input = choose_input(&cli);
     if let Some(what) = cli.print {
         return match (what, input) {
-            (PrintWhat::Packets, Input::File { path, .. }) => print_file(&cli, &path),
-            (PrintWhat::Packets, Input::Live { interfaces }) => print_live(&cli, &interfaces),
-            (PrintWhat::Packets, Input::Demo { reason, .. }) => {
+            (_, Input::File { path, .. }) => print_file(&cli, &path),
+            (_, Input::Live { interfaces }) => print_live(&cli, &interfaces),
+            (_, Input::Demo { reason, .. }) => {
                 eprintln!(
                     "packetlab: {}",
                     reason.unwrap_or_else(|| "live capture is not permitted".into())
@@ -98,7 +106,9 @@ fn choose_input(cli: &Cli) -> Input {
         };
     }
     match live::default_interface() {
-        Some(i) if live::permitted() => Input::Live { interfaces: vec![i] },
+        Some(i) if live::permitted() => Input::Live {
+            interfaces: vec![i],
+        },
         _ => Input::Demo {
             path: demo_path(),
             reason: Some(format!(
@@ -128,7 +138,10 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
         }
     };
     let stdout = io::stdout();
-    let mut printer = PacketPrinter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), cli.format == Format::Json);
+    let json = cli.format == Format::Json;
+    let mut printer = PacketPrinter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), json);
+    let per_packet = cli.print == Some(PrintWhat::Packets);
+    let mut stats = Stats::default();
     let mut writer = match &cli.write {
         Some(p) => Some(open_writer(p, reader.interfaces().to_vec())?),
         None => None,
@@ -150,6 +163,10 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
         if let Some(w) = writer.as_mut() {
             w.write(&f)?;
         }
+        if !per_packet {
+            stats.add(&s);
+            continue;
+        }
         if let Err(e) = printer.print(engine.packets, &f, &s) {
             if is_broken_pipe(&e) {
                 return Ok(0);
@@ -157,12 +174,47 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
             return Err(e.into());
         }
     }
+    if !per_packet {
+        stats.print(&engine, json)?;
+    }
     if let Some(mut w) = writer {
         w.flush()?;
     }
     match printer.flush() {
         Err(e) if !is_broken_pipe(&e) => Err(e.into()),
         _ => Ok(code),
+    }
+}
+
+/// `--print stats`: packets per top protocol, with the engine's totals.
+#[derive(Default)]
+struct Stats {
+    by_proto: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl Stats {
+    fn add(&mut self, s: &crate::decode::Summary) {
+        *self.by_proto.entry(s.proto.name()).or_default() += 1;
+    }
+
+    fn print(&self, e: &Engine, json: bool) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        if json {
+            let v = serde_json::json!({
+                "packets": e.packets, "bytes": e.bytes, "malformed": e.malformed,
+                "protocols": self.by_proto,
+            });
+            return writeln!(out, "{v}");
+        }
+        writeln!(
+            out,
+            "packets   {}\nbytes     {}\nmalformed {}",
+            e.packets, e.bytes, e.malformed
+        )?;
+        for (p, n) in &self.by_proto {
+            writeln!(out, "  {p:<10} {n}")?;
+        }
+        Ok(())
     }
 }
 
@@ -174,7 +226,11 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
         Ok(x) => x,
         Err(e) => {
             eprintln!("packetlab: {e}");
-            return Ok(if e.is_permission() { EXIT_NOT_PERMITTED } else { 1 });
+            return Ok(if e.is_permission() {
+                EXIT_NOT_PERMITTED
+            } else {
+                1
+            });
         }
     };
     {
@@ -237,15 +293,19 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
 /// Ctrl-C (SIGINT) and SIGTERM stop live capture cleanly so the summary and `-w` file are complete.
 fn ctrlc_stop(stats: Arc<SourceStats>) {
     std::thread::spawn(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             Ok(rt) => rt,
             Err(_) => return,
         };
         rt.block_on(async {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => return,
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => return,
+                };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

@@ -98,7 +98,11 @@ fn read_file(path: PathBuf, pace: bool, stats: &SourceStats, tx: &Sender<SourceM
         };
         if r.interfaces().len() != known_ifaces {
             known_ifaces = r.interfaces().len();
-            if !batch.is_empty() && tx.blocking_send(SourceMsg::Frames(std::mem::take(&mut batch))).is_err() {
+            if !batch.is_empty()
+                && tx
+                    .blocking_send(SourceMsg::Frames(std::mem::take(&mut batch)))
+                    .is_err()
+            {
                 return;
             }
             let _ = tx.blocking_send(SourceMsg::Interfaces(r.interfaces().to_vec()));
@@ -109,7 +113,11 @@ fn read_file(path: PathBuf, pace: bool, stats: &SourceStats, tx: &Sender<SourceM
             // Long silences in a recording are shortened to a second: nobody wants to wait.
             let now = t0.elapsed();
             if due > now {
-                if !batch.is_empty() && tx.blocking_send(SourceMsg::Frames(std::mem::take(&mut batch))).is_err() {
+                if !batch.is_empty()
+                    && tx
+                        .blocking_send(SourceMsg::Frames(std::mem::take(&mut batch)))
+                        .is_err()
+                {
                     return;
                 }
                 let wait = (due - now).min(Duration::from_secs(1));
@@ -122,7 +130,10 @@ fn read_file(path: PathBuf, pace: bool, stats: &SourceStats, tx: &Sender<SourceM
         batch.push(frame);
         // A stream (stdin) is flushed at once so what arrives is shown at once.
         if batch.len() >= 256 || stream || last_send.elapsed() > Duration::from_millis(20) {
-            if tx.blocking_send(SourceMsg::Frames(std::mem::take(&mut batch))).is_err() {
+            if tx
+                .blocking_send(SourceMsg::Frames(std::mem::take(&mut batch)))
+                .is_err()
+            {
                 return;
             }
             last_send = Instant::now();

@@ -1,3 +1,220 @@
-pub fn run_tui(_cli: crate::cli::Cli, _input: crate::run::Input) -> color_eyre::Result<i32> {
-    Ok(0)
+//! The TUI: state, keys, and the one async event loop where sources, keys and drawing meet.
+
+pub mod keys;
+pub mod state;
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr};
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+
+use crate::capture::live;
+use crate::capture::write::PcapngWriter;
+use crate::cli::Cli;
+use crate::engine::Engine;
+use crate::run::{Input, EXIT_NOT_PERMITTED};
+use crate::source::{self, SourceMsg, SourceStats};
+use keys::Effect;
+use state::{App, SourceKind};
+
+/// At most this many frames are taken in per loop turn, so keys stay responsive under a flood.
+const FRAMES_PER_TURN: usize = 8192;
+
+pub fn run_tui(cli: Cli, input: Input) -> Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(run_async(cli, input))
+}
+
+async fn run_async(cli: Cli, input: Input) -> Result<i32> {
+    let stats = Arc::new(SourceStats::default());
+    let (tx, rx) = mpsc::channel(source::CHANNEL_BATCHES);
+    let mut engine = Engine::new(cli.keep);
+    engine.generation = 0;
+    let (kind, notice, ifaces, handles) = match input {
+        Input::File { path, pace } => {
+            let h = source::spawn_file(path.clone(), pace, stats.clone(), tx);
+            (
+                SourceKind::File(path.display().to_string()),
+                None,
+                Vec::new(),
+                vec![h],
+            )
+        }
+        Input::Demo { path, reason } => {
+            let h = source::spawn_file(path.clone(), true, stats.clone(), tx);
+            let why = reason.unwrap_or_else(|| "demo requested with --demo".into());
+            let notice = format!(
+                "Demo capture {} replayed at its original pace — {why}",
+                path.display()
+            );
+            (
+                SourceKind::Demo(path.display().to_string()),
+                Some(notice),
+                Vec::new(),
+                vec![h],
+            )
+        }
+        Input::Live { interfaces } => match live::start(&interfaces, stats.clone(), tx) {
+            Ok((ifaces, handles)) => (SourceKind::Live(interfaces), None, ifaces, handles),
+            Err(e) => {
+                eprintln!("packetlab: {e}");
+                return Ok(if e.is_permission() {
+                    EXIT_NOT_PERMITTED
+                } else {
+                    1
+                });
+            }
+        },
+    };
+    let writer = match &cli.write {
+        Some(p) => {
+            let f = File::create(p).wrap_err_with(|| format!("cannot write {}", p.display()))?;
+            Some(PcapngWriter::new(BufWriter::new(f), ifaces)?)
+        }
+        None => None,
+    };
+    let mut app = App::new(engine, kind);
+    app.notice = notice;
+
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, &mut app, rx, &stats, writer, cli.count).await;
+    ratatui::restore();
+    stats.stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        // File sources may be blocked sending into the channel, which `event_loop` dropped.
+        let _ = h.join();
+    }
+    result.map(|_| 0)
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    mut rx: mpsc::Receiver<SourceMsg>,
+    stats: &SourceStats,
+    mut writer: Option<PcapngWriter<BufWriter<File>>>,
+    count: Option<u64>,
+) -> Result<()> {
+    let mut events = EventStream::new();
+    let mut frame_tick = tokio::time::interval(Duration::from_millis(33));
+    frame_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut stats_tick = tokio::time::interval(Duration::from_millis(500));
+    let mut dirty = true;
+    let mut source_open = true;
+    let limit = count.unwrap_or(u64::MAX);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    ui_fit(terminal, app)?;
+    loop {
+        tokio::select! {
+            // Input first: a key is handled before the next batch of a flood.
+            biased;
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) => {
+                    match app.on_key(k) {
+                        Some(Effect::Quit) => break,
+                        Some(Effect::SetPaused(p)) => stats.paused.store(p, Ordering::Relaxed),
+                        None => {}
+                    }
+                    ui_fit(terminal, app)?;
+                    // Draw at once: a key press must not wait for the next frame tick.
+                    terminal.draw(|f| crate::ui::render(f, app))?;
+                    dirty = false;
+                }
+                Some(Ok(Event::Resize(_, _))) => {
+                    ui_fit(terminal, app)?;
+                    dirty = true;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e).wrap_err("reading the terminal"),
+                None => break,
+            },
+            _ = sigterm.recv() => break,
+            msg = rx.recv(), if source_open => {
+                let mut taken = 0;
+                let mut next = msg;
+                loop {
+                    match next {
+                        Some(SourceMsg::Frames(frames)) => {
+                            taken += frames.len();
+                            for f in frames {
+                                if app.engine.packets >= limit {
+                                    stats.stop.store(true, Ordering::Relaxed);
+                                    app.source_done = true;
+                                    break;
+                                }
+                                if let Some(w) = writer.as_mut() {
+                                    if let Err(e) = w.write(&f.as_ref()) {
+                                        app.errors.push(format!("writing the capture file failed: {e}"));
+                                        writer = None;
+                                    }
+                                }
+                                app.engine.ingest(f);
+                            }
+                        }
+                        Some(SourceMsg::Interfaces(_)) => {}
+                        Some(SourceMsg::Error(e)) => app.errors.push(e),
+                        Some(SourceMsg::Done) => app.source_done = true,
+                        None => {
+                            source_open = false;
+                            app.source_done = true;
+                            break;
+                        }
+                    }
+                    if taken >= FRAMES_PER_TURN {
+                        break;
+                    }
+                    match rx.try_recv() {
+                        Ok(m) => next = Some(m),
+                        Err(_) => break,
+                    }
+                }
+                app.after_ingest();
+                dirty = true;
+            },
+            _ = stats_tick.tick() => {
+                let (ch, k) = stats.drops();
+                if (ch, k) != (app.channel_drops, app.kernel_drops) {
+                    app.channel_drops = ch;
+                    app.kernel_drops = k;
+                    dirty = true;
+                }
+                dirty |= app.rate.update(app.engine.packets);
+                if let Some(w) = writer.as_mut() {
+                    let _ = w.flush();
+                }
+            },
+            _ = frame_tick.tick() => {
+                if dirty {
+                    terminal.draw(|f| crate::ui::render(f, app))?;
+                    dirty = false;
+                }
+            },
+        }
+        if app.quit {
+            break;
+        }
+    }
+    if let Some(mut w) = writer {
+        w.flush().wrap_err("writing the capture file")?;
+    }
+    Ok(())
+}
+
+fn ui_fit(terminal: &mut DefaultTerminal, app: &mut App) -> Result<()> {
+    let size = terminal.size()?;
+    crate::ui::fit(
+        app,
+        ratatui::layout::Rect::new(0, 0, size.width, size.height),
+    );
+    Ok(())
 }

@@ -24,10 +24,20 @@ pub enum ReadError {
     #[error("{file}: not a pcap or pcapng file (magic {magic:02x?})")]
     NotACapture { file: String, magic: [u8; 4] },
     #[error("{file}: unsupported pcap version {major}.{minor} (only 2.x exists)")]
-    PcapVersion { file: String, major: u16, minor: u16 },
+    PcapVersion {
+        file: String,
+        major: u16,
+        minor: u16,
+    },
     #[error("{file}: unsupported pcapng section version {major}.{minor} (only 1.x exists)")]
-    PcapngVersion { file: String, major: u16, minor: u16 },
-    #[error("{file}: damaged or corrupt: {what} (after packet {after_packet}, byte offset {offset})")]
+    PcapngVersion {
+        file: String,
+        major: u16,
+        minor: u16,
+    },
+    #[error(
+        "{file}: damaged or corrupt: {what} (after packet {after_packet}, byte offset {offset})"
+    )]
     Corrupt {
         file: String,
         what: String,
@@ -269,7 +279,10 @@ impl CaptureReader {
             _ => return Err(self.corrupt("bad pcapng byte-order magic")),
         };
         let total = rd32(&self.buf[s + 4..], big) as usize;
-        let (major, minor) = (rd16(&self.buf[s + 12..], big), rd16(&self.buf[s + 14..], big));
+        let (major, minor) = (
+            rd16(&self.buf[s + 12..], big),
+            rd16(&self.buf[s + 14..], big),
+        );
         if major != 1 {
             return Err(ReadError::PcapngVersion {
                 file: self.name.clone(),
@@ -365,7 +378,10 @@ impl CaptureReader {
                     Err(self.truncated())
                 };
             }
-            let Kind::PcapNg { big_endian: big, .. } = self.kind else {
+            let Kind::PcapNg {
+                big_endian: big, ..
+            } = self.kind
+            else {
                 unreachable!("next_pcapng on a pcap reader")
             };
             let s = self.start;
@@ -454,7 +470,11 @@ impl CaptureReader {
                             if code == 5 && v.len() == 8 {
                                 let hi = rd32(v, big) as u64;
                                 let lo = rd32(&v[4..], big) as u64;
-                                drops = if big { (hi << 32) | lo } else { (lo << 32) | hi };
+                                drops = if big {
+                                    (hi << 32) | lo
+                                } else {
+                                    (lo << 32) | hi
+                                };
                             }
                         });
                         self.reported_drops = self.reported_drops.max(drops);
@@ -479,7 +499,13 @@ impl CaptureReader {
         };
         let mut bad_resol = None;
         walk_options(&b[8..], big, |code, v| match code {
-            2 => name = Some(String::from_utf8_lossy(v).trim_end_matches('\0').to_string()),
+            2 => {
+                name = Some(
+                    String::from_utf8_lossy(v)
+                        .trim_end_matches('\0')
+                        .to_string(),
+                )
+            }
             9 if v.len() == 1 => {
                 let r = v[0];
                 let units = if r & 0x80 == 0 {
@@ -529,7 +555,10 @@ impl CaptureReader {
         let u = t.units_per_sec;
         let secs = (raw / u) as i64;
         let nanos = ((raw % u) as u128 * 1_000_000_000 / u as u128) as i64;
-        Ok(Timestamp::from_parts(secs.saturating_add(t.offset_secs), nanos))
+        Ok(Timestamp::from_parts(
+            secs.saturating_add(t.offset_secs),
+            nanos,
+        ))
     }
 }
 

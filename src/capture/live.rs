@@ -79,14 +79,12 @@ struct RawSocket(i32);
 
 impl RawSocket {
     fn open(loopback: bool) -> io::Result<RawSocket> {
+        // Protocol 0: the socket receives nothing until pnet binds it to the interface with
+        // ETH_P_ALL. Opened with ETH_P_ALL it would start queueing every interface's packets at
+        // once, and those that arrive before the bind would show up as if captured on this one
+        // (libpcap opens its sockets the same way for this reason).
         // SAFETY: socket(2) takes plain integers and returns a new fd or -1; no memory is shared.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW,
-                (libc::ETH_P_ALL as u16).to_be() as i32,
-            )
-        };
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -100,25 +98,63 @@ impl RawSocket {
             }
         }
         if loopback {
-            // PACKET_IGNORE_OUTGOING (Linux ≥ 4.20): on lo every packet is also delivered as
-            // outgoing; keep only the incoming copy, as tcpdump shows it.
+            // On lo every packet is delivered to packet sockets twice, once as outgoing and once
+            // as incoming; keep only the incoming copy, as tcpdump shows it.
+            // PACKET_IGNORE_OUTGOING needs Linux ≥ 4.20; older kernels get a classic BPF
+            // filter that rejects outgoing packets instead.
             const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
             let one: libc::c_int = 1;
-            s.setsockopt(libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &one);
+            if !s.setsockopt(libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &one) {
+                s.attach_drop_outgoing_filter();
+            }
         }
         Ok(s)
     }
 
-    fn setsockopt(&self, level: libc::c_int, opt: libc::c_int, v: &libc::c_int) -> bool {
-        // SAFETY: `v` points to a live c_int and the length passed is exactly its size; the
-        // kernel only reads it during the call.
+    /// `ld pkttype; jeq #PACKET_OUTGOING, drop, keep`.
+    fn attach_drop_outgoing_filter(&self) -> bool {
+        const SO_ATTACH_FILTER: libc::c_int = 26; // the same number on every Linux arch
+        const PACKET_OUTGOING: u32 = 4;
+        let op = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
+            code: code as u16,
+            jt,
+            jf,
+            k,
+        };
+        let mut prog = [
+            op(
+                libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
+                0,
+                0,
+                (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32,
+            ),
+            op(
+                libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+                0,
+                1,
+                PACKET_OUTGOING,
+            ),
+            op(libc::BPF_RET | libc::BPF_K, 0, 0, 0),
+            op(libc::BPF_RET | libc::BPF_K, 0, 0, u32::MAX),
+        ];
+        let fprog = libc::sock_fprog {
+            len: prog.len() as libc::c_ushort,
+            filter: prog.as_mut_ptr(),
+        };
+        // The kernel copies the program during the call; `prog` outlives it.
+        self.setsockopt(libc::SOL_SOCKET, SO_ATTACH_FILTER, &fprog)
+    }
+
+    fn setsockopt<T>(&self, level: libc::c_int, opt: libc::c_int, v: &T) -> bool {
+        // SAFETY: `v` points to a live T and the length passed is exactly its size; the kernel
+        // only reads it (and what it points to) during the call.
         unsafe {
             libc::setsockopt(
                 self.0,
                 level,
                 opt,
-                (v as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                (v as *const T).cast(),
+                std::mem::size_of::<T>() as libc::socklen_t,
             ) == 0
         }
     }
@@ -232,14 +268,18 @@ pub fn start(
                     }
                     if last_stats.elapsed() >= Duration::from_millis(500) {
                         if let Some((_, drops)) = packet_stats(fd) {
-                            stats.kernel_drops.fetch_add(drops as u64, Ordering::Relaxed);
+                            stats
+                                .kernel_drops
+                                .fetch_add(drops as u64, Ordering::Relaxed);
                         }
                         last_stats = Instant::now();
                     }
                 }
                 send_batch(&tx, &stats, &mut batch);
                 if let Some((_, drops)) = packet_stats(fd) {
-                    stats.kernel_drops.fetch_add(drops as u64, Ordering::Relaxed);
+                    stats
+                        .kernel_drops
+                        .fetch_add(drops as u64, Ordering::Relaxed);
                 }
             })
             .map_err(|e| LiveError::Other {

@@ -54,7 +54,10 @@ impl<W: Write> PcapngWriter<W> {
                 body.extend_from_slice(&f.link_type.0.to_le_bytes());
                 body.extend_from_slice(&0u16.to_le_bytes());
                 body.extend_from_slice(&0u32.to_le_bytes()); // no snaplen limit
-                if let Some(name) = self.names.get(f.iface as usize).and_then(|i| i.name.as_ref())
+                if let Some(name) = self
+                    .names
+                    .get(f.iface as usize)
+                    .and_then(|i| i.name.as_ref())
                 {
                     push_option(&mut body, 2, name.as_bytes());
                 }
@@ -114,8 +117,20 @@ mod tests {
         ];
         let mut w = PcapngWriter::new(&mut out, ifaces).unwrap();
         let frames = [
-            (Timestamp(1_700_000_000_123_456_789), LinkType::ETHERNET, 0u16, vec![1u8; 60], 60),
-            (Timestamp(1_700_000_001_000_000_001), LinkType::RAW, 1, vec![0x45; 33], 1500),
+            (
+                Timestamp(1_700_000_000_123_456_789),
+                LinkType::ETHERNET,
+                0u16,
+                vec![1u8; 60],
+                60,
+            ),
+            (
+                Timestamp(1_700_000_001_000_000_001),
+                LinkType::RAW,
+                1,
+                vec![0x45; 33],
+                1500,
+            ),
         ];
         for (ts, lt, iface, data, orig) in &frames {
             w.write(&FrameRef {

@@ -31,11 +31,7 @@ impl Sink for Tree {
     }
 
     fn field(&mut self, depth: u8, range: Range<usize>, text: String) {
-        self.nodes.push(Node {
-            depth,
-            range,
-            text,
-        });
+        self.nodes.push(Node { depth, range, text });
     }
 }
 

@@ -71,7 +71,9 @@ pub fn read_name(m: &[u8], mut at: usize) -> Result<(String, usize), &'static st
                     }
                     return Ok((name, after.unwrap_or(at + 1)));
                 }
-                let label = m.get(at + 1..at + 1 + len).ok_or("DNS label runs past the message")?;
+                let label = m
+                    .get(at + 1..at + 1 + len)
+                    .ok_or("DNS label runs past the message")?;
                 if !name.is_empty() {
                     name.push('.');
                 }
@@ -186,7 +188,12 @@ pub fn info(m: &[u8]) -> String {
         5 => "Dynamic update",
         _ => "Query",
     };
-    let _ = write!(s, "{kind}{} 0x{:04x}", if h.is_response() { " response" } else { "" }, h.id);
+    let _ = write!(
+        s,
+        "{kind}{} 0x{:04x}",
+        if h.is_response() { " response" } else { "" },
+        h.id
+    );
     if h.is_response() && h.rcode() != 0 {
         let _ = write!(s, " {}", rcode_name(h.rcode()));
     }
@@ -228,19 +235,53 @@ impl<S: Sink> Dec<'_, '_, S> {
             return;
         };
         self.s.proto = if mdns { Proto::Mdns } else { Proto::Dns };
-        layer!(self, at..end, "{} ({})", if mdns { "Multicast Domain Name System" } else { "Domain Name System" },
-            if h.is_response() { "response" } else { "query" });
+        layer!(
+            self,
+            at..end,
+            "{} ({})",
+            if mdns {
+                "Multicast Domain Name System"
+            } else {
+                "Domain Name System"
+            },
+            if h.is_response() { "response" } else { "query" }
+        );
         field!(self, 1, at..at + 2, "Transaction ID: 0x{:04x}", h.id);
-        field!(self, 1, at + 2..at + 4, "Flags: 0x{:04x} ({}{})", h.flags,
-            if h.is_response() { "response, " } else { "query, " }, rcode_name(h.rcode()));
-        field!(self, 1, at + 4..at + 12, "Questions: {}, Answers: {}, Authority: {}, Additional: {}", h.qd, h.an, h.ns, h.ar);
+        field!(
+            self,
+            1,
+            at + 2..at + 4,
+            "Flags: 0x{:04x} ({}{})",
+            h.flags,
+            if h.is_response() {
+                "response, "
+            } else {
+                "query, "
+            },
+            rcode_name(h.rcode())
+        );
+        field!(
+            self,
+            1,
+            at + 4..at + 12,
+            "Questions: {}, Answers: {}, Authority: {}, Additional: {}",
+            h.qd,
+            h.an,
+            h.ns,
+            h.ar
+        );
         let mut p = 12;
         for _ in 0..h.qd.min(64) {
             match read_name(m, p) {
                 Ok((name, np)) => {
                     let qt = m.get(np..np + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-                    field!(self, 1, at + p..(at + np + 4).min(end), "Query: {name} {}",
-                        qt.map(type_name).unwrap_or_default());
+                    field!(
+                        self,
+                        1,
+                        at + p..(at + np + 4).min(end),
+                        "Query: {name} {}",
+                        qt.map(type_name).unwrap_or_default()
+                    );
                     if np + 4 > m.len() {
                         self.s.fail("DNS question truncated");
                         return;
@@ -257,8 +298,23 @@ impl<S: Sink> Dec<'_, '_, S> {
         for i in 0..records.min(256) {
             match read_record(m, p) {
                 Ok(r) => {
-                    let sect = if i < h.an as usize { "Answer" } else if i < (h.an + h.ns) as usize { "Authority" } else { "Additional" };
-                    field!(self, 1, at + p..at + r.end, "{sect}: {} {} {} (TTL {})", r.name, type_name(r.rtype), r.data, r.ttl);
+                    let sect = if i < h.an as usize {
+                        "Answer"
+                    } else if i < (h.an + h.ns) as usize {
+                        "Authority"
+                    } else {
+                        "Additional"
+                    };
+                    field!(
+                        self,
+                        1,
+                        at + p..at + r.end,
+                        "{sect}: {} {} {} (TTL {})",
+                        r.name,
+                        type_name(r.rtype),
+                        r.data,
+                        r.ttl
+                    );
                     p = r.end;
                 }
                 Err(e) => {

@@ -14,7 +14,11 @@ pub fn info(s: &Summary, data: &[u8]) -> String {
     match s.proto {
         Proto::Dns | Proto::Mdns => {
             // TCP carries a two-byte length before the message.
-            let m = if s.tcp.is_some() { payload.get(2..).unwrap_or(&[]) } else { payload };
+            let m = if s.tcp.is_some() {
+                payload.get(2..).unwrap_or(&[])
+            } else {
+                payload
+            };
             out = dns::info(m);
         }
         Proto::Tcp => {

@@ -41,13 +41,27 @@ impl<S: Sink> Dec<'_, '_, S> {
         };
         let ihl = (vihl & 0x0f) as usize * 4;
         if vihl >> 4 != 4 {
-            layer!(self, at..end, "Internet Protocol, bogus version {}", vihl >> 4);
+            layer!(
+                self,
+                at..end,
+                "Internet Protocol, bogus version {}",
+                vihl >> 4
+            );
             self.s.fail("IPv4 version is not 4");
             return;
         }
         if ihl < 20 {
-            layer!(self, at..end, "Internet Protocol Version 4, bogus header length ({ihl} bytes)");
-            field!(self, 1, at..at + 1, "Header length: {ihl} bytes (minimum is 20)");
+            layer!(
+                self,
+                at..end,
+                "Internet Protocol Version 4, bogus header length ({ihl} bytes)"
+            );
+            field!(
+                self,
+                1,
+                at..at + 1,
+                "Header length: {ihl} bytes (minimum is 20)"
+            );
             self.s.fail("IPv4 header length below 20 bytes");
             return;
         }
@@ -75,21 +89,59 @@ impl<S: Sink> Dec<'_, '_, S> {
         if tot != 0 && tot < ihl {
             self.s.fail("IPv4 total length smaller than its header");
         }
-        layer!(self, at..(at + ihl).min(end), "Internet Protocol Version 4, Src: {src}, Dst: {dst}");
+        layer!(
+            self,
+            at..(at + ihl).min(end),
+            "Internet Protocol Version 4, Src: {src}, Dst: {dst}"
+        );
         field!(self, 1, at..at + 1, "Header length: {ihl} bytes");
-        field!(self, 1, at + 1..at + 2, "DSCP/ECN: 0x{:02x}", self.b.u8(at + 1).unwrap_or(0));
+        field!(
+            self,
+            1,
+            at + 1..at + 2,
+            "DSCP/ECN: 0x{:02x}",
+            self.b.u8(at + 1).unwrap_or(0)
+        );
         field!(self, 1, at + 2..at + 4, "Total length: {tot}");
         field!(self, 1, at + 4..at + 6, "Identification: 0x{id:04x} ({id})");
         let (df, mf, off) = (ff & 0x4000 != 0, ff & 0x2000 != 0, (ff & 0x1fff) as u32 * 8);
-        field!(self, 1, at + 6..at + 8, "Flags: {}{}, Fragment offset: {off}",
-            if df { "Don't fragment" } else { "" }, if mf { " More fragments" } else { "" });
+        let flags = match (df, mf) {
+            (true, true) => "Don't fragment, More fragments",
+            (true, false) => "Don't fragment",
+            (false, true) => "More fragments",
+            (false, false) => "none",
+        };
+        field!(
+            self,
+            1,
+            at + 6..at + 8,
+            "Flags: {flags}; Fragment offset: {off}"
+        );
         field!(self, 1, at + 8..at + 9, "Time to live: {ttl}");
-        field!(self, 1, at + 9..at + 10, "Protocol: {} ({proto})", ip_proto_name(proto));
-        field!(self, 1, at + 10..at + 12, "Header checksum: 0x{:04x}", self.b.u16(at + 10).unwrap_or(0));
+        field!(
+            self,
+            1,
+            at + 9..at + 10,
+            "Protocol: {} ({proto})",
+            ip_proto_name(proto)
+        );
+        field!(
+            self,
+            1,
+            at + 10..at + 12,
+            "Header checksum: 0x{:04x}",
+            self.b.u16(at + 10).unwrap_or(0)
+        );
         field!(self, 1, at + 12..at + 16, "Source address: {src}");
         field!(self, 1, at + 16..at + 20, "Destination address: {dst}");
         if ihl > 20 {
-            field!(self, 1, at + 20..(at + ihl).min(end), "Options: {} bytes", ihl - 20);
+            field!(
+                self,
+                1,
+                at + 20..(at + ihl).min(end),
+                "Options: {} bytes",
+                ihl - 20
+            );
         }
         if at + ihl > end {
             self.s.fail("IPv4 header truncated");
@@ -104,8 +156,13 @@ impl<S: Sink> Dec<'_, '_, S> {
                 len,
             });
             if off > 0 {
-                layer!(self, at + ihl..pkt_end, "Fragment of {} (offset {off}, {} bytes)",
-                    ip_proto_name(proto), pkt_end.saturating_sub(at + ihl));
+                layer!(
+                    self,
+                    at + ihl..pkt_end,
+                    "Fragment of {} (offset {off}, {} bytes)",
+                    ip_proto_name(proto),
+                    pkt_end.saturating_sub(at + ihl)
+                );
                 return;
             }
         }
@@ -126,21 +183,39 @@ impl<S: Sink> Dec<'_, '_, S> {
         self.s.ipv6_nxt = nxt;
         self.s.ttl = hlim;
         let (Some(plen), Some(nxt), Some(src), Some(dst)) = (plen, nxt, src, dst) else {
-            layer!(self, at..end, "Internet Protocol Version 6 (header truncated)");
+            layer!(
+                self,
+                at..end,
+                "Internet Protocol Version 6 (header truncated)"
+            );
             self.s.fail("IPv6 header truncated");
             return;
         };
         if self.b.u8(at).map(|v| v >> 4) != Some(6) {
             self.s.fail("IPv6 version is not 6");
         }
-        layer!(self, at..at + 40, "Internet Protocol Version 6, Src: {src}, Dst: {dst}");
+        layer!(
+            self,
+            at..at + 40,
+            "Internet Protocol Version 6, Src: {src}, Dst: {dst}"
+        );
         field!(self, 1, at + 4..at + 6, "Payload length: {plen}");
-        field!(self, 1, at + 6..at + 7, "Next header: {} ({nxt})", ip_proto_name(nxt));
+        field!(
+            self,
+            1,
+            at + 6..at + 7,
+            "Next header: {} ({nxt})",
+            ip_proto_name(nxt)
+        );
         field!(self, 1, at + 7..at + 8, "Hop limit: {}", hlim.unwrap_or(0));
         field!(self, 1, at + 8..at + 24, "Source address: {src}");
         field!(self, 1, at + 24..at + 40, "Destination address: {dst}");
         // A zero payload length is a jumbogram or offloaded capture: trust the captured bytes.
-        let pkt_end = if plen == 0 { end } else { (at + 40 + plen as usize).min(end) };
+        let pkt_end = if plen == 0 {
+            end
+        } else {
+            (at + 40 + plen as usize).min(end)
+        };
         let mut nh = nxt;
         let mut p = at + 40;
         // Each extension header moves `p` forward by at least 8 bytes, so this ends.
@@ -152,11 +227,27 @@ impl<S: Sink> Dec<'_, '_, S> {
                         self.s.fail("IPv6 extension header truncated");
                         return;
                     };
-                    let hlen = if nh == 51 { (l as usize + 2) * 4 } else { (l as usize + 1) * 8 };
-                    layer!(self, p..(p + hlen).min(end), "IPv6 {} (next: {})", ip_proto_name(nh), ip_proto_name(next));
+                    let hlen = if nh == 51 {
+                        (l as usize + 2) * 4
+                    } else {
+                        (l as usize + 1) * 8
+                    };
+                    layer!(
+                        self,
+                        p..(p + hlen).min(end),
+                        "IPv6 {} (next: {})",
+                        ip_proto_name(nh),
+                        ip_proto_name(next)
+                    );
                     if nh == 43 {
-                        field!(self, 1, p + 2..p + 4, "Routing type: {}, segments left: {}",
-                            self.b.u8(p + 2).unwrap_or(0), self.b.u8(p + 3).unwrap_or(0));
+                        field!(
+                            self,
+                            1,
+                            p + 2..p + 4,
+                            "Routing type: {}, segments left: {}",
+                            self.b.u8(p + 2).unwrap_or(0),
+                            self.b.u8(p + 3).unwrap_or(0)
+                        );
                     }
                     nh = next;
                     p += hlen;
@@ -170,12 +261,21 @@ impl<S: Sink> Dec<'_, '_, S> {
                         return;
                     };
                     let (off, more) = ((ff & 0xfff8) as u32, ff & 1 != 0);
-                    layer!(self, p..p + 8, "IPv6 Fragment, offset {off}{}, id 0x{id:08x}",
-                        if more { ", more fragments" } else { "" });
+                    layer!(
+                        self,
+                        p..p + 8,
+                        "IPv6 Fragment, offset {off}{}, id 0x{id:08x}",
+                        if more { ", more fragments" } else { "" }
+                    );
                     let len = (at + 40 + plen as usize).saturating_sub(p + 8) as u32;
                     // An atomic fragment (offset 0, no more) is a whole datagram (RFC 6946).
                     if more || off > 0 {
-                        self.s.frag = Some(FragInfo { id, offset: off, more, len });
+                        self.s.frag = Some(FragInfo {
+                            id,
+                            offset: off,
+                            more,
+                            len,
+                        });
                     }
                     nh = next;
                     p += 8;
@@ -230,10 +330,26 @@ impl<S: Sink> Dec<'_, '_, S> {
         if tpa + pl > len {
             self.s.fail("ARP addresses truncated");
         }
-        layer!(self, at..(tpa + pl).min(len), "{} ({})", if rarp { "Reverse ARP" } else { "Address Resolution Protocol" }, arp_op_name(op));
+        layer!(
+            self,
+            at..(tpa + pl).min(len),
+            "{} ({})",
+            if rarp {
+                "Reverse ARP"
+            } else {
+                "Address Resolution Protocol"
+            },
+            arp_op_name(op)
+        );
         field!(self, 1, at..at + 2, "Hardware type: {htype}");
         field!(self, 1, at + 2..at + 4, "Protocol type: 0x{ptype:04x}");
-        field!(self, 1, at + 6..at + 8, "Opcode: {} ({op})", arp_op_name(op));
+        field!(
+            self,
+            1,
+            at + 6..at + 8,
+            "Opcode: {} ({op})",
+            arp_op_name(op)
+        );
         if let (Some(m), Some(ip)) = (info.sender_mac, info.sender_ip) {
             field!(self, 1, sha..sha + 6, "Sender MAC address: {}", fmt_mac(&m));
             field!(self, 1, spa..spa + 4, "Sender IP address: {ip}");

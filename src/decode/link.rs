@@ -66,7 +66,13 @@ impl<S: Sink> Dec<'_, '_, S> {
         };
         self.s.eth_dst = Some(dst);
         self.s.eth_src = Some(src);
-        layer!(self, 0..14.min(len), "Ethernet II, Src: {}, Dst: {}", fmt_mac(&src), fmt_mac(&dst));
+        layer!(
+            self,
+            0..14.min(len),
+            "Ethernet II, Src: {}, Dst: {}",
+            fmt_mac(&src),
+            fmt_mac(&dst)
+        );
         field!(self, 1, 0..6, "Destination: {}", fmt_mac(&dst));
         field!(self, 1, 6..12, "Source: {}", fmt_mac(&src));
         let mut at = 12;
@@ -77,7 +83,13 @@ impl<S: Sink> Dec<'_, '_, S> {
                 return;
             };
             if !matches!(t, ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD) || tags >= 8 {
-                field!(self, 1, at..at + 2, "Type: {} (0x{t:04x})", ethertype_name(t));
+                field!(
+                    self,
+                    1,
+                    at..at + 2,
+                    "Type: {} (0x{t:04x})",
+                    ethertype_name(t)
+                );
                 if t < 0x0600 {
                     // An 802.3 length field: LLC follows, which is not decoded further.
                     self.s.proto = Proto::Llc;
@@ -101,7 +113,14 @@ impl<S: Sink> Dec<'_, '_, S> {
                 if t == ETH_VLAN { "802.1Q" } else { "802.1ad" },
                 tci >> 13
             );
-            field!(self, 1, at + 2..at + 4, "Priority: {}, DEI: {}, ID: {vid}", tci >> 13, (tci >> 12) & 1);
+            field!(
+                self,
+                1,
+                at + 2..at + 4,
+                "Priority: {}, DEI: {}, ID: {vid}",
+                tci >> 13,
+                (tci >> 12) & 1
+            );
             at += 4;
             tags += 1;
         }
@@ -116,7 +135,12 @@ impl<S: Sink> Dec<'_, '_, S> {
             ETH_ARP | ETH_RARP => self.arp(at, ethertype == ETH_RARP),
             _ => {
                 if at < len {
-                    layer!(self, at..len, "Data ({} bytes, ethertype 0x{ethertype:04x})", len - at);
+                    layer!(
+                        self,
+                        at..len,
+                        "Data ({} bytes, ethertype 0x{ethertype:04x})",
+                        len - at
+                    );
                 }
             }
         }
@@ -125,18 +149,35 @@ impl<S: Sink> Dec<'_, '_, S> {
     fn sll(&mut self) {
         let len = self.b.0.len();
         self.s.proto = Proto::Sll;
-        let (Some(ptype), Some(alen), Some(proto)) =
-            (self.b.u16(0), self.b.u16(4), self.b.u16(14))
+        let (Some(ptype), Some(alen), Some(proto)) = (self.b.u16(0), self.b.u16(4), self.b.u16(14))
         else {
             layer!(self, 0..len, "Linux cooked capture v1 (truncated)");
             self.s.fail("Linux cooked header truncated");
             return;
         };
         layer!(self, 0..16, "Linux cooked capture v1");
-        field!(self, 1, 0..2, "Packet type: {} ({ptype})", sll_pkttype(ptype));
+        field!(
+            self,
+            1,
+            0..2,
+            "Packet type: {} ({ptype})",
+            sll_pkttype(ptype)
+        );
         let alen = (alen as usize).min(8);
-        field!(self, 1, 6..6 + alen, "Source: {}", hex_addr(&self.b.0[6..6 + alen]));
-        field!(self, 1, 14..16, "Protocol: {} (0x{proto:04x})", ethertype_name(proto));
+        field!(
+            self,
+            1,
+            6..6 + alen,
+            "Source: {}",
+            hex_addr(&self.b.0[6..6 + alen])
+        );
+        field!(
+            self,
+            1,
+            14..16,
+            "Protocol: {} (0x{proto:04x})",
+            ethertype_name(proto)
+        );
         self.network(proto, 16);
     }
 
@@ -155,11 +196,29 @@ impl<S: Sink> Dec<'_, '_, S> {
             return;
         }
         layer!(self, 0..20, "Linux cooked capture v2");
-        field!(self, 1, 0..2, "Protocol: {} (0x{proto:04x})", ethertype_name(proto));
+        field!(
+            self,
+            1,
+            0..2,
+            "Protocol: {} (0x{proto:04x})",
+            ethertype_name(proto)
+        );
         field!(self, 1, 4..8, "Interface index: {ifindex}");
-        field!(self, 1, 10..11, "Packet type: {} ({ptype})", sll_pkttype(ptype as u16));
+        field!(
+            self,
+            1,
+            10..11,
+            "Packet type: {} ({ptype})",
+            sll_pkttype(ptype as u16)
+        );
         let alen = (alen as usize).min(8);
-        field!(self, 1, 12..12 + alen, "Source: {}", hex_addr(&self.b.0[12..12 + alen]));
+        field!(
+            self,
+            1,
+            12..12 + alen,
+            "Source: {}",
+            hex_addr(&self.b.0[12..12 + alen])
+        );
         self.network(proto, 20);
     }
 
@@ -173,7 +232,11 @@ impl<S: Sink> Dec<'_, '_, S> {
         // DLT_NULL's family is in the capturing host's byte order; LOOP's is big-endian.
         let be = u32::from_be_bytes(raw);
         let le = u32::from_le_bytes(raw);
-        let fam = if link == LinkType::LOOP || be < 256 { be } else { le };
+        let fam = if link == LinkType::LOOP || be < 256 {
+            be
+        } else {
+            le
+        };
         layer!(self, 0..4, "Null/Loopback");
         field!(self, 1, 0..4, "Family: {fam}");
         match fam {
@@ -199,5 +262,8 @@ fn hex_addr(b: &[u8]) -> String {
     if let Ok(m) = <[u8; 6]>::try_from(b) {
         return fmt_mac(&m);
     }
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

@@ -53,7 +53,12 @@ impl Reassembler {
         };
         self.counter += 1;
         if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&key) {
-            if let Some(oldest) = self.pending.iter().min_by_key(|(_, p)| p.order).map(|(k, _)| *k) {
+            if let Some(oldest) = self
+                .pending
+                .iter()
+                .min_by_key(|(_, p)| p.order)
+                .map(|(k, _)| *k)
+            {
                 self.pending.remove(&oldest);
             }
         }

@@ -43,7 +43,13 @@ impl<S: Sink> Dec<'_, '_, S> {
             _ => {}
         }
         if at < end && !matches!(proto, 6 | 17 | 1 | 58) {
-            layer!(self, at..end, "{} payload ({} bytes)", super::ip::ip_proto_name(proto), end - at);
+            layer!(
+                self,
+                at..end,
+                "{} payload ({} bytes)",
+                super::ip::ip_proto_name(proto),
+                end - at
+            );
         }
     }
 
@@ -61,7 +67,11 @@ impl<S: Sink> Dec<'_, '_, S> {
             self.b.u16(at + 12),
             self.b.u16(at + 14),
         ) else {
-            layer!(self, at..end, "Transmission Control Protocol, Src Port: {sp}, Dst Port: {dp} (header truncated)");
+            layer!(
+                self,
+                at..end,
+                "Transmission Control Protocol, Src Port: {sp}, Dst Port: {dp} (header truncated)"
+            );
             self.s.fail("TCP header truncated");
             return;
         };
@@ -78,17 +88,43 @@ impl<S: Sink> Dec<'_, '_, S> {
             window: win,
             ..Default::default()
         };
-        layer!(self, at..(at + hlen.max(20)).min(end),
-            "Transmission Control Protocol, Src Port: {sp}, Dst Port: {dp}, Seq: {seq}, Ack: {ack}");
+        layer!(
+            self,
+            at..(at + hlen.max(20)).min(end),
+            "Transmission Control Protocol, Src Port: {sp}, Dst Port: {dp}, Seq: {seq}, Ack: {ack}"
+        );
         field!(self, 1, at..at + 2, "Source port: {sp}");
         field!(self, 1, at + 2..at + 4, "Destination port: {dp}");
         field!(self, 1, at + 4..at + 8, "Sequence number (raw): {seq}");
-        field!(self, 1, at + 8..at + 12, "Acknowledgment number (raw): {ack}");
+        field!(
+            self,
+            1,
+            at + 8..at + 12,
+            "Acknowledgment number (raw): {ack}"
+        );
         field!(self, 1, at + 12..at + 13, "Header length: {hlen} bytes");
-        field!(self, 1, at + 12..at + 14, "Flags: 0x{flags:03x} ({})", tcp_flag_names(flags));
+        field!(
+            self,
+            1,
+            at + 12..at + 14,
+            "Flags: 0x{flags:03x} ({})",
+            tcp_flag_names(flags)
+        );
         field!(self, 1, at + 14..at + 16, "Window: {win}");
-        field!(self, 1, at + 16..at + 18, "Checksum: 0x{:04x}", self.b.u16(at + 16).unwrap_or(0));
-        field!(self, 1, at + 18..at + 20, "Urgent pointer: {}", self.b.u16(at + 18).unwrap_or(0));
+        field!(
+            self,
+            1,
+            at + 16..at + 18,
+            "Checksum: 0x{:04x}",
+            self.b.u16(at + 16).unwrap_or(0)
+        );
+        field!(
+            self,
+            1,
+            at + 18..at + 20,
+            "Urgent pointer: {}",
+            self.b.u16(at + 18).unwrap_or(0)
+        );
         if hlen < 20 {
             self.s.tcp = Some(t);
             self.s.fail("TCP header length below 20 bytes");
@@ -109,7 +145,11 @@ impl<S: Sink> Dec<'_, '_, S> {
                 // DNS over TCP: a two-byte length, then the message.
                 if let Some(mlen) = self.b.u16(pstart) {
                     if pstart + 2 + mlen as usize <= end {
-                        self.dns(pstart + 2, pstart + 2 + mlen as usize, sp == 5353 || dp == 5353);
+                        self.dns(
+                            pstart + 2,
+                            pstart + 2 + mlen as usize,
+                            sp == 5353 || dp == 5353,
+                        );
                     }
                 }
             }
@@ -149,7 +189,13 @@ impl<S: Sink> Dec<'_, '_, S> {
                 (3, 3) => {
                     let v = self.b.u8(p + 2).unwrap_or(0);
                     t.wscale = Some(v);
-                    field!(self, 2, r, "Option: Window scale: {v} (multiply by {})", 1u64 << v.min(30));
+                    field!(
+                        self,
+                        2,
+                        r,
+                        "Option: Window scale: {v} (multiply by {})",
+                        1u64 << v.min(30)
+                    );
                 }
                 (4, 2) => {
                     t.sack_perm = true;
@@ -159,12 +205,27 @@ impl<S: Sink> Dec<'_, '_, S> {
                     field!(self, 2, r, "Option: SACK ({} blocks)", (len - 2) / 8);
                 }
                 (8, 10) => {
-                    let (a, b) = (self.b.u32(p + 2).unwrap_or(0), self.b.u32(p + 6).unwrap_or(0));
+                    let (a, b) = (
+                        self.b.u32(p + 2).unwrap_or(0),
+                        self.b.u32(p + 6).unwrap_or(0),
+                    );
                     t.ts = Some((a, b));
                     field!(self, 2, r, "Option: Timestamps: TSval {a}, TSecr {b}");
                 }
-                (34, _) => field!(self, 2, r, "Option: TCP Fast Open cookie ({} bytes)", len - 2),
-                (30, _) => field!(self, 2, r, "Option: Multipath TCP (subtype {})", self.b.u8(p + 2).unwrap_or(0) >> 4),
+                (34, _) => field!(
+                    self,
+                    2,
+                    r,
+                    "Option: TCP Fast Open cookie ({} bytes)",
+                    len - 2
+                ),
+                (30, _) => field!(
+                    self,
+                    2,
+                    r,
+                    "Option: Multipath TCP (subtype {})",
+                    self.b.u8(p + 2).unwrap_or(0) >> 4
+                ),
                 (172, _) => field!(self, 2, r, "Option: Accurate ECN ({len} bytes)"),
                 _ => field!(self, 2, r, "Option: kind {kind} ({len} bytes)"),
             }
@@ -183,11 +244,21 @@ impl<S: Sink> Dec<'_, '_, S> {
         self.s.sport = Some(sp);
         self.s.dport = Some(dp);
         let ulen = ulen as usize;
-        layer!(self, at..(at + 8).min(end), "User Datagram Protocol, Src Port: {sp}, Dst Port: {dp}");
+        layer!(
+            self,
+            at..(at + 8).min(end),
+            "User Datagram Protocol, Src Port: {sp}, Dst Port: {dp}"
+        );
         field!(self, 1, at..at + 2, "Source port: {sp}");
         field!(self, 1, at + 2..at + 4, "Destination port: {dp}");
         field!(self, 1, at + 4..at + 6, "Length: {ulen}");
-        field!(self, 1, at + 6..at + 8, "Checksum: 0x{:04x}", self.b.u16(at + 6).unwrap_or(0));
+        field!(
+            self,
+            1,
+            at + 6..at + 8,
+            "Checksum: 0x{:04x}",
+            self.b.u16(at + 6).unwrap_or(0)
+        );
         if at + 8 > end {
             self.s.fail("UDP header truncated");
             return;
@@ -203,7 +274,11 @@ impl<S: Sink> Dec<'_, '_, S> {
             (at + ulen).min(end)
         };
         self.s.payload = ((at + 8) as u32, pend as u32);
-        self.s.payload_len = if ulen >= 8 { (ulen - 8) as u32 } else { (end - at - 8) as u32 };
+        self.s.payload_len = if ulen >= 8 {
+            (ulen - 8) as u32
+        } else {
+            (end - at - 8) as u32
+        };
         if at + 8 < pend {
             if is_dns_port(sp) || is_dns_port(dp) {
                 self.dns(at + 8, pend, sp == 5353 || dp == 5353);
@@ -219,11 +294,32 @@ impl<S: Sink> Dec<'_, '_, S> {
             self.s.fail("ICMP header truncated");
             return;
         };
-        let mut i = IcmpInfo { typ, code, echo: None };
-        layer!(self, at..end, "Internet Control Message Protocol: {}", icmp_type_name(typ, code));
-        field!(self, 1, at..at + 1, "Type: {typ} ({})", icmp_type_name(typ, 0));
+        let mut i = IcmpInfo {
+            typ,
+            code,
+            echo: None,
+        };
+        layer!(
+            self,
+            at..end,
+            "Internet Control Message Protocol: {}",
+            icmp_type_name(typ, code)
+        );
+        field!(
+            self,
+            1,
+            at..at + 1,
+            "Type: {typ} ({})",
+            icmp_type_name(typ, 0)
+        );
         field!(self, 1, at + 1..at + 2, "Code: {code}");
-        field!(self, 1, at + 2..at + 4, "Checksum: 0x{:04x}", self.b.u16(at + 2).unwrap_or(0));
+        field!(
+            self,
+            1,
+            at + 2..at + 4,
+            "Checksum: 0x{:04x}",
+            self.b.u16(at + 2).unwrap_or(0)
+        );
         match typ {
             0 | 8 | 13 | 14 | 15 | 16 | 17 | 18 => {
                 if let (Some(id), Some(seq)) = (self.b.u16(at + 4), self.b.u16(at + 6)) {
@@ -245,11 +341,32 @@ impl<S: Sink> Dec<'_, '_, S> {
             self.s.fail("ICMPv6 header truncated");
             return;
         };
-        let mut i = IcmpInfo { typ, code, echo: None };
-        layer!(self, at..end, "Internet Control Message Protocol v6: {}", icmpv6_type_name(typ));
-        field!(self, 1, at..at + 1, "Type: {} ({typ})", icmpv6_type_name(typ));
+        let mut i = IcmpInfo {
+            typ,
+            code,
+            echo: None,
+        };
+        layer!(
+            self,
+            at..end,
+            "Internet Control Message Protocol v6: {}",
+            icmpv6_type_name(typ)
+        );
+        field!(
+            self,
+            1,
+            at..at + 1,
+            "Type: {} ({typ})",
+            icmpv6_type_name(typ)
+        );
         field!(self, 1, at + 1..at + 2, "Code: {code}");
-        field!(self, 1, at + 2..at + 4, "Checksum: 0x{:04x}", self.b.u16(at + 2).unwrap_or(0));
+        field!(
+            self,
+            1,
+            at + 2..at + 4,
+            "Checksum: 0x{:04x}",
+            self.b.u16(at + 2).unwrap_or(0)
+        );
         match typ {
             128 | 129 => {
                 if let (Some(id), Some(seq)) = (self.b.u16(at + 4), self.b.u16(at + 6)) {
@@ -260,7 +377,13 @@ impl<S: Sink> Dec<'_, '_, S> {
             }
             135..=137 => {
                 if let Some(t) = self.b.arr::<16>(at + 8) {
-                    field!(self, 1, at + 8..at + 24, "Target address: {}", Ipv6Addr::from(t));
+                    field!(
+                        self,
+                        1,
+                        at + 8..at + 24,
+                        "Target address: {}",
+                        Ipv6Addr::from(t)
+                    );
                 }
             }
             1..=4 => self.quoted(at + 8, end, true),
@@ -273,30 +396,46 @@ impl<S: Sink> Dec<'_, '_, S> {
     /// error belongs to (tshark reports the quoted ports as the packet's ports, so do we).
     fn quoted(&mut self, at: usize, end: usize, v6: bool) {
         let parsed = if v6 {
-            self.b.arr::<16>(at + 8).zip(self.b.arr::<16>(at + 24)).map(|(s, d)| {
-                // Walk the quoted extension headers to the transport header.
-                let (mut nh, mut p) = (self.b.u8(at + 6).unwrap_or(59), at + 40);
-                for _ in 0..8 {
-                    match nh {
-                        0 | 43 | 60 => match (self.b.u8(p), self.b.u8(p + 1)) {
-                            (Some(n), Some(l)) => {
-                                nh = n;
-                                p += (l as usize + 1) * 8;
+            self.b
+                .arr::<16>(at + 8)
+                .zip(self.b.arr::<16>(at + 24))
+                .map(|(s, d)| {
+                    // Walk the quoted extension headers to the transport header.
+                    let (mut nh, mut p) = (self.b.u8(at + 6).unwrap_or(59), at + 40);
+                    for _ in 0..8 {
+                        match nh {
+                            0 | 43 | 60 => match (self.b.u8(p), self.b.u8(p + 1)) {
+                                (Some(n), Some(l)) => {
+                                    nh = n;
+                                    p += (l as usize + 1) * 8;
+                                }
+                                _ => break,
+                            },
+                            44 => {
+                                let first = self.b.u16(p + 2).map(|f| f & 0xfff8 == 0);
+                                nh = if first == Some(true) {
+                                    self.b.u8(p).unwrap_or(59)
+                                } else {
+                                    59
+                                };
+                                p += 8;
                             }
                             _ => break,
-                        },
-                        44 => {
-                            let first = self.b.u16(p + 2).map(|f| f & 0xfff8 == 0);
-                            nh = if first == Some(true) { self.b.u8(p).unwrap_or(59) } else { 59 };
-                            p += 8;
                         }
-                        _ => break,
                     }
-                }
-                (IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(d)), nh, p)
-            })
+                    (
+                        IpAddr::V6(Ipv6Addr::from(s)),
+                        IpAddr::V6(Ipv6Addr::from(d)),
+                        nh,
+                        p,
+                    )
+                })
         } else {
-            match (self.b.u8(at), self.b.arr::<4>(at + 12), self.b.arr::<4>(at + 16)) {
+            match (
+                self.b.u8(at),
+                self.b.arr::<4>(at + 12),
+                self.b.arr::<4>(at + 16),
+            ) {
                 (Some(v), Some(s), Some(d)) if v >> 4 == 4 => Some((
                     IpAddr::V4(Ipv4Addr::from(s)),
                     IpAddr::V4(Ipv4Addr::from(d)),
@@ -310,7 +449,12 @@ impl<S: Sink> Dec<'_, '_, S> {
             return;
         };
         self.s.inner = Some(Inner { src, dst, proto });
-        layer!(self, at..end, "Quoted packet: {src} → {dst}, {}", super::ip::ip_proto_name(proto));
+        layer!(
+            self,
+            at..end,
+            "Quoted packet: {src} → {dst}, {}",
+            super::ip::ip_proto_name(proto)
+        );
         if matches!(proto, 6 | 17) {
             if let (Some(sp), Some(dp)) = (self.b.u16(tp), self.b.u16(tp + 2)) {
                 self.s.sport = Some(sp);

@@ -11,7 +11,10 @@ pub fn captures_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);
     }
-    require_or_skip(&format!("{} not found (the shared capture corpus)", dir.display()));
+    require_or_skip(&format!(
+        "{} not found (the shared capture corpus)",
+        dir.display()
+    ));
     None
 }
 
@@ -54,3 +57,5 @@ pub fn capture_files(dir: &PathBuf) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+pub mod frames;

@@ -1,0 +1,280 @@
+//! Keys → actions → state changes. Side effects (pausing the source, quitting) come back as
+//! [`Effect`] values for the loop to carry out, so all of this is testable without a terminal.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::state::{App, DetailView, Focus};
+use crate::decode::detail::Tree;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    ToggleHelp,
+    Escape,
+    TogglePause,
+    ToggleFollow,
+    FocusNext,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    First,
+    Last,
+    Enter,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    SetPaused(bool),
+    Quit,
+}
+
+/// Every key the TUI knows, for the help overlay (and the README).
+pub const KEYS: &[(&str, &str)] = &[
+    ("j / ↓", "next packet / field / hex row"),
+    ("k / ↑", "previous packet / field / hex row"),
+    ("PgDn / PgUp", "a page down / up"),
+    ("g / Home", "first packet (leaves follow mode)"),
+    ("G / End", "last packet (back to follow mode)"),
+    ("f", "follow mode on/off: keep the newest packet in view"),
+    (
+        "Enter",
+        "open the selected packet's detail and hex; in the detail, fold/unfold a layer",
+    ),
+    ("Tab", "move focus: packets → detail → hex"),
+    ("Space / p", "pause / resume capture"),
+    ("Esc", "close help, else close the detail"),
+    ("?", "this help"),
+    ("q / Ctrl-C", "quit"),
+];
+
+pub fn action_for(key: KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => Action::Quit,
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Esc => Action::Escape,
+        KeyCode::Char(' ') | KeyCode::Char('p') => Action::TogglePause,
+        KeyCode::Char('f') => Action::ToggleFollow,
+        KeyCode::Tab | KeyCode::BackTab => Action::FocusNext,
+        KeyCode::Char('k') | KeyCode::Up => Action::Up,
+        KeyCode::Char('j') | KeyCode::Down => Action::Down,
+        KeyCode::PageUp => Action::PageUp,
+        KeyCode::PageDown => Action::PageDown,
+        KeyCode::Char('g') | KeyCode::Home => Action::First,
+        KeyCode::Char('G') | KeyCode::End => Action::Last,
+        KeyCode::Enter => Action::Enter,
+        _ => return None,
+    })
+}
+
+impl App {
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        action_for(key).and_then(|a| self.apply(a))
+    }
+
+    pub fn apply(&mut self, a: Action) -> Option<Effect> {
+        if self.show_help && !matches!(a, Action::Quit) {
+            // Any key closes the help; it does nothing else.
+            self.show_help = false;
+            return None;
+        }
+        match a {
+            Action::Quit => {
+                self.quit = true;
+                return Some(Effect::Quit);
+            }
+            Action::ToggleHelp => self.show_help = true,
+            Action::Escape => {
+                if self.detail.is_some() {
+                    self.detail = None;
+                    self.focus = Focus::List;
+                }
+            }
+            Action::TogglePause => {
+                self.paused = !self.paused;
+                return Some(Effect::SetPaused(self.paused));
+            }
+            Action::ToggleFollow => {
+                if self.follow {
+                    self.pin_selection();
+                } else {
+                    self.follow = true;
+                    self.refresh_detail();
+                }
+            }
+            Action::FocusNext => {
+                self.focus = match (self.focus, self.detail.is_some()) {
+                    (Focus::List, true) => Focus::Detail,
+                    (Focus::Detail, _) => Focus::Hex,
+                    _ => Focus::List,
+                }
+            }
+            Action::Enter => match self.focus {
+                Focus::List => {
+                    self.pin_selection();
+                    self.open_detail();
+                    if self.detail.is_some() {
+                        self.focus = Focus::Detail;
+                    }
+                }
+                Focus::Detail => self.toggle_fold(),
+                Focus::Hex => {}
+            },
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-(self.page() as i64)),
+            Action::PageDown => self.move_by(self.page() as i64),
+            Action::First => self.move_by(i64::MIN / 2),
+            Action::Last => match self.focus {
+                Focus::List => {
+                    self.follow = true;
+                    self.refresh_detail();
+                }
+                _ => self.move_by(i64::MAX / 2),
+            },
+        }
+        None
+    }
+
+    fn page(&self) -> usize {
+        match self.focus {
+            Focus::List => self.list_rows,
+            Focus::Detail => self.detail_rows,
+            Focus::Hex => self.hex_rows,
+        }
+        .saturating_sub(1)
+        .max(1)
+    }
+
+    /// Leaves follow mode with the current newest packet selected.
+    fn pin_selection(&mut self) {
+        if let Some(i) = self.selected_index() {
+            let top = self.top_index();
+            self.selected = self.engine.store.get(i).map(|p| p.no);
+            self.top = self.engine.store.get(top).map(|p| p.no);
+        }
+        self.follow = false;
+    }
+
+    fn move_by(&mut self, delta: i64) {
+        match self.focus {
+            Focus::List => {
+                let n = self.engine.store.len();
+                if n == 0 {
+                    return;
+                }
+                let top = self.top_index();
+                self.pin_selection();
+                let cur = self.selected_index().unwrap_or(0) as i64;
+                let next = (cur + delta).clamp(0, n as i64 - 1) as usize;
+                self.selected = self.engine.store.get(next).map(|p| p.no);
+                self.top = self.engine.store.get(top).map(|p| p.no);
+                let top = self.top_index();
+                self.top = self.engine.store.get(top).map(|p| p.no);
+                self.refresh_detail();
+            }
+            Focus::Detail => {
+                let rows = self.detail_rows.max(1);
+                if let Some(d) = self.detail.as_mut() {
+                    let vis = d.visible();
+                    let pos = vis.iter().position(|&i| i == d.cursor).unwrap_or(0) as i64;
+                    let next = (pos + delta).clamp(0, vis.len() as i64 - 1) as usize;
+                    d.cursor = vis[next];
+                    if next < d.scroll {
+                        d.scroll = next;
+                    } else if next >= d.scroll + rows {
+                        d.scroll = next + 1 - rows;
+                    }
+                }
+            }
+            Focus::Hex => {
+                let rows = self.hex_rows.max(1);
+                let len = self.selected_packet_len();
+                if let Some(d) = self.detail.as_mut() {
+                    let max = len.div_ceil(16).saturating_sub(rows);
+                    d.hex_scroll = (d.hex_scroll as i64 + delta).clamp(0, max as i64) as usize;
+                }
+            }
+        }
+    }
+
+    fn selected_packet_len(&self) -> usize {
+        self.detail
+            .as_ref()
+            .and_then(|d| self.engine.store.index_of(d.no))
+            .and_then(|i| self.engine.store.get(i))
+            .map(|p| p.frame.data.len())
+            .unwrap_or(0)
+    }
+
+    /// Builds the detail tree of the selected packet (only ever for that one packet).
+    pub fn open_detail(&mut self) {
+        let Some(p) = self.selected_index().and_then(|i| self.engine.store.get(i)) else {
+            return;
+        };
+        let (tree, _) = Tree::build(p.no, &p.frame.as_ref());
+        // Start on the innermost layer: that is what the packet is about.
+        let cursor = tree
+            .nodes
+            .iter()
+            .rposition(|n| n.depth == 0 && !n.text.starts_with("[Malformed"))
+            .unwrap_or(0);
+        // Outer layers start folded, as in Wireshark: one line each, Enter opens them.
+        let collapsed = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| n.depth == 0 && *i != cursor)
+            .map(|(i, _)| i)
+            .collect();
+        self.detail = Some(DetailView {
+            no: p.no,
+            tree,
+            cursor,
+            collapsed,
+            scroll: 0,
+            hex_scroll: 0,
+        });
+    }
+
+    /// Keeps an open detail in step with the selection.
+    fn refresh_detail(&mut self) {
+        let Some(d) = &self.detail else { return };
+        let sel = self
+            .selected_index()
+            .and_then(|i| self.engine.store.get(i))
+            .map(|p| p.no);
+        if sel != Some(d.no) {
+            let focus = self.focus;
+            self.open_detail();
+            self.focus = focus;
+        }
+    }
+
+    fn toggle_fold(&mut self) {
+        if let Some(d) = self.detail.as_mut() {
+            // Fold the layer the cursor is in, and put the cursor on it.
+            let layer = (0..=d.cursor)
+                .rev()
+                .find(|&i| d.tree.nodes[i].depth == 0)
+                .unwrap_or(0);
+            if !d.collapsed.remove(&layer) {
+                d.collapsed.insert(layer);
+            }
+            d.cursor = layer;
+        }
+    }
+
+    /// Called after new packets arrived: follow mode shows the newest, and an open detail
+    /// follows it.
+    pub fn after_ingest(&mut self) {
+        if self.follow {
+            self.refresh_detail();
+        }
+    }
+}

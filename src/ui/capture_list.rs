@@ -1,0 +1,81 @@
+//! The packet list: No, Time, Source, Destination, Protocol, Length, Info.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Text;
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use super::{pane, theme};
+use crate::app::state::{App, Focus};
+use crate::decode::info::info;
+use crate::headless::endpoints;
+use crate::sanitize::sanitize;
+
+pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    let store = &app.engine.store;
+    let mut title = format!(" Packets ({}) ", app.engine.packets);
+    if app.follow {
+        title.push_str("[follow] ");
+    }
+    let block = pane(title, app.focus == Focus::List);
+    if store.is_empty() {
+        let msg = if app.source_done {
+            "No packets in this capture."
+        } else {
+            "Waiting for packets…"
+        };
+        f.render_widget(Paragraph::new(msg).style(theme::DIM).block(block), area);
+        return;
+    }
+    let rows_n = super::inner_rows(area, 1);
+    let top = app.top_index();
+    let sel = app.selected_index();
+    let t0 = app.engine.first_ts.map(|t| t.0).unwrap_or(0);
+    let rows = (top..(top + rows_n).min(store.len())).filter_map(|i| {
+        let p = store.get(i)?;
+        let s = &p.summary;
+        let (src, dst) = endpoints(s);
+        let rel = (p.frame.ts.0 - t0) as f64 / 1e9;
+        let style = if Some(i) == sel {
+            theme::SELECTED
+        } else {
+            theme::packet_style(s)
+        };
+        Some(
+            Row::new(vec![
+                Cell::from(p.no.to_string()),
+                Cell::from(format!("{rel:.6}")),
+                Cell::from(src),
+                Cell::from(dst),
+                Cell::from(s.proto.name()),
+                Cell::from(p.frame.orig_len.to_string()),
+                Cell::from(Text::raw(sanitize(&info(s, &p.frame.data)).into_owned())),
+            ])
+            .style(style),
+        )
+    });
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Length(11),
+        Constraint::Length(22),
+        Constraint::Length(22),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Min(10),
+    ];
+    let header = Row::new([
+        "No.",
+        "Time",
+        "Source",
+        "Destination",
+        "Protocol",
+        "Length",
+        "Info",
+    ])
+    .style(theme::HEADER);
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .block(block);
+    f.render_widget(table, area);
+}

@@ -1,0 +1,51 @@
+//! The detail tree of the selected packet: layers (foldable) and their fields.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::{pane, theme};
+use crate::app::state::{App, Focus};
+use crate::sanitize::sanitize;
+
+pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    let Some(d) = &app.detail else { return };
+    let block = pane(
+        format!(" Packet {} detail ", d.no),
+        app.focus == Focus::Detail,
+    );
+    let rows = super::inner_rows(area, 0);
+    let vis = d.visible();
+    let lines: Vec<Line> = vis
+        .iter()
+        .skip(d.scroll)
+        .take(rows)
+        .map(|&i| {
+            let n = &d.tree.nodes[i];
+            let text = sanitize(&n.text).into_owned();
+            let (prefix, style) = if n.depth == 0 {
+                let mark = if d.collapsed.contains(&i) {
+                    "▶ "
+                } else {
+                    "▼ "
+                };
+                let style = if n.text.starts_with("[Malformed") {
+                    theme::ERROR
+                } else {
+                    theme::LAYER
+                };
+                (mark.to_string(), style)
+            } else {
+                ("  ".repeat(n.depth as usize), ratatui::style::Style::new())
+            };
+            let style = if i == d.cursor {
+                theme::SELECTED
+            } else {
+                style
+            };
+            Line::from(vec![Span::raw(prefix), Span::styled(text, style)])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}

@@ -1,0 +1,61 @@
+//! The status bar (source, packets, rate, drops, modes) and the notice line above it.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::theme;
+use crate::app::state::{App, SourceKind};
+use crate::sanitize::sanitize;
+
+pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    let e = &app.engine;
+    let source = match &app.source {
+        SourceKind::Live(i) => format!(" LIVE {} ", i.join(",")),
+        SourceKind::File(p) => format!(" FILE {p} "),
+        SourceKind::Demo(_) => " DEMO ".to_string(),
+    };
+    let state = if app.paused {
+        " PAUSED "
+    } else if app.source_done {
+        " END "
+    } else if app.follow {
+        " FOLLOW "
+    } else {
+        " BROWSE "
+    };
+    let mut text = format!(
+        " {} pkts | {:.0} pkt/s | drops: {} channel, {} kernel",
+        e.packets, app.rate.per_sec, app.channel_drops, app.kernel_drops
+    );
+    if e.store.evicted() > 0 {
+        text.push_str(&format!(
+            " | kept last {} ({} evicted)",
+            e.store.len(),
+            e.store.evicted()
+        ));
+    }
+    if e.malformed > 0 {
+        text.push_str(&format!(" | {} malformed", e.malformed));
+    }
+    let line = Line::from(vec![
+        Span::styled(sanitize(&source).into_owned(), theme::STATUS_KEY),
+        Span::styled(state, theme::NOTICE),
+        Span::styled(text, theme::STATUS),
+        Span::styled("  ? help  q quit ", theme::STATUS),
+    ]);
+    f.render_widget(Paragraph::new(line).style(theme::STATUS), area);
+}
+
+pub fn render_notice(f: &mut Frame, area: Rect, app: &App) {
+    let (text, style) = match (app.errors.last(), &app.notice) {
+        (Some(err), _) => (format!(" ✗ {err}"), theme::ERROR),
+        (None, Some(n)) => (format!(" {n}"), theme::NOTICE),
+        (None, None) => return,
+    };
+    f.render_widget(
+        Paragraph::new(sanitize(&text).into_owned()).style(style),
+        area,
+    );
+}

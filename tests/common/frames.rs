@@ -1,0 +1,164 @@
+//! Hand-built frames for tests that must not depend on the shared corpus.
+
+use packetlab::capture::{Frame, LinkType, Timestamp};
+
+pub const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+pub const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
+
+pub fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&MAC_B);
+    v.extend_from_slice(&MAC_A);
+    v.extend_from_slice(&ethertype.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x45, 0];
+    v.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    v.extend_from_slice(&[0x12, 0x34, 0x40, 0, 64, proto, 0, 0]);
+    v.extend_from_slice(&src);
+    v.extend_from_slice(&dst);
+    v.extend_from_slice(payload);
+    v
+}
+
+pub fn udp(sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&sp.to_be_bytes());
+    v.extend_from_slice(&dp.to_be_bytes());
+    v.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    v.extend_from_slice(&[0, 0]);
+    v.extend_from_slice(payload);
+    v
+}
+
+pub fn tcp(sp: u16, dp: u16, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&sp.to_be_bytes());
+    v.extend_from_slice(&dp.to_be_bytes());
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&ack.to_be_bytes());
+    v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A DNS query for one name given as raw labels (so tests can put any byte in a label).
+pub fn dns_query(id: u16, labels: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&id.to_be_bytes());
+    v.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for l in labels {
+        v.push(l.len() as u8);
+        v.extend_from_slice(l);
+    }
+    v.extend_from_slice(&[0, 0, 1, 0, 1]);
+    v
+}
+
+pub fn frame(n: i64, data: Vec<u8>) -> Frame {
+    Frame {
+        ts: Timestamp(1_700_000_000_000_000_000 + n * 1_250_000),
+        link_type: LinkType::ETHERNET,
+        orig_len: data.len() as u32,
+        data,
+        iface: 0,
+    }
+}
+
+/// A small, varied conversation on a LAN: TCP handshake, data, DNS, ping, ARP.
+pub fn sample() -> Vec<Frame> {
+    let a = [192, 168, 1, 10];
+    let b = [192, 168, 1, 20];
+    let dns = [192, 168, 1, 1];
+    let v = vec![
+        eth(0x0806, &{
+            let mut p = vec![0, 1, 8, 0, 6, 4, 0, 1];
+            p.extend_from_slice(&MAC_A);
+            p.extend_from_slice(&a);
+            p.extend_from_slice(&[0; 6]);
+            p.extend_from_slice(&b);
+            p
+        }),
+        eth(
+            0x0800,
+            &ipv4(
+                a,
+                dns,
+                17,
+                &udp(40000, 53, &dns_query(0xbeef, &[b"example", b"org"])),
+            ),
+        ),
+        eth(0x0800, &ipv4(a, b, 6, &tcp(51000, 80, 0x02, 1000, 0, b""))),
+        eth(
+            0x0800,
+            &ipv4(b, a, 6, &tcp(80, 51000, 0x12, 5000, 1001, b"")),
+        ),
+        eth(
+            0x0800,
+            &ipv4(a, b, 6, &tcp(51000, 80, 0x10, 1001, 5001, b"")),
+        ),
+        eth(
+            0x0800,
+            &ipv4(
+                a,
+                b,
+                6,
+                &tcp(
+                    51000,
+                    80,
+                    0x18,
+                    1001,
+                    5001,
+                    b"GET / HTTP/1.1\r\nHost: b\r\n\r\n",
+                ),
+            ),
+        ),
+        eth(
+            0x0800,
+            &ipv4(a, b, 1, &[8, 0, 0, 0, 0, 7, 0, 1, b'p', b'i', b'n', b'g']),
+        ),
+        eth(
+            0x0800,
+            &ipv4(b, a, 1, &[0, 0, 0, 0, 0, 7, 0, 1, b'p', b'i', b'n', b'g']),
+        ),
+        eth(0x0800, &ipv4(a, b, 6, &tcp(51000, 80, 0x04, 1028, 0, b""))),
+    ];
+    v.into_iter()
+        .enumerate()
+        .map(|(i, d)| frame(i as i64, d))
+        .collect()
+}
+
+/// Packets whose DNS name and payload carry terminal escape sequences.
+pub fn hostile() -> Vec<Frame> {
+    let a = [10, 0, 0, 1];
+    let b = [10, 0, 0, 2];
+    vec![
+        frame(
+            0,
+            eth(
+                0x0800,
+                &ipv4(
+                    a,
+                    b,
+                    17,
+                    &udp(
+                        5353,
+                        53,
+                        &dns_query(1, &[b"\x1b[2J\x1b]0;pwned\x07", b"evil"]),
+                    ),
+                ),
+            ),
+        ),
+        frame(
+            1,
+            eth(
+                0x0800,
+                &ipv4(a, b, 17, &udp(4000, 4001, b"\x1b[31mRED\x1b[0m\x9b6n\r\n")),
+            ),
+        ),
+    ]
+}

@@ -1,0 +1,174 @@
+//! The panes as a person sees them, rendered with ratatui's `TestBackend` and compared with
+//! reviewed snapshots (`tests/snapshots/`). Styles that text snapshots cannot show (the hex
+//! highlight) are asserted cell by cell.
+
+mod common;
+
+use common::frames;
+use packetlab::app::keys::Action;
+use packetlab::app::state::{App, SourceKind};
+use packetlab::engine::Engine;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+fn app_with(frames: Vec<packetlab::capture::Frame>) -> App {
+    let mut e = Engine::new(1000);
+    for f in frames {
+        e.ingest(f);
+    }
+    let mut app = App::new(e, SourceKind::File("sample.pcap".into()));
+    app.source_done = true;
+    app
+}
+
+fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    packetlab::ui::fit(app, Rect::new(0, 0, w, h));
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| packetlab::ui::render(f, app)).unwrap();
+    t
+}
+
+fn screen_text(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn capture_pane() {
+    let mut app = app_with(frames::sample());
+    let t = draw(&mut app, 120, 16);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn capture_pane_browsing_keeps_selection() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::First);
+    app.apply(Action::Down);
+    app.apply(Action::Down);
+    let t = draw(&mut app, 120, 16);
+    assert_eq!(app.selected, Some(3));
+    assert!(!app.follow);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn detail_tree_and_hex_with_highlight() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::First);
+    app.apply(Action::Down); // packet 2: the DNS query
+    app.apply(Action::Enter);
+    app.apply(Action::Down); // first field of the DNS layer: its transaction ID
+    let t = draw(&mut app, 160, 34);
+    insta::assert_snapshot!(t.backend());
+    // The transaction ID is bytes 42..44 of the frame: 0xbe 0xef, highlighted in the hex.
+    let d = app.detail.as_ref().unwrap();
+    assert_eq!(d.tree.nodes[d.cursor].range, 42..44);
+    let text = screen_text(&t);
+    let buf = t.backend().buffer();
+    let row = text.lines().position(|l| l.contains("0020  ")).unwrap() as u16;
+    let line = text.lines().nth(row as usize).unwrap();
+    let col = line.find("be ef").unwrap();
+    let x = line[..col].chars().count() as u16;
+    for dx in [0u16, 1, 3, 4] {
+        assert_eq!(
+            buf[(x + dx, row)].bg,
+            Color::Yellow,
+            "hex byte of the field is highlighted"
+        );
+    }
+    assert_ne!(buf[(x + 6, row)].bg, Color::Yellow, "the next byte is not");
+}
+
+#[test]
+fn detail_layers_fold_and_unfold() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::First);
+    app.apply(Action::Enter);
+    let d = app.detail.as_ref().unwrap();
+    let before = d.visible().len();
+    app.apply(Action::Enter); // fold the open (innermost) layer
+    let after = app.detail.as_ref().unwrap().visible().len();
+    assert!(
+        after < before,
+        "folding hides the layer's fields ({before} → {after})"
+    );
+    let t = draw(&mut app, 160, 30);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn status_bar_counts_drops_and_evictions() {
+    let mut e = Engine::new(3);
+    for f in frames::sample() {
+        e.ingest(f);
+    }
+    let mut app = App::new(e, SourceKind::Live(vec!["lo".into()]));
+    app.channel_drops = 12;
+    app.kernel_drops = 3;
+    let t = draw(&mut app, 140, 8);
+    let text = screen_text(&t);
+    let status = text.lines().last().unwrap();
+    assert!(status.contains("LIVE lo"), "{status}");
+    assert!(status.contains("9 pkts"), "{status}");
+    assert!(status.contains("12 channel, 3 kernel"), "{status}");
+    assert!(status.contains("kept last 3 (6 evicted)"), "{status}");
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::ToggleHelp);
+    let t = draw(&mut app, 120, 24);
+    let text = screen_text(&t);
+    for (k, _) in packetlab::app::keys::KEYS {
+        assert!(text.contains(k), "help lists {k}");
+    }
+    insta::assert_snapshot!(t.backend());
+    app.apply(Action::Down);
+    assert!(!app.show_help, "any key closes the help");
+}
+
+#[test]
+fn demo_notice_is_shown() {
+    let mut app = app_with(frames::sample());
+    app.source = SourceKind::Demo("assets/demo.pcapng".into());
+    app.notice = Some("Demo capture assets/demo.pcapng — live capture is not permitted; to enable it: sudo setcap cap_net_raw,cap_net_admin=eip packetlab".into());
+    let t = draw(&mut app, 160, 12);
+    let text = screen_text(&t);
+    assert!(text.contains("sudo setcap cap_net_raw,cap_net_admin=eip"));
+    assert!(text.contains("DEMO"));
+}
+
+#[test]
+fn escape_sequences_from_the_wire_are_harmless_text() {
+    let mut app = app_with(frames::hostile());
+    app.apply(Action::First);
+    app.apply(Action::Enter);
+    let t = draw(&mut app, 160, 30);
+    let text = screen_text(&t);
+    assert!(!text.contains('\x1b') && !text.contains('\x07') && !text.contains('\u{9b}'));
+    assert!(
+        text.contains("\\x1b[2J\\x1b]0;pwned\\x07.evil"),
+        "the DNS name shows its escapes as text"
+    );
+    insta::assert_snapshot!(t.backend());
+    // The payload of the second packet shows only as hex and dots.
+    app.apply(Action::Escape);
+    app.apply(Action::Down);
+    app.apply(Action::Enter);
+    let t = draw(&mut app, 160, 30);
+    let text = screen_text(&t);
+    assert!(!text.contains('\x1b') && !text.contains('\r'));
+    insta::assert_snapshot!("escape_payload_hex", t.backend());
+}
