@@ -55,9 +55,11 @@ impl Tree {
         if let Some(e) = s.error {
             t.layer(0..0, format!("[Malformed packet: {e}]"));
         }
-        // Ranges come from header fields and may point past a cut capture: clamp them here, once.
+        // Ranges come from header fields and may point past a cut capture, or end before they
+        // start in a malformed one: clamp them here, once.
         for n in &mut t.nodes {
-            n.range = n.range.start.min(len)..n.range.end.min(len);
+            let start = n.range.start.min(len);
+            n.range = start..n.range.end.clamp(start, len);
         }
         (t, s)
     }

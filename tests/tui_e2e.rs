@@ -1,0 +1,170 @@
+//! The real binary in a real terminal: tmux runs it on a capture file, keys are sent with
+//! `send-keys`, the screen is read with `capture-pane`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use packetlab::capture::write::PcapngWriter;
+
+struct Tmux {
+    name: String,
+}
+
+impl Tmux {
+    fn start(name: &str, cmd: &str) -> Tmux {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", name])
+            .output();
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                "160",
+                "-y",
+                "45",
+                cmd,
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session");
+        Tmux { name: name.into() }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            Command::new("tmux")
+                .args(["send-keys", "-t", &self.name, k])
+                .status()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(120));
+        }
+    }
+
+    /// Waits (bounded) until the screen contains `what`; returns the screen.
+    fn wait_for(&self, what: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "timed out waiting for {what:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .output();
+    }
+}
+
+fn write_sample(path: &Path) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = PcapngWriter::new(f, vec![]).unwrap();
+    for fr in common::frames::sample() {
+        w.write(&fr.as_ref()).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+#[test]
+fn browse_a_capture_file_with_keys() {
+    if !common::have_tool("tmux") {
+        common::require_or_skip("tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("sample.pcapng");
+    write_sample(&cap);
+    let cmd = format!(
+        "sh -c '{} -r {}; echo \"packetlab exited $?\"; stty -a | tr -s \" ;\" \"\\n\" | grep -x -e icanon -e -icanon -e echo -e -echo | tr \"\\n\" \" \"; echo; sleep 30'",
+        common::bin().display(),
+        cap.display()
+    );
+    let t = Tmux::start(&format!("packetlab-e2e-{}", std::process::id()), &cmd);
+    t.wait_for("Packets (9)");
+    t.wait_for(" END ");
+    // Follow mode starts on the newest packet; g goes to the first, Down to the DNS query.
+    t.keys(&["g", "Down", "Enter"]);
+    let s = t.wait_for("Packet 2 detail");
+    assert!(
+        s.contains("Domain Name System (query)"),
+        "detail of the selected packet:\n{s}"
+    );
+    assert!(s.contains("Query: example.org A"), "{s}");
+    assert!(
+        s.contains("Hex (71 bytes"),
+        "hex view of the selected packet:\n{s}"
+    );
+    t.keys(&["?"]);
+    let s = t.wait_for("Any key closes this help");
+    assert!(s.contains("pause / resume capture"), "{s}");
+    t.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let s = t.screen();
+    assert!(!s.contains("Any key closes this help"), "help closed:\n{s}");
+    assert!(s.contains("Packet 2 detail"), "detail still open:\n{s}");
+    t.keys(&["q"]);
+    let s = t.wait_for("packetlab exited");
+    assert!(s.contains("packetlab exited 0"), "exit code 0:\n{s}");
+    // Back on the normal screen, with the line discipline restored (cooked mode, echo on).
+    assert!(!s.contains("Packets (9)"), "alternate screen left:\n{s}");
+    assert!(
+        s.contains("icanon") && !s.contains("-icanon"),
+        "canonical mode restored:\n{s}"
+    );
+    assert!(
+        s.contains("echo") && !s.contains("-echo"),
+        "echo restored:\n{s}"
+    );
+}
+
+#[test]
+fn a_corrupt_file_is_reported_and_the_program_keeps_running() {
+    if !common::have_tool("tmux") {
+        common::require_or_skip("tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("cut.pcapng");
+    write_sample(&cap);
+    // Cut the file in the middle of the last packet.
+    let bytes = std::fs::read(&cap).unwrap();
+    std::fs::write(&cap, &bytes[..bytes.len() - 20]).unwrap();
+    let cmd = format!(
+        "sh -c '{} -r {}; echo \"packetlab exited $?\"; sleep 30'",
+        common::bin().display(),
+        cap.display()
+    );
+    let t = Tmux::start(&format!("packetlab-e2e-cut-{}", std::process::id()), &cmd);
+    let s = t.wait_for("cut short in the middle of packet 9");
+    assert!(
+        s.contains("Packets (8)"),
+        "what was read before the damage is kept:\n{s}"
+    );
+    t.keys(&["q"]);
+    let s = t.wait_for("packetlab exited");
+    assert!(s.contains("packetlab exited 0"), "{s}");
+}
