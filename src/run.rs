@@ -141,6 +141,7 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
     let json = cli.format == Format::Json;
     let mut printer = PacketPrinter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), json);
     let per_packet = cli.print == Some(PrintWhat::Packets);
+    let streaming = path.as_os_str() == "-";
     let mut stats = Stats::default();
     let mut writer = match &cli.write {
         Some(p) => Some(open_writer(p, reader.interfaces().to_vec())?),
@@ -150,8 +151,8 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
     let limit = cli.count.unwrap_or(u64::MAX);
     let mut code = 0;
     while engine.packets < limit {
-        let f = match reader.next_frame() {
-            Ok(Some(f)) => f,
+        let (f, ifaces) = match reader.next_frame_with_interfaces() {
+            Ok(Some(x)) => x,
             Ok(None) => break,
             Err(e) => {
                 eprintln!("packetlab: {e}");
@@ -161,13 +162,22 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
         };
         let s = engine.summarize(&f);
         if let Some(w) = writer.as_mut() {
+            w.learn_interfaces(ifaces);
             w.write(&f)?;
         }
         if !per_packet {
             stats.add(&s);
             continue;
         }
-        if let Err(e) = printer.print(engine.packets, &f, &s) {
+        // A stream (stdin) is printed as it arrives, not when a buffer fills.
+        let r = printer.print(engine.packets, &f, &s).and_then(|_| {
+            if streaming {
+                printer.flush()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = r {
             if is_broken_pipe(&e) {
                 return Ok(0);
             }

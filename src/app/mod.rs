@@ -90,9 +90,12 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     let result = event_loop(&mut terminal, &mut app, rx, &stats, writer, cli.count).await;
     ratatui::restore();
     stats.stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        // File sources may be blocked sending into the channel, which `event_loop` dropped.
-        let _ = h.join();
+    // Live receivers wake every 50 ms to see `stop`; a file or stdin reader may be blocked in a
+    // read that never returns (an idle pipe), so it is left to end with the process.
+    if matches!(app.source, SourceKind::Live(_)) {
+        for h in handles {
+            let _ = h.join();
+        }
     }
     result.map(|_| 0)
 }

@@ -321,6 +321,31 @@ impl CaptureReader {
         }
     }
 
+    /// The next frame together with the interfaces declared so far, which include the frame's
+    /// own: a pcapng file may describe an interface just before its first packet, so a caller
+    /// that copies frames elsewhere (`-w`) learns its name here.
+    #[allow(clippy::type_complexity)]
+    pub fn next_frame_with_interfaces(
+        &mut self,
+    ) -> Result<Option<(FrameRef<'_>, &[Interface])>, ReadError> {
+        let Some(f) = self.next_frame()? else {
+            return Ok(None);
+        };
+        let (ts, link_type, orig_len, iface) = (f.ts, f.link_type, f.orig_len, f.iface);
+        let (ptr, len) = (f.data.as_ptr() as usize, f.data.len());
+        // Frames always borrow `buf`: find the frame's bytes there again so that `buf` and
+        // `interfaces` can be lent out together.
+        let at = ptr - self.buf.as_ptr() as usize;
+        let f = FrameRef {
+            ts,
+            link_type,
+            data: &self.buf[at..at + len],
+            orig_len,
+            iface,
+        };
+        Ok(Some((f, &self.interfaces)))
+    }
+
     fn truncated(&self) -> ReadError {
         ReadError::Truncated {
             file: self.name.clone(),

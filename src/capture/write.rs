@@ -44,6 +44,16 @@ impl<W: Write> PcapngWriter<W> {
         })
     }
 
+    /// Adds interfaces the source declared after the writer was made (a pcapng file may describe
+    /// an interface just before its first packet) so that their names reach the file. Call it
+    /// before writing that interface's first frame.
+    pub fn learn_interfaces(&mut self, interfaces: &[Interface]) {
+        if interfaces.len() > self.names.len() {
+            self.names
+                .extend_from_slice(&interfaces[self.names.len()..]);
+        }
+    }
+
     pub fn write(&mut self, f: &FrameRef<'_>) -> io::Result<()> {
         let key = (f.iface, f.link_type);
         let idx = match self.ifaces.get(&key) {

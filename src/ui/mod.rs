@@ -25,7 +25,7 @@ pub struct Areas {
 }
 
 pub fn layout(area: Rect, app: &App) -> Areas {
-    let notice_h = u16::from(app.notice.is_some() || !app.errors.is_empty());
+    let notice_h = u16::from(app.notice.is_some()) + u16::from(!app.errors.is_empty());
     let [main, notice, status] = Layout::vertical([
         Constraint::Min(3),
         Constraint::Length(notice_h),

@@ -49,13 +49,22 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
 }
 
 pub fn render_notice(f: &mut Frame, area: Rect, app: &App) {
-    let (text, style) = match (app.errors.last(), &app.notice) {
-        (Some(err), _) => (format!(" ✗ {err}"), theme::ERROR),
-        (None, Some(n)) => (format!(" {n}"), theme::NOTICE),
-        (None, None) => return,
-    };
-    f.render_widget(
-        Paragraph::new(sanitize(&text).into_owned()).style(style),
-        area,
-    );
+    let mut lines = Vec::new();
+    if let Some(n) = &app.notice {
+        lines.push(Line::styled(
+            sanitize(&format!(" {n}")).into_owned(),
+            theme::NOTICE,
+        ));
+    }
+    if let Some(err) = app.errors.last() {
+        let more = match app.errors.len() {
+            1 => String::new(),
+            n => format!(" ({} more before it)", n - 1),
+        };
+        lines.push(Line::styled(
+            sanitize(&format!(" ✗ {err}{more}")).into_owned(),
+            theme::ERROR,
+        ));
+    }
+    f.render_widget(Paragraph::new(lines), area);
 }
