@@ -1,0 +1,120 @@
+//! The command line as a new user meets it: --help, errors, exit codes.
+
+mod common;
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(common::bin()).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--interface",
+        "--read",
+        "--write",
+        "--count",
+        "--keep",
+        "--print",
+        "--format",
+        "--pace",
+        "--demo",
+        "--list-interfaces",
+        "--help",
+        "--version",
+    ] {
+        assert!(out.contains(flag), "--help mentions {flag}:\n{out}");
+    }
+    // Each flag is followed by its explanation (on its line or the lines below it).
+    let lines: Vec<&str> = out.lines().collect();
+    let starts: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].trim_start().starts_with('-'))
+        .collect();
+    for (k, &i) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(lines.len());
+        let text = lines[i..end].join(" ");
+        let words = text
+            .split_whitespace()
+            .filter(|w| !w.starts_with('-') && !w.starts_with('<'))
+            .count();
+        assert!(
+            words >= 3,
+            "flag without an explanation: {}",
+            lines[i].trim()
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_is_one_clear_line() {
+    let (code, out, err) = run(&["-r", "/nonexistent/x.pcap", "--print", "packets"]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("/nonexistent/x.pcap") && err.contains("No such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn count_stops_after_n_packets_and_a_cut_file_keeps_what_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.pcapng");
+    {
+        let f = std::fs::File::create(&p).unwrap();
+        let mut w = packetlab::capture::write::PcapngWriter::new(f, vec![]).unwrap();
+        for fr in common::frames::sample() {
+            w.write(&fr.as_ref()).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let ps = p.to_str().unwrap();
+    let (code, out, _) = run(&["-r", ps, "--print", "packets", "-c", "4"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 4);
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() - 10]).unwrap();
+    let (code, out, err) = run(&["-r", ps, "--print", "packets", "--format", "json"]);
+    assert_eq!(code, 1, "a damaged file is an error");
+    assert_eq!(
+        out.lines().count(),
+        8,
+        "the 8 whole packets before the damage are printed"
+    );
+    assert!(err.contains("cut short in the middle of packet 9"), "{err}");
+}
+
+#[test]
+fn live_capture_without_permission_exits_2_with_the_grant_command() {
+    if !common::is_root() || !common::have_tool("setpriv") {
+        common::require_or_skip("needs root (to drop to an unprivileged user with setpriv)");
+        return;
+    }
+    // Run as nobody, with no capabilities.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(common::bin())
+        .args(["-i", "lo", "--print", "packets"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not permitted") && err.contains("setcap cap_net_raw,cap_net_admin=eip"),
+        "{err}"
+    );
+}
