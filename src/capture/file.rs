@@ -290,7 +290,7 @@ impl CaptureReader {
                 minor,
             });
         }
-        if total < 28 || total % 4 != 0 {
+        if total < 28 || !total.is_multiple_of(4) {
             return Err(self.corrupt(format!("section header length {total}")));
         }
         if !self.fill(total)? {
@@ -324,7 +324,6 @@ impl CaptureReader {
     /// The next frame together with the interfaces declared so far, which include the frame's
     /// own: a pcapng file may describe an interface just before its first packet, so a caller
     /// that copies frames elsewhere (`-w`) learns its name here.
-    #[allow(clippy::type_complexity)]
     pub fn next_frame_with_interfaces(
         &mut self,
     ) -> Result<Option<(FrameRef<'_>, &[Interface])>, ReadError> {
@@ -416,7 +415,7 @@ impl CaptureReader {
                 continue;
             }
             let total = rd32(&self.buf[s + 4..], big) as usize;
-            if total < 12 || total % 4 != 0 {
+            if total < 12 || !total.is_multiple_of(4) {
                 return Err(self.corrupt(format!("block length {total}")));
             }
             if !self.fill(total)? {
