@@ -168,3 +168,42 @@ fn a_corrupt_file_is_reported_and_the_program_keeps_running() {
     let s = t.wait_for("packetlab exited");
     assert!(s.contains("packetlab exited 0"), "{s}");
 }
+
+#[test]
+fn the_terminal_is_restored_after_a_panic() {
+    if !common::have_tool("tmux") {
+        common::require_or_skip("tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("sample.pcapng");
+    write_sample(&cap);
+    let cmd = format!(
+        "sh -c 'PACKETLAB_TEST_PANIC=1 {} -r {} 2>{}/err; echo \"packetlab exited $?\"; stty -a | tr -s \" ;\" \"\\n\" | grep -x -e icanon -e -icanon -e echo -e -echo | tr \"\\n\" \" \"; echo; sleep 30'",
+        common::bin().display(),
+        cap.display(),
+        dir.path().display()
+    );
+    let t = Tmux::start(&format!("packetlab-e2e-panic-{}", std::process::id()), &cmd);
+    t.wait_for("Packets (9)");
+    t.keys(&["F12"]);
+    let s = t.wait_for("packetlab exited");
+    assert!(
+        !s.contains("packetlab exited 0"),
+        "a panic is not a clean exit:\n{s}"
+    );
+    assert!(!s.contains("Packets (9)"), "alternate screen left:\n{s}");
+    assert!(
+        s.contains("icanon") && !s.contains("-icanon"),
+        "canonical mode restored:\n{s}"
+    );
+    assert!(
+        s.contains("echo") && !s.contains("-echo"),
+        "echo restored:\n{s}"
+    );
+    let err = std::fs::read_to_string(dir.path().join("err")).unwrap();
+    assert!(
+        err.contains("panic requested with F12"),
+        "the panic is reported: {err}"
+    );
+}

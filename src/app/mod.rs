@@ -123,6 +123,12 @@ async fn event_loop(
             biased;
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) => {
+                    // Lets the end-to-end test prove the terminal is restored after a panic.
+                    if k.code == crossterm::event::KeyCode::F(12)
+                        && std::env::var_os("PACKETLAB_TEST_PANIC").is_some()
+                    {
+                        panic!("panic requested with F12 (PACKETLAB_TEST_PANIC is set)");
+                    }
                     match app.on_key(k) {
                         Some(Effect::Quit) => break,
                         Some(Effect::SetPaused(p)) => stats.paused.store(p, Ordering::Relaxed),
@@ -186,9 +192,11 @@ async fn event_loop(
             },
             _ = stats_tick.tick() => {
                 let (ch, k) = stats.drops();
-                if (ch, k) != (app.channel_drops, app.kernel_drops) {
+                let skipped = stats.paused_skipped.load(Ordering::Relaxed);
+                if (ch, k, skipped) != (app.channel_drops, app.kernel_drops, app.paused_skipped) {
                     app.channel_drops = ch;
                     app.kernel_drops = k;
+                    app.paused_skipped = skipped;
                     dirty = true;
                 }
                 dirty |= app.rate.update(app.engine.packets);

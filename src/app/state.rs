@@ -112,6 +112,8 @@ pub struct App {
     pub rate: RateMeter,
     pub channel_drops: u64,
     pub kernel_drops: u64,
+    /// Live packets not recorded while capture was paused.
+    pub paused_skipped: u64,
     /// The source has delivered everything (end of file).
     pub source_done: bool,
     pub quit: bool,
@@ -137,6 +139,7 @@ impl App {
             rate: RateMeter::new(),
             channel_drops: 0,
             kernel_drops: 0,
+            paused_skipped: 0,
             source_done: false,
             quit: false,
         }

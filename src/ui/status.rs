@@ -36,6 +36,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             e.store.evicted()
         ));
     }
+    if app.paused_skipped > 0 {
+        text.push_str(&format!(
+            " | {} not recorded while paused",
+            app.paused_skipped
+        ));
+    }
     if e.malformed > 0 {
         text.push_str(&format!(" | {} malformed", e.malformed));
     }
