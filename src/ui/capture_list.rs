@@ -54,11 +54,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             .style(style),
         )
     });
+    // IPv4 addresses and MACs fit in 17 columns; wide screens leave room for IPv6.
+    let addr_w = if area.width >= 140 { 22 } else { 17 };
     let widths = [
         Constraint::Length(7),
         Constraint::Length(11),
-        Constraint::Length(22),
-        Constraint::Length(22),
+        Constraint::Length(addr_w),
+        Constraint::Length(addr_w),
         Constraint::Length(8),
         Constraint::Length(6),
         Constraint::Min(10),

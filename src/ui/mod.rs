@@ -35,9 +35,14 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     let (list, detail, hex) = if app.detail.is_some() {
         let [list, bottom] =
             Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(main);
-        // The hex view needs 75 columns for 16 bytes a row; the tree gets the rest.
-        let [d, h] =
-            Layout::horizontal([Constraint::Min(30), Constraint::Length(77)]).areas(bottom);
+        // The hex view needs 77 columns for 16 bytes a row; the tree gets the rest, and on a
+        // narrow screen they share it.
+        let split = if bottom.width >= 117 {
+            [Constraint::Min(40), Constraint::Length(77)]
+        } else {
+            [Constraint::Percentage(50), Constraint::Percentage(50)]
+        };
+        let [d, h] = Layout::horizontal(split).areas(bottom);
         (list, Some(d), Some(h))
     } else {
         (main, None, None)
