@@ -48,8 +48,25 @@ impl Header {
 
 /// Reads the name at `at` in message `m`. Returns the name (labels joined by `.`, `<Root>` for
 /// the root, bytes outside printable ASCII escaped as `\xNN`) and the offset after it.
-pub fn read_name(m: &[u8], mut at: usize) -> Result<(String, usize), &'static str> {
+pub fn read_name(m: &[u8], at: usize) -> Result<(String, usize), &'static str> {
     let mut name = String::new();
+    let after = walk_name(m, at, Some(&mut name))?;
+    if name.is_empty() {
+        name.push_str("<Root>");
+    }
+    Ok((name, after))
+}
+
+/// The checks of [`read_name`] without building the name: the offset after it, or the same error.
+/// The summary path uses this, so a DNS packet costs no allocation.
+fn skip_name(m: &[u8], at: usize) -> Result<usize, &'static str> {
+    walk_name(m, at, None)
+}
+
+/// Follows the name at `at`, writing its text to `out` if given; the length limit applies to the
+/// text either way, so both callers fail alike.
+fn walk_name(m: &[u8], mut at: usize, mut out: Option<&mut String>) -> Result<usize, &'static str> {
+    let mut text_len = 0;
     let mut after = None;
     let mut hops = 0;
     loop {
@@ -66,25 +83,29 @@ pub fn read_name(m: &[u8], mut at: usize) -> Result<(String, usize), &'static st
             }
             0x00 => {
                 if len == 0 {
-                    if name.is_empty() {
-                        name.push_str("<Root>");
-                    }
-                    return Ok((name, after.unwrap_or(at + 1)));
+                    return Ok(after.unwrap_or(at + 1));
                 }
                 let label = m
                     .get(at + 1..at + 1 + len)
                     .ok_or("DNS label runs past the message")?;
-                if !name.is_empty() {
-                    name.push('.');
-                }
-                for &c in label {
-                    if c.is_ascii_graphic() && c != b'\\' {
-                        name.push(c as char);
-                    } else {
-                        let _ = write!(name, "\\x{c:02x}");
+                if text_len > 0 {
+                    text_len += 1;
+                    if let Some(name) = out.as_deref_mut() {
+                        name.push('.');
                     }
                 }
-                if name.len() > MAX_NAME * 4 {
+                for &c in label {
+                    let plain = c.is_ascii_graphic() && c != b'\\';
+                    text_len += if plain { 1 } else { 4 };
+                    if let Some(name) = out.as_deref_mut() {
+                        if plain {
+                            name.push(c as char);
+                        } else {
+                            let _ = write!(name, "\\x{c:02x}");
+                        }
+                    }
+                }
+                if text_len > MAX_NAME * 4 {
                     return Err("DNS name too long");
                 }
                 at += 1 + len;
@@ -140,15 +161,8 @@ pub struct Record {
 
 fn read_record(m: &[u8], at: usize) -> Result<Record, &'static str> {
     let (name, p) = read_name(m, at)?;
-    let g16 = |i: usize| m.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-    let rtype = g16(p).ok_or("DNS record truncated")?;
-    let ttl = m
-        .get(p + 4..p + 8)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or("DNS record truncated")?;
-    let rdlen = g16(p + 8).ok_or("DNS record truncated")? as usize;
-    let rd = p + 10;
-    let rdata = m.get(rd..rd + rdlen).ok_or("DNS record data truncated")?;
+    let (rtype, ttl, rdata, end) = record_fixed(m, p)?;
+    let (rd, rdlen) = (p + 10, rdata.len());
     let data = match (rtype, rdlen) {
         (1, 4) => Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]).to_string(),
         (28, 16) => Ipv6Addr::from(<[u8; 16]>::try_from(rdata).unwrap_or_default()).to_string(),
@@ -161,8 +175,29 @@ fn read_record(m: &[u8], at: usize) -> Result<Record, &'static str> {
         rtype,
         ttl,
         data,
-        end: rd + rdlen,
+        end,
     })
+}
+
+/// The checks of [`read_record`] without reading it for display: the offset after it.
+fn skip_record(m: &[u8], at: usize) -> Result<usize, &'static str> {
+    let p = skip_name(m, at)?;
+    let (_, _, _, end) = record_fixed(m, p)?;
+    Ok(end)
+}
+
+/// Type, TTL, data and the offset after the record whose name ends at `p`.
+fn record_fixed(m: &[u8], p: usize) -> Result<(u16, u32, &[u8], usize), &'static str> {
+    let g16 = |i: usize| m.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let rtype = g16(p).ok_or("DNS record truncated")?;
+    let ttl = m
+        .get(p + 4..p + 8)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or("DNS record truncated")?;
+    let rdlen = g16(p + 8).ok_or("DNS record truncated")? as usize;
+    let rd = p + 10;
+    let rdata = m.get(rd..rd + rdlen).ok_or("DNS record data truncated")?;
+    Ok((rtype, ttl, rdata, rd + rdlen))
 }
 
 /// The first question's name and type, if the message has one.
@@ -272,7 +307,13 @@ impl<S: Sink> Dec<'_, '_, S> {
         );
         let mut p = 12;
         for _ in 0..h.qd.min(64) {
-            match read_name(m, p) {
+            // The summary path only checks the names; the detail view reads them.
+            let name = if S::ACTIVE {
+                read_name(m, p)
+            } else {
+                skip_name(m, p).map(|np| (String::new(), np))
+            };
+            match name {
                 Ok((name, np)) => {
                     let qt = m.get(np..np + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
                     field!(
@@ -296,7 +337,18 @@ impl<S: Sink> Dec<'_, '_, S> {
         }
         let records = h.an as usize + h.ns as usize + h.ar as usize;
         for i in 0..records.min(256) {
-            match read_record(m, p) {
+            let record = if S::ACTIVE {
+                read_record(m, p)
+            } else {
+                skip_record(m, p).map(|end| Record {
+                    name: String::new(),
+                    rtype: 0,
+                    ttl: 0,
+                    data: String::new(),
+                    end,
+                })
+            };
+            match record {
                 Ok(r) => {
                     let sect = if i < h.an as usize {
                         "Answer"
@@ -321,6 +373,51 @@ impl<S: Sink> Dec<'_, '_, S> {
                     self.s.fail(e);
                     return;
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `skip_name` (the summary path) must end where `read_name` ends and fail where it fails.
+    #[test]
+    fn skip_name_agrees_with_read_name() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut long = vec![0u8; 12];
+        for _ in 0..7 {
+            long.push(63);
+            long.extend((0..63).map(|i| if i % 2 == 0 { b'a' } else { 0x01 }));
+        }
+        long.push(0);
+        assert_eq!(read_name(&long, 12), Err("DNS name too long"));
+        let mut seeds = vec![long];
+        let mut m = vec![0u8; 12];
+        m.extend_from_slice(b"\x07ex\\mple\x03org\x00\xc0\x0c\x03www\xc0\x0c\xc0\x1a");
+        seeds.push(m);
+        for i in 0..200_000 {
+            let mut m = seeds[i % seeds.len()].clone();
+            for _ in 0..(rnd() % 4) {
+                let at = 12 + rnd() as usize % (m.len() - 12);
+                m[at] = rnd() as u8;
+            }
+            let cut = 12 + rnd() as usize % (m.len() - 11);
+            let m = &m[..cut];
+            for at in [12, 12 + rnd() as usize % (m.len() - 11)] {
+                assert_eq!(skip_name(m, at), read_name(m, at).map(|(_, end)| end));
+                assert_eq!(
+                    skip_record(m, at),
+                    read_record(m, at).map(|r| r.end),
+                    "{m:02x?} at {at}"
+                );
             }
         }
     }
