@@ -170,7 +170,12 @@ async fn event_loop(
                                 app.engine.ingest(f);
                             }
                         }
-                        Some(SourceMsg::Interfaces(_)) => {}
+                        Some(SourceMsg::Interfaces(ifaces)) => {
+                            // A pcapng file declares its interfaces as it goes; -w keeps their names.
+                            if let Some(w) = writer.as_mut() {
+                                w.learn_interfaces(&ifaces);
+                            }
+                        }
                         Some(SourceMsg::Error(e)) => app.errors.push(e),
                         Some(SourceMsg::Done) => app.source_done = true,
                         None => {
