@@ -42,7 +42,12 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub keep: usize,
 
-    /// Print instead of opening the TUI: `packets` prints one line (or JSON object) per packet.
+    /// Track at most N sessions; beyond that the idle and closed ones are evicted first (counted).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_sessions: usize,
+
+    /// Print instead of opening the TUI: `packets` one line (or JSON object) per packet,
+    /// `sessions` the session table at the end of input (or on Ctrl-C), `stats` totals.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub print: Option<PrintWhat>,
 
@@ -67,6 +72,8 @@ pub struct Cli {
 pub enum PrintWhat {
     /// One line per packet (tshark-like), or one JSON object per packet with --format json.
     Packets,
+    /// The TCP/UDP/ICMP sessions at the end of input (on Ctrl-C when live).
+    Sessions,
     /// Totals at the end: packets, bytes, malformed packets, packets per protocol.
     Stats,
 }

@@ -5,11 +5,15 @@
 use crate::capture::{Frame, FrameRef};
 use crate::decode::reassembly::Reassembler;
 use crate::decode::{decode, Summary};
+use crate::sessions::{Observed, SessionTable};
 use crate::store::{Packet, PacketStore};
+
+pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
 
 pub struct Engine {
     reassembler: Reassembler,
     pub store: PacketStore,
+    pub sessions: SessionTable,
     /// Packets seen in total (kept or not).
     pub packets: u64,
     pub bytes: u64,
@@ -23,9 +27,14 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(keep: usize) -> Self {
+        Self::with_limits(keep, DEFAULT_MAX_SESSIONS)
+    }
+
+    pub fn with_limits(keep: usize, max_sessions: usize) -> Self {
         Engine {
             reassembler: Reassembler::default(),
             store: PacketStore::new(keep),
+            sessions: SessionTable::new(max_sessions),
             packets: 0,
             bytes: 0,
             malformed: 0,
@@ -34,8 +43,9 @@ impl Engine {
         }
     }
 
-    /// Decodes a frame and accounts for it, without keeping it: the headless hot path.
-    pub fn summarize(&mut self, f: &FrameRef<'_>) -> Summary {
+    /// Decodes a frame and accounts for it (totals and sessions), without keeping it: the
+    /// headless hot path.
+    pub fn summarize(&mut self, f: &FrameRef<'_>) -> (Summary, Option<Observed>) {
         let mut s = decode(f.link_type, f.data);
         self.reassembler.apply(&mut s);
         self.packets += 1;
@@ -45,14 +55,20 @@ impl Engine {
             self.malformed += 1;
         }
         self.generation += 1;
-        s
+        let seen = self.sessions.observe(&s, f.ts, f.orig_len);
+        (s, seen)
     }
 
     /// Decodes a frame and keeps it in the ring.
     pub fn ingest(&mut self, frame: Frame) -> u64 {
-        let summary = self.summarize(&frame.as_ref());
+        let (summary, seen) = self.summarize(&frame.as_ref());
         let no = self.packets;
-        self.store.push(Packet { no, frame, summary });
+        self.store.push(Packet {
+            no,
+            frame,
+            summary,
+            session: seen.map(|o| o.session),
+        });
         no
     }
 }

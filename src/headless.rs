@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::capture::FrameRef;
 use crate::decode::{dns, fmt_mac, info::info, Proto, Summary};
+use crate::sessions::{Session, SessionTable};
 
 /// One packet as JSON; keys are null where they do not apply.
 #[derive(Serialize)]
@@ -127,4 +128,116 @@ impl<W: Write> PacketPrinter<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// One session as JSON.
+#[derive(Serialize)]
+pub struct SessionJson {
+    pub id: u64,
+    pub proto: String,
+    pub a_addr: IpAddr,
+    pub a_port: Option<u16>,
+    pub b_addr: IpAddr,
+    pub b_port: Option<u16>,
+    pub frames_ab: u64,
+    pub bytes_ab: u64,
+    pub payload_ab: u64,
+    pub frames_ba: u64,
+    pub bytes_ba: u64,
+    pub payload_ba: u64,
+    pub start: String,
+    pub duration: f64,
+    pub state: &'static str,
+    pub retransmissions: u32,
+    pub out_of_order: u32,
+    pub zero_windows: u32,
+    /// SYN to the ACK that completed the handshake, in seconds.
+    pub handshake_rtt: Option<f64>,
+    pub process: Option<String>,
+}
+
+impl SessionJson {
+    pub fn new(s: &Session, process: Option<String>) -> Self {
+        let ports = s.proto.has_ports();
+        let tcp = s.tcp.as_ref();
+        SessionJson {
+            id: s.id,
+            proto: s.proto.name(),
+            a_addr: s.a.addr,
+            a_port: ports.then_some(s.a.port),
+            b_addr: s.b.addr,
+            b_port: ports.then_some(s.b.port),
+            frames_ab: s.ab.frames,
+            bytes_ab: s.ab.bytes,
+            payload_ab: s.ab.payload,
+            frames_ba: s.ba.frames,
+            bytes_ba: s.ba.bytes,
+            payload_ba: s.ba.payload,
+            start: s.first.epoch_string(),
+            duration: s.duration_ns() as f64 / 1e9,
+            state: s.state_name(),
+            retransmissions: s.retransmissions(),
+            out_of_order: tcp.map(|t| t.out_of_order).unwrap_or(0),
+            zero_windows: tcp.map(|t| t.zero_windows).unwrap_or(0),
+            handshake_rtt: tcp.and_then(|t| t.handshake_rtt).map(|n| n as f64 / 1e9),
+            process,
+        }
+    }
+}
+
+/// Prints the session table, in creation order.
+pub fn print_sessions<W: Write>(out: &mut W, table: &SessionTable, json: bool) -> io::Result<()> {
+    let sessions = table.sorted_by_id();
+    if json {
+        for s in sessions {
+            serde_json::to_writer(&mut *out, &SessionJson::new(s, None))?;
+            out.write_all(b"\n")?;
+        }
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:>5} {:<6} {:<45} {:<45} {:<12} {:>8} {:>10} {:>8} {:>10} {:>10} {:>5}",
+        "id",
+        "proto",
+        "A",
+        "B",
+        "state",
+        "A→B pkts",
+        "A→B bytes",
+        "B→A pkts",
+        "B→A bytes",
+        "duration",
+        "retx"
+    )?;
+    for s in sessions {
+        let (a, b) = if s.proto.has_ports() {
+            (s.a.to_string(), s.b.to_string())
+        } else {
+            (s.a.addr.to_string(), s.b.addr.to_string())
+        };
+        writeln!(
+            out,
+            "{:>5} {:<6} {:<45} {:<45} {:<12} {:>8} {:>10} {:>8} {:>10} {:>10.6} {:>5}",
+            s.id,
+            s.proto.name(),
+            a,
+            b,
+            s.state_name(),
+            s.ab.frames,
+            s.ab.bytes,
+            s.ba.frames,
+            s.ba.bytes,
+            s.duration_ns() as f64 / 1e9,
+            s.retransmissions()
+        )?;
+    }
+    if table.evicted > 0 {
+        writeln!(
+            out,
+            "({} sessions evicted to stay within --max-sessions)",
+            table.evicted
+        )?;
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod headless;
 pub mod run;
 pub mod sanitize;
+pub mod sessions;
 pub mod source;
 pub mod store;
 pub mod ui;

@@ -147,7 +147,7 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
         Some(p) => Some(open_writer(p, reader.interfaces().to_vec())?),
         None => None,
     };
-    let mut engine = Engine::new(1);
+    let mut engine = Engine::with_limits(1, cli.max_sessions);
     let limit = cli.count.unwrap_or(u64::MAX);
     let mut code = 0;
     while engine.packets < limit {
@@ -160,7 +160,7 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
                 break;
             }
         };
-        let s = engine.summarize(&f);
+        let (s, _) = engine.summarize(&f);
         if let Some(w) = writer.as_mut() {
             w.learn_interfaces(ifaces);
             w.write(&f)?;
@@ -184,8 +184,19 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
             return Err(e.into());
         }
     }
-    if !per_packet {
-        stats.print(&engine, json)?;
+    match cli.print {
+        Some(PrintWhat::Stats) => stats.print(&engine, json)?,
+        Some(PrintWhat::Sessions) => {
+            engine.sessions.age();
+            let mut out = BufWriter::new(io::stdout().lock());
+            match crate::headless::print_sessions(&mut out, &engine.sessions, json)
+                .and_then(|_| out.flush())
+            {
+                Err(e) if !is_broken_pipe(&e) => return Err(e.into()),
+                _ => {}
+            }
+        }
+        _ => {}
     }
     if let Some(mut w) = writer {
         w.flush()?;
@@ -254,7 +265,8 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
         Some(p) => Some(open_writer(p, ifaces)?),
         None => None,
     };
-    let mut engine = Engine::new(1);
+    let mut engine = Engine::with_limits(1, cli.max_sessions);
+    let per_packet = cli.print == Some(PrintWhat::Packets);
     let limit = cli.count.unwrap_or(u64::MAX);
     'outer: while let Some(msg) = rx.blocking_recv() {
         match msg {
@@ -264,9 +276,12 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
                         break 'outer;
                     }
                     let f = f.as_ref();
-                    let s = engine.summarize(&f);
+                    let (s, _) = engine.summarize(&f);
                     if let Some(w) = writer.as_mut() {
                         w.write(&f)?;
+                    }
+                    if !per_packet {
+                        continue;
                     }
                     match printer.print(engine.packets, &f, &s) {
                         Err(e) if is_broken_pipe(&e) => break 'outer,
@@ -290,6 +305,14 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
     }
     if let Some(mut w) = writer {
         w.flush()?;
+    }
+    if cli.print == Some(PrintWhat::Sessions) {
+        engine.sessions.age();
+        crate::headless::print_sessions(
+            &mut io::stdout().lock(),
+            &engine.sessions,
+            cli.format == Format::Json,
+        )?;
     }
     let (ch, k) = stats.drops();
     eprintln!(

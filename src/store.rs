@@ -11,6 +11,8 @@ pub struct Packet {
     pub no: u64,
     pub frame: Frame,
     pub summary: Summary,
+    /// The session it belongs to, if any.
+    pub session: Option<u64>,
 }
 
 pub struct PacketStore {
@@ -92,6 +94,7 @@ mod tests {
                 iface: 0,
             },
             summary: Summary::default(),
+            session: None,
         }
     }
 

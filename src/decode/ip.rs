@@ -240,14 +240,7 @@ impl<S: Sink> Dec<'_, '_, S> {
                         ip_proto_name(next)
                     );
                     if nh == 43 {
-                        field!(
-                            self,
-                            1,
-                            p + 2..p + 4,
-                            "Routing type: {}, segments left: {}",
-                            self.b.u8(p + 2).unwrap_or(0),
-                            self.b.u8(p + 3).unwrap_or(0)
-                        );
+                        self.routing_header(p, l);
                     }
                     nh = next;
                     p += hlen;
@@ -293,6 +286,28 @@ impl<S: Sink> Dec<'_, '_, S> {
             return;
         }
         self.transport(nh, p, pkt_end, true);
+    }
+
+    /// An IPv6 routing header at `p` (`l` is its length field).
+    fn routing_header(&mut self, p: usize, l: u8) {
+        let rtype = self.b.u8(p + 2).unwrap_or(0);
+        let left = self.b.u8(p + 3).unwrap_or(0);
+        field!(
+            self,
+            1,
+            p + 2..p + 4,
+            "Routing type: {rtype}, segments left: {left}"
+        );
+        // Types 0 and 2 list addresses after 4 reserved bytes; with segments left, the last one
+        // is where the packet is finally going.
+        let n = l as usize / 2;
+        if matches!(rtype, 0 | 2) && left > 0 && n > 0 {
+            let last = p + 8 + 16 * (n - 1);
+            if let Some(a) = self.b.arr::<16>(last).map(Ipv6Addr::from) {
+                self.s.final_dst = Some(IpAddr::V6(a));
+                field!(self, 1, last..last + 16, "Final destination: {a}");
+            }
+        }
     }
 
     pub(crate) fn arp(&mut self, at: usize, rarp: bool) {

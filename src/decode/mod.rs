@@ -150,6 +150,9 @@ pub struct Summary {
     /// Outermost IP header's addresses.
     pub src: Option<IpAddr>,
     pub dst: Option<IpAddr>,
+    /// The final destination named by an IPv6 routing header with segments left: the transport's
+    /// real peer (tshark's conversations use it too).
+    pub final_dst: Option<IpAddr>,
     /// IPv4 protocol, or IPv6 next header after the extension headers.
     pub ip_proto: Option<u8>,
     /// The next-header field of the IPv6 fixed header (tshark's `ipv6.nxt`).

@@ -1,0 +1,352 @@
+//! The session table: every TCP/UDP session (and ICMP echo, and other IP traffic by address
+//! pair), counted per direction, bounded in size. Idle and closed sessions are evicted first when
+//! it is full, and every eviction is counted.
+
+use std::collections::HashMap;
+
+use rustc_hash::FxBuildHasher;
+
+use super::key::{Endpoint, Flow, SessionKey, SessionProto};
+use super::tcp_state::{TcpState, TcpTracker};
+use crate::capture::Timestamp;
+use crate::decode::{Summary, TcpInfo};
+
+/// A UDP (or ICMP, or other IP) session with no packet for this long is idle.
+pub const IDLE_NS: i64 = 60 * 1_000_000_000;
+/// A TCP session in TIME_WAIT this long is reported CLOSED.
+pub const TIME_WAIT_NS: i64 = 10 * 1_000_000_000;
+/// State changes kept per session (the first ones, which tell how it began, and the last).
+const MAX_TRANSITIONS: usize = 32;
+/// Seconds of per-second byte counts kept for the rate sparkline.
+pub const RATE_SECS: usize = 32;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirStats {
+    pub frames: u64,
+    /// On-wire frame lengths, as tshark's conversation tables count them.
+    pub bytes: u64,
+    /// Transport payload bytes.
+    pub payload: u64,
+}
+
+/// Bytes per second over the last [`RATE_SECS`] seconds.
+#[derive(Clone, Debug)]
+pub struct RateWindow {
+    buckets: [u32; RATE_SECS],
+    head: i64,
+}
+
+impl RateWindow {
+    fn new(sec: i64) -> Self {
+        RateWindow {
+            buckets: [0; RATE_SECS],
+            head: sec,
+        }
+    }
+
+    fn add(&mut self, sec: i64, bytes: u32) {
+        self.advance(sec);
+        if sec > self.head - RATE_SECS as i64 {
+            let b = &mut self.buckets[sec.rem_euclid(RATE_SECS as i64) as usize];
+            *b = b.saturating_add(bytes);
+        }
+    }
+
+    fn advance(&mut self, sec: i64) {
+        if sec <= self.head {
+            return;
+        }
+        let gap = (sec - self.head).min(RATE_SECS as i64);
+        for k in 1..=gap {
+            self.buckets[(self.head + k).rem_euclid(RATE_SECS as i64) as usize] = 0;
+        }
+        self.head = sec;
+    }
+
+    /// Bytes per second for each of the `n` seconds up to `now`, oldest first.
+    pub fn series(&self, now_sec: i64, n: usize) -> Vec<u64> {
+        let n = n.min(RATE_SECS);
+        (0..n)
+            .map(|k| {
+                let sec = now_sec - (n - 1 - k) as i64;
+                if sec > self.head || sec <= self.head - RATE_SECS as i64 {
+                    0
+                } else {
+                    self.buckets[sec.rem_euclid(RATE_SECS as i64) as usize] as u64
+                }
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// Creation order, from 0 (like tshark's tcp.stream / udp.stream).
+    pub id: u64,
+    pub proto: SessionProto,
+    /// The initiator: the sender of the SYN when seen, else of the first packet.
+    pub a: Endpoint,
+    pub b: Endpoint,
+    pub ab: DirStats,
+    pub ba: DirStats,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    pub tcp: Option<TcpTracker>,
+    /// State changes with their time.
+    pub transitions: Vec<(Timestamp, &'static str)>,
+    pub rate: RateWindow,
+    /// No packet for a while (UDP, ICMP, other IP).
+    pub idle: bool,
+}
+
+impl Session {
+    pub fn state_name(&self) -> &'static str {
+        match &self.tcp {
+            Some(t) => t.state.name(),
+            None if self.idle => "IDLE",
+            None => "ACTIVE",
+        }
+    }
+
+    pub fn duration_ns(&self) -> i64 {
+        self.last.0 - self.first.0
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.ab.frames + self.ba.frames
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.ab.bytes + self.ba.bytes
+    }
+
+    pub fn retransmissions(&self) -> u32 {
+        self.tcp.as_ref().map(|t| t.retransmissions).unwrap_or(0)
+    }
+
+    /// Over and done with: first in line for eviction.
+    pub fn is_finished(&self) -> bool {
+        match &self.tcp {
+            Some(t) => t.state.is_closed(),
+            None => self.idle,
+        }
+    }
+
+    fn transition(&mut self, ts: Timestamp, name: &'static str) {
+        if self.transitions.len() >= MAX_TRANSITIONS {
+            self.transitions.remove(MAX_TRANSITIONS / 2);
+        }
+        self.transitions.push((ts, name));
+    }
+}
+
+/// What the table did with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observed {
+    pub session: u64,
+    /// The packet went from A to B.
+    pub a_to_b: bool,
+}
+
+pub struct SessionTable {
+    slots: Vec<Option<Session>>,
+    free: Vec<usize>,
+    /// The current session for each key (an older one on the same ports stays listed).
+    by_key: HashMap<SessionKey, usize, FxBuildHasher>,
+    by_id: HashMap<u64, usize, FxBuildHasher>,
+    max: usize,
+    next_id: u64,
+    live: usize,
+    pub evicted: u64,
+    /// The newest packet time seen: the table's clock, so files age sessions as live capture does.
+    pub now: Timestamp,
+    /// Bumped on every change, so a view re-reads only when something happened.
+    pub generation: u64,
+}
+
+impl SessionTable {
+    pub fn new(max: usize) -> Self {
+        SessionTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_key: HashMap::with_hasher(FxBuildHasher),
+            by_id: HashMap::with_hasher(FxBuildHasher),
+            max: max.max(1),
+            next_id: 0,
+            live: 0,
+            evicted: 0,
+            now: Timestamp(i64::MIN),
+            generation: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Session> {
+        self.slots.iter().flatten()
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Session> {
+        self.by_id.get(&id).and_then(|&i| self.slots[i].as_ref())
+    }
+
+    /// Sessions in creation order (the order tshark numbers streams).
+    pub fn sorted_by_id(&self) -> Vec<&Session> {
+        let mut v: Vec<&Session> = self.iter().collect();
+        v.sort_by_key(|s| s.id);
+        v
+    }
+
+    /// Accounts one decoded packet. `frame_len` is its on-wire length.
+    pub fn observe(&mut self, s: &Summary, ts: Timestamp, frame_len: u32) -> Option<Observed> {
+        let flow = Flow::of(s)?;
+        if ts > self.now {
+            self.now = ts;
+        }
+        self.generation += 1;
+        let mut slot = self.by_key.get(&flow.key).copied();
+        if let (Some(i), Some(t)) = (slot, &s.tcp) {
+            let sess = self.slots[i].as_ref().expect("keyed slot is live");
+            let dir = usize::from(flow.src != sess.a);
+            if sess
+                .tcp
+                .as_ref()
+                .is_some_and(|tr| tr.is_new_connection(dir, t))
+            {
+                slot = None;
+            }
+        }
+        let i = match slot {
+            Some(i) => i,
+            None => self.create(&flow, s, ts),
+        };
+        let sess = self.slots[i].as_mut().expect("live slot");
+        let a_to_b = flow.src == sess.a;
+        let d = if a_to_b { &mut sess.ab } else { &mut sess.ba };
+        d.frames += 1;
+        d.bytes += frame_len as u64;
+        d.payload += s.payload_len as u64;
+        sess.last = sess.last.max(ts);
+        if sess.idle {
+            sess.idle = false;
+            sess.transition(ts, "ACTIVE");
+        }
+        sess.rate.add(ts.secs(), frame_len);
+        if let (Some(tr), Some(t)) = (sess.tcp.as_mut(), &s.tcp) {
+            if let Some(st) = tr.on_segment(usize::from(!a_to_b), t, s.payload_len, ts) {
+                sess.transition(ts, st.name());
+            }
+        }
+        Some(Observed {
+            session: sess.id,
+            a_to_b,
+        })
+    }
+
+    fn create(&mut self, flow: &Flow, s: &Summary, ts: Timestamp) -> usize {
+        if self.live >= self.max {
+            self.evict_some();
+        }
+        // A SYN-ACK first means the capture missed the SYN: its receiver is the initiator.
+        let synack = s.tcp.is_some_and(|t| {
+            t.flags & (TcpInfo::SYN | TcpInfo::ACK) == TcpInfo::SYN | TcpInfo::ACK
+        });
+        let (a, b) = if synack {
+            (flow.dst, flow.src)
+        } else {
+            (flow.src, flow.dst)
+        };
+        let tcp = s.tcp.as_ref().map(TcpTracker::new);
+        let mut sess = Session {
+            id: self.next_id,
+            proto: flow.key.proto,
+            a,
+            b,
+            ab: DirStats::default(),
+            ba: DirStats::default(),
+            first: ts,
+            last: ts,
+            tcp,
+            transitions: Vec::new(),
+            rate: RateWindow::new(ts.secs()),
+            idle: false,
+        };
+        let initial = sess.state_name();
+        sess.transition(ts, initial);
+        self.next_id += 1;
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(sess);
+                i
+            }
+            None => {
+                self.slots.push(Some(sess));
+                self.slots.len() - 1
+            }
+        };
+        self.by_key.insert(flow.key, i);
+        self.by_id.insert(self.next_id - 1, i);
+        self.live += 1;
+        i
+    }
+
+    /// Marks idle sessions and settles quiet TIME_WAITs, as of the table's clock.
+    pub fn age(&mut self) {
+        let now = self.now;
+        for s in self.slots.iter_mut().flatten() {
+            let quiet = now.0 - s.last.0;
+            match s.tcp.as_mut() {
+                Some(t) if t.state == TcpState::TimeWait && quiet > TIME_WAIT_NS => {
+                    t.settle();
+                    s.transition(now, "CLOSED");
+                }
+                None if !s.idle && quiet > IDLE_NS => {
+                    s.idle = true;
+                    s.transition(now, "IDLE");
+                }
+                _ => {}
+            }
+        }
+        self.generation += 1;
+    }
+
+    /// Frees a sixteenth of the table: finished sessions first, then the least recently seen.
+    fn evict_some(&mut self) {
+        self.age();
+        let mut order: Vec<(bool, Timestamp, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (!s.is_finished(), s.last, i)))
+            .collect();
+        let n = (self.max / 16).max(1).min(order.len());
+        order.select_nth_unstable(n - 1);
+        for &(_, _, i) in &order[..n] {
+            if let Some(s) = self.slots[i].take() {
+                let key = key_of(&s);
+                if self.by_key.get(&key) == Some(&i) {
+                    self.by_key.remove(&key);
+                }
+                self.by_id.remove(&s.id);
+                self.free.push(i);
+                self.live -= 1;
+                self.evicted += 1;
+            }
+        }
+    }
+}
+
+fn key_of(s: &Session) -> SessionKey {
+    let (lo, hi) = if s.a <= s.b { (s.a, s.b) } else { (s.b, s.a) };
+    SessionKey {
+        proto: s.proto,
+        lo,
+        hi,
+    }
+}
