@@ -190,7 +190,7 @@ pub fn print_sessions<W: Write>(out: &mut W, table: &SessionTable, json: bool) -
     let sessions = table.sorted_by_id();
     if json {
         for s in sessions {
-            serde_json::to_writer(&mut *out, &SessionJson::new(s, None))?;
+            serde_json::to_writer(&mut *out, &SessionJson::new(s, s.process_label()))?;
             out.write_all(b"\n")?;
         }
         return Ok(());

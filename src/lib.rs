@@ -7,6 +7,7 @@ pub mod cli;
 pub mod decode;
 pub mod engine;
 pub mod headless;
+pub mod procs;
 pub mod run;
 pub mod sanitize;
 pub mod sessions;

@@ -267,6 +267,7 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
     };
     let mut engine = Engine::with_limits(1, cli.max_sessions);
     let per_packet = cli.print == Some(PrintWhat::Packets);
+    let owners = crate::procs::Watcher::start(std::time::Duration::from_millis(200));
     let limit = cli.count.unwrap_or(u64::MAX);
     'outer: while let Some(msg) = rx.blocking_recv() {
         match msg {
@@ -289,6 +290,9 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
                     }
                 }
                 let _ = printer.flush();
+                if let Some(o) = owners.take() {
+                    engine.sessions.attribute(|p, ep| o.owner(p, ep).cloned());
+                }
             }
             SourceMsg::Error(e) => eprintln!("packetlab: {e}"),
             SourceMsg::Interfaces(_) => {}
@@ -307,6 +311,8 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
         w.flush()?;
     }
     if cli.print == Some(PrintWhat::Sessions) {
+        let o = crate::procs::scan();
+        engine.sessions.attribute(|p, ep| o.owner(p, ep).cloned());
         engine.sessions.age();
         crate::headless::print_sessions(
             &mut io::stdout().lock(),

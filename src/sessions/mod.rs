@@ -5,7 +5,7 @@ pub mod table;
 pub mod tcp_state;
 
 pub use key::{Endpoint, Flow, SessionKey, SessionProto};
-pub use table::{DirStats, Observed, Session, SessionTable};
+pub use table::{DirStats, Observed, Owner, Session, SessionTable};
 pub use tcp_state::{TcpState, TcpTracker};
 
 #[cfg(test)]

@@ -20,6 +20,19 @@ const MAX_TRANSITIONS: usize = 32;
 /// Seconds of per-second byte counts kept for the rate sparkline.
 pub const RATE_SECS: usize = 32;
 
+/// The local process behind one end of a session (live capture on this machine).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: u32,
+    pub name: String,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}({})", self.name, self.pid)
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DirStats {
     pub frames: u64,
@@ -97,6 +110,9 @@ pub struct Session {
     pub rate: RateWindow,
     /// No packet for a while (UDP, ICMP, other IP).
     pub idle: bool,
+    /// Local processes owning A's and B's sockets, when known.
+    pub owner_a: Option<Owner>,
+    pub owner_b: Option<Owner>,
 }
 
 impl Session {
@@ -105,6 +121,16 @@ impl Session {
             Some(t) => t.state.name(),
             None if self.idle => "IDLE",
             None => "ACTIVE",
+        }
+    }
+
+    /// Who owns the session's local ends: "name(pid)", or both ends when they differ.
+    pub fn process_label(&self) -> Option<String> {
+        match (&self.owner_a, &self.owner_b) {
+            (Some(a), Some(b)) if a == b => Some(a.to_string()),
+            (Some(a), Some(b)) => Some(format!("{a} ↔ {b}")),
+            (Some(o), None) | (None, Some(o)) => Some(o.to_string()),
+            (None, None) => None,
         }
     }
 
@@ -276,6 +302,8 @@ impl SessionTable {
             transitions: Vec::new(),
             rate: RateWindow::new(ts.secs()),
             idle: false,
+            owner_a: None,
+            owner_b: None,
         };
         let initial = sess.state_name();
         sess.transition(ts, initial);
@@ -294,6 +322,23 @@ impl SessionTable {
         self.by_id.insert(self.next_id - 1, i);
         self.live += 1;
         i
+    }
+
+    /// Fills in the owners of sessions still open, from `lookup` (a socket scan). Owners found
+    /// once are kept: the socket may be gone by the time the session ends.
+    pub fn attribute(&mut self, lookup: impl Fn(SessionProto, Endpoint) -> Option<Owner>) {
+        for s in self.slots.iter_mut().flatten() {
+            if !s.proto.has_ports() || s.is_finished() {
+                continue;
+            }
+            if s.owner_a.is_none() {
+                s.owner_a = lookup(s.proto, s.a);
+            }
+            if s.owner_b.is_none() {
+                s.owner_b = lookup(s.proto, s.b);
+            }
+        }
+        self.generation += 1;
     }
 
     /// Marks idle sessions and settles quiet TIME_WAITs, as of the table's clock.
