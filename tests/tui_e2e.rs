@@ -207,3 +207,47 @@ fn the_terminal_is_restored_after_a_panic() {
         "the panic is reported: {err}"
     );
 }
+
+#[test]
+fn sessions_sort_select_and_jump_to_packets() {
+    if !common::have_tool("tmux") {
+        common::require_or_skip("tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("sample.pcapng");
+    write_sample(&cap);
+    let cmd = format!(
+        "sh -c '{} -r {}; echo \"packetlab exited $?\"; sleep 30'",
+        common::bin().display(),
+        cap.display()
+    );
+    let t = Tmux::start(&format!("packetlab-e2e-sess-{}", std::process::id()), &cmd);
+    t.wait_for("Sessions (3)");
+    t.wait_for(" END ");
+    // Focus the sessions pane and sort: s eight times reaches "bytes" (biggest first).
+    t.keys(&["1", "s", "s", "s", "s", "s", "s", "s", "s"]);
+    let s = t.wait_for("sort: bytes");
+    let first_row = s.lines().find(|l| l.contains("192.168.1.10")).unwrap_or("");
+    assert!(
+        first_row.contains("TCP"),
+        "the TCP session has the most bytes:\n{s}"
+    );
+    // The selection stays on its session through a re-sort: g selects the top row. Open its
+    // detail, then jump to its packets.
+    t.keys(&["g", "Enter"]);
+    let s = t.wait_for("Session 1 ");
+    assert!(s.contains("State changes"), "{s}");
+    t.keys(&["J"]);
+    let s = t.wait_for("Packets of session 1 (5 of 9)");
+    assert!(
+        s.contains("[SYN]") && s.contains("[RST]"),
+        "its packets are listed:\n{s}"
+    );
+    assert!(!s.contains("Who has"), "other packets are not:\n{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("Packets (9)");
+    t.keys(&["q"]);
+    let s = t.wait_for("packetlab exited");
+    assert!(s.contains("packetlab exited 0"), "{s}");
+}

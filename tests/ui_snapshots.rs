@@ -20,6 +20,7 @@ fn app_with(frames: Vec<packetlab::capture::Frame>) -> App {
     }
     let mut app = App::new(e, SourceKind::File("sample.pcap".into()));
     app.source_done = true;
+    app.sessions.refresh(&app.engine.sessions);
     app
 }
 
@@ -171,4 +172,104 @@ fn escape_sequences_from_the_wire_are_harmless_text() {
     let text = screen_text(&t);
     assert!(!text.contains('\x1b') && !text.contains('\r'));
     insta::assert_snapshot!("escape_payload_hex", t.backend());
+}
+
+#[test]
+fn sessions_pane_sorted_two_ways() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::FocusPane(1));
+    // Default order: creation (DNS first, then the TCP connection, then the ping).
+    let t = draw(&mut app, 150, 30);
+    let text = screen_text(&t);
+    let order = |text: &str| -> Vec<&'static str> {
+        let mut v: Vec<(usize, &'static str)> = ["UDP ", "TCP ", "ICMP "]
+            .iter()
+            .filter_map(|p| text.find(&format!("┃{p}")).map(|i| (i, *p)))
+            .collect();
+        v.sort();
+        v.into_iter().map(|x| x.1).collect()
+    };
+    assert_eq!(order(&text), ["UDP ", "TCP ", "ICMP "]);
+    insta::assert_snapshot!("sessions_by_start", t.backend());
+    // s cycles the sort column: start → proto → A → B → state → process → pkts A→B → … → bytes.
+    for _ in 0..8 {
+        app.apply(Action::SortNext);
+    }
+    assert_eq!(app.sessions.sort.name(), "bytes");
+    let t = draw(&mut app, 150, 30);
+    let text = screen_text(&t);
+    assert_eq!(order(&text), ["TCP ", "ICMP ", "UDP "], "biggest first");
+    insta::assert_snapshot!("sessions_by_bytes", t.backend());
+    app.apply(Action::SortReverse);
+    let t = draw(&mut app, 150, 30);
+    assert_eq!(
+        order(&screen_text(&t)),
+        ["UDP ", "ICMP ", "TCP "],
+        "reversed"
+    );
+}
+
+#[test]
+fn session_detail_and_jump_to_its_packets() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::FocusPane(1));
+    app.apply(Action::Down); // the TCP session
+    app.apply(Action::Enter);
+    let t = draw(&mut app, 160, 40);
+    let text = screen_text(&t);
+    assert!(text.contains("Session 1"), "{text}");
+    assert!(text.contains("RESET"), "the connection ended with a RST");
+    assert!(
+        text.contains("192.168.1.20:80 http (private LAN)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SYN_SENT") && text.contains("ESTABLISHED"),
+        "state changes listed"
+    );
+    insta::assert_snapshot!(t.backend());
+    app.apply(Action::Jump);
+    let t = draw(&mut app, 160, 40);
+    let text = screen_text(&t);
+    assert!(text.contains("Packets of session 1 (5 of 9)"), "{text}");
+    assert!(!text.contains("Who has"), "other packets are hidden");
+    app.apply(Action::Escape);
+    app.apply(Action::Escape);
+    assert!(app.packet_filter.is_none());
+    // From a packet back to its session.
+    app.apply(Action::FocusPane(2));
+    app.apply(Action::First);
+    app.apply(Action::Down); // the DNS query
+    app.apply(Action::Jump);
+    assert_eq!(app.focus, packetlab::app::state::Focus::Sessions);
+    assert_eq!(app.sessions.selected, Some(0));
+}
+
+#[test]
+fn combined_layout_with_everything_open() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::First);
+    app.apply(Action::Down);
+    app.apply(Action::Enter);
+    app.apply(Action::FocusPane(1));
+    app.apply(Action::Enter);
+    let t = draw(&mut app, 180, 50);
+    let text = screen_text(&t);
+    for title in [
+        "Sessions (3)",
+        "Session 0",
+        "Packets (9)",
+        "Packet 2 detail",
+        "Hex (71 bytes",
+    ] {
+        assert!(text.contains(title), "{title} shown:\n{text}");
+    }
+    insta::assert_snapshot!(t.backend());
+    app.apply(Action::Maximize);
+    let t = draw(&mut app, 180, 50);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("Sessions (3)") && !text.contains("Packets (9)"),
+        "maximised"
+    );
 }

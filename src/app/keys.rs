@@ -21,6 +21,16 @@ pub enum Action {
     First,
     Last,
     Enter,
+    /// Focus a pane by number: 1 sessions, 2 packets, 3 detail, 4 hex.
+    FocusPane(u8),
+    Maximize,
+    SortNext,
+    SortReverse,
+    /// Start typing a filter for the sessions pane.
+    EditFilter,
+    /// Packets pane: go to this packet's session. Sessions pane: show its packets.
+    Jump,
+    ToggleListening,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,8 +41,8 @@ pub enum Effect {
 
 /// Every key the TUI knows, for the help overlay (and the README).
 pub const KEYS: &[(&str, &str)] = &[
-    ("j / ↓", "next packet / field / hex row"),
-    ("k / ↑", "previous packet / field / hex row"),
+    ("j / ↓", "next session / packet / field / hex row"),
+    ("k / ↑", "previous session / packet / field / hex row"),
     ("PgDn / PgUp", "a page down / up"),
     ("g / Home", "first packet (leaves follow mode)"),
     ("G / End", "last packet (back to follow mode)"),
@@ -41,9 +51,27 @@ pub const KEYS: &[(&str, &str)] = &[
         "Enter",
         "open the selected packet's detail and hex; in the detail, fold/unfold a layer",
     ),
-    ("Tab", "move focus: packets → detail → hex"),
+    ("Tab", "move focus: sessions → packets → detail → hex"),
+    ("1 2 3 4", "focus sessions, packets, detail, hex"),
+    ("z", "maximise the focused pane (again: back)"),
+    (
+        "s / S",
+        "sessions: sort by the next column / reverse the order",
+    ),
+    (
+        "/",
+        "sessions: filter by text (Enter keeps it, Esc clears it)",
+    ),
+    (
+        "J",
+        "packets: jump to the packet's session; sessions: show its packets",
+    ),
+    ("l", "sessions: also list listening / bound sockets (live)"),
     ("Space / p", "pause / resume capture"),
-    ("Esc", "close help, else close the detail"),
+    (
+        "Esc",
+        "close help, else the detail, else the session filter on packets",
+    ),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -68,13 +96,43 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('g') | KeyCode::Home => Action::First,
         KeyCode::Char('G') | KeyCode::End => Action::Last,
         KeyCode::Enter => Action::Enter,
+        KeyCode::Char(c @ '1'..='4') => Action::FocusPane(c as u8 - b'0'),
+        KeyCode::Char('z') => Action::Maximize,
+        KeyCode::Char('s') => Action::SortNext,
+        KeyCode::Char('S') => Action::SortReverse,
+        KeyCode::Char('/') => Action::EditFilter,
+        KeyCode::Char('J') => Action::Jump,
+        KeyCode::Char('l') => Action::ToggleListening,
         _ => return None,
     })
 }
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        if self.sessions.editing && key.kind != KeyEventKind::Release {
+            self.edit_filter(key.code);
+            return None;
+        }
         action_for(key).and_then(|a| self.apply(a))
+    }
+
+    /// A key while the sessions filter line is being typed.
+    pub fn edit_filter(&mut self, code: KeyCode) {
+        let v = &mut self.sessions;
+        match code {
+            KeyCode::Char(c) => v.filter.push(c),
+            KeyCode::Backspace => {
+                v.filter.pop();
+            }
+            KeyCode::Enter => v.editing = false,
+            KeyCode::Esc => {
+                v.filter.clear();
+                v.editing = false;
+            }
+            _ => return,
+        }
+        v.invalidate();
+        v.refresh(&self.engine.sessions);
     }
 
     pub fn apply(&mut self, a: Action) -> Option<Effect> {
@@ -90,11 +148,40 @@ impl App {
             }
             Action::ToggleHelp => self.show_help = true,
             Action::Escape => {
-                if self.detail.is_some() {
+                if self.maximized {
+                    self.maximized = false;
+                } else if self.focus == Focus::Sessions && self.sessions.detail_open {
+                    self.sessions.detail_open = false;
+                } else if self.detail.is_some() {
                     self.detail = None;
                     self.focus = Focus::List;
+                } else if self.packet_filter.is_some() {
+                    self.filter_packets(None);
+                    self.follow = true;
                 }
             }
+            Action::FocusPane(n) => {
+                self.focus = match n {
+                    1 => Focus::Sessions,
+                    2 => Focus::List,
+                    3 if self.detail.is_some() => Focus::Detail,
+                    4 if self.detail.is_some() => Focus::Hex,
+                    _ => self.focus,
+                }
+            }
+            Action::Maximize => self.maximized = !self.maximized,
+            Action::SortNext if self.focus == Focus::Sessions => {
+                self.sessions.cycle_sort();
+                self.sessions.refresh(&self.engine.sessions);
+            }
+            Action::SortReverse if self.focus == Focus::Sessions => {
+                self.sessions.reverse_sort();
+                self.sessions.refresh(&self.engine.sessions);
+            }
+            Action::EditFilter if self.focus == Focus::Sessions => self.sessions.editing = true,
+            Action::ToggleListening => self.sessions.show_listening = !self.sessions.show_listening,
+            Action::Jump => self.jump(),
+            Action::SortNext | Action::SortReverse | Action::EditFilter => {}
             Action::TogglePause => {
                 self.paused = !self.paused;
                 return Some(Effect::SetPaused(self.paused));
@@ -109,9 +196,10 @@ impl App {
             }
             Action::FocusNext => {
                 self.focus = match (self.focus, self.detail.is_some()) {
+                    (Focus::Sessions, _) => Focus::List,
                     (Focus::List, true) => Focus::Detail,
                     (Focus::Detail, _) => Focus::Hex,
-                    _ => Focus::List,
+                    _ => Focus::Sessions,
                 }
             }
             Action::Enter => match self.focus {
@@ -124,6 +212,10 @@ impl App {
                 }
                 Focus::Detail => self.toggle_fold(),
                 Focus::Hex => {}
+                Focus::Sessions => {
+                    self.sessions.detail_open =
+                        !self.sessions.detail_open && self.sessions.selected.is_some();
+                }
             },
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
@@ -131,6 +223,7 @@ impl App {
             Action::PageDown => self.move_by(self.page() as i64),
             Action::First => self.move_by(i64::MIN / 2),
             Action::Last => match self.focus {
+                Focus::Sessions => self.move_by(i64::MAX / 2),
                 Focus::List => {
                     self.follow = true;
                     self.refresh_detail();
@@ -146,6 +239,7 @@ impl App {
             Focus::List => self.list_rows,
             Focus::Detail => self.detail_rows,
             Focus::Hex => self.hex_rows,
+            Focus::Sessions => self.sessions.visible_rows,
         }
         .saturating_sub(1)
         .max(1)
@@ -155,16 +249,48 @@ impl App {
     fn pin_selection(&mut self) {
         if let Some(i) = self.selected_index() {
             let top = self.top_index();
-            self.selected = self.engine.store.get(i).map(|p| p.no);
-            self.top = self.engine.store.get(top).map(|p| p.no);
+            self.selected = self.view_get(i).map(|p| p.no);
+            self.top = self.view_get(top).map(|p| p.no);
         }
         self.follow = false;
     }
 
+    /// From a packet to its session, or from a session to its packets.
+    fn jump(&mut self) {
+        match self.focus {
+            Focus::Sessions => {
+                if let Some(id) = self.sessions.selected {
+                    self.detail = None;
+                    self.filter_packets(Some(id));
+                    self.focus = Focus::List;
+                }
+            }
+            Focus::List | Focus::Detail | Focus::Hex => {
+                let sess = self
+                    .selected_index()
+                    .and_then(|i| self.view_get(i))
+                    .and_then(|p| p.session);
+                if let Some(id) = sess {
+                    let v = &mut self.sessions;
+                    if !v.filter.is_empty() {
+                        v.filter.clear();
+                        v.invalidate();
+                    }
+                    v.refresh(&self.engine.sessions);
+                    v.selected = Some(id);
+                    v.move_by(0);
+                    v.detail_open = true;
+                    self.focus = Focus::Sessions;
+                }
+            }
+        }
+    }
+
     fn move_by(&mut self, delta: i64) {
         match self.focus {
+            Focus::Sessions => self.sessions.move_by(delta),
             Focus::List => {
-                let n = self.engine.store.len();
+                let n = self.view_len();
                 if n == 0 {
                     return;
                 }
@@ -172,10 +298,10 @@ impl App {
                 self.pin_selection();
                 let cur = self.selected_index().unwrap_or(0) as i64;
                 let next = (cur + delta).clamp(0, n as i64 - 1) as usize;
-                self.selected = self.engine.store.get(next).map(|p| p.no);
-                self.top = self.engine.store.get(top).map(|p| p.no);
+                self.selected = self.view_get(next).map(|p| p.no);
+                self.top = self.view_get(top).map(|p| p.no);
                 let top = self.top_index();
-                self.top = self.engine.store.get(top).map(|p| p.no);
+                self.top = self.view_get(top).map(|p| p.no);
                 self.refresh_detail();
             }
             Focus::Detail => {
@@ -214,7 +340,7 @@ impl App {
 
     /// Builds the detail tree of the selected packet (only ever for that one packet).
     pub fn open_detail(&mut self) {
-        let Some(p) = self.selected_index().and_then(|i| self.engine.store.get(i)) else {
+        let Some(p) = self.selected_index().and_then(|i| self.view_get(i)) else {
             return;
         };
         let (tree, _) = Tree::build(p.no, &p.frame.as_ref());
@@ -247,7 +373,7 @@ impl App {
         let Some(d) = &self.detail else { return };
         let sel = self
             .selected_index()
-            .and_then(|i| self.engine.store.get(i))
+            .and_then(|i| self.view_get(i))
             .map(|p| p.no);
         if sel != Some(d.no) {
             let focus = self.focus;

@@ -1,6 +1,7 @@
 //! The TUI: state, keys, and the one async event loop where sources, keys and drawing meet.
 
 pub mod keys;
+pub mod sessions_view;
 pub mod state;
 
 use std::fs::File;
@@ -83,11 +84,23 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         }
         None => None,
     };
+    // Socket owners are only meaningful for traffic of this machine, captured live.
+    let owners = matches!(kind, SourceKind::Live(_))
+        .then(|| crate::procs::Watcher::start(Duration::from_millis(500)));
     let mut app = App::new(engine, kind);
     app.notice = notice;
 
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut app, rx, &stats, writer, cli.count).await;
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        rx,
+        &stats,
+        writer,
+        cli.count,
+        owners,
+    )
+    .await;
     ratatui::restore();
     stats.stop.store(true, Ordering::Relaxed);
     // Live receivers wake every 50 ms to see `stop`; a file or stdin reader may be blocked in a
@@ -107,12 +120,14 @@ async fn event_loop(
     stats: &SourceStats,
     mut writer: Option<PcapngWriter<BufWriter<File>>>,
     count: Option<u64>,
+    owners: Option<crate::procs::Watcher>,
 ) -> Result<()> {
     let mut events = EventStream::new();
     let mut frame_tick = tokio::time::interval(Duration::from_millis(33));
     frame_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut stats_tick = tokio::time::interval(Duration::from_millis(500));
     let mut dirty = true;
+    let mut last_sessions_refresh = std::time::Instant::now();
     let mut source_open = true;
     let limit = count.unwrap_or(u64::MAX);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -167,7 +182,7 @@ async fn event_loop(
                                         writer = None;
                                     }
                                 }
-                                app.engine.ingest(f);
+                                app.ingest(f);
                             }
                         }
                         Some(SourceMsg::Interfaces(ifaces)) => {
@@ -205,12 +220,24 @@ async fn event_loop(
                     dirty = true;
                 }
                 dirty |= app.rate.update(app.engine.packets);
+                if let Some(o) = owners.as_ref().and_then(|w| w.take()) {
+                    app.engine.sessions.attribute(|p, ep| o.owner(p, ep).cloned());
+                    app.sockets = Some(o);
+                    dirty = true;
+                }
+                app.engine.sessions.age();
+                dirty |= app.sessions.refresh(&app.engine.sessions);
                 if let Some(w) = writer.as_mut() {
                     let _ = w.flush();
                 }
             },
             _ = frame_tick.tick() => {
                 if dirty {
+                    // The session rows follow the table at most a few times a second.
+                    if last_sessions_refresh.elapsed() >= Duration::from_millis(200) {
+                        app.sessions.refresh(&app.engine.sessions);
+                        last_sessions_refresh = std::time::Instant::now();
+                    }
                     terminal.draw(|f| crate::ui::render(f, app))?;
                     dirty = false;
                 }

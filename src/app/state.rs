@@ -1,17 +1,30 @@
 //! What the person sees and does: focus, selection, scroll, modes. Changed only by actions
 //! (see `keys.rs`) and by the loop feeding frames; read by the UI.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
+use super::sessions_view::SessionsView;
+use crate::capture::Frame;
 use crate::decode::detail::Tree;
 use crate::engine::Engine;
+use crate::procs::SocketOwners;
+use crate::store::Packet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Focus {
+    Sessions,
     List,
     Detail,
     Hex,
+}
+
+/// The packet list shows only one session's packets.
+pub struct PacketFilter {
+    pub session: u64,
+    /// Numbers of the kept packets of that session, ascending.
+    pub matches: VecDeque<u64>,
 }
 
 /// Where the packets come from, as the status bar names it.
@@ -104,6 +117,13 @@ pub struct App {
     pub paused: bool,
     pub show_help: bool,
     pub detail: Option<DetailView>,
+    pub sessions: SessionsView,
+    /// When set, the packet list shows only this session's packets.
+    pub packet_filter: Option<PacketFilter>,
+    /// The focused pane fills the screen.
+    pub maximized: bool,
+    /// The newest scan of local sockets and their processes (live capture).
+    pub sockets: Option<Arc<SocketOwners>>,
     /// Rows the packet list has on screen (set from the layout on resize).
     pub list_rows: usize,
     /// Rows the detail pane has on screen.
@@ -133,6 +153,10 @@ impl App {
             paused: false,
             show_help: false,
             detail: None,
+            sessions: SessionsView::default(),
+            packet_filter: None,
+            maximized: false,
+            sockets: None,
             list_rows: 20,
             detail_rows: 10,
             hex_rows: 10,
@@ -145,9 +169,68 @@ impl App {
         }
     }
 
-    /// Index in the store of the selected packet (the newest when following or unset).
+    /// Takes in one frame: into the engine, and into the session filter when it matches.
+    pub fn ingest(&mut self, frame: Frame) {
+        let no = self.engine.ingest(frame);
+        if let Some(f) = self.packet_filter.as_mut() {
+            let first = self.engine.store.get(0).map(|p| p.no).unwrap_or(0);
+            while f.matches.front().is_some_and(|&n| n < first) {
+                f.matches.pop_front();
+            }
+            let last = self.engine.store.get(self.engine.store.len() - 1);
+            if last.is_some_and(|p| p.no == no && p.session == Some(f.session)) {
+                f.matches.push_back(no);
+            }
+        }
+    }
+
+    /// Shows only `session`'s packets in the list (or all again with `None`).
+    pub fn filter_packets(&mut self, session: Option<u64>) {
+        self.packet_filter = session.map(|id| PacketFilter {
+            session: id,
+            matches: self
+                .engine
+                .store
+                .iter()
+                .filter(|p| p.session == Some(id))
+                .map(|p| p.no)
+                .collect(),
+        });
+        self.follow = false;
+        self.selected = self.view_get(0).map(|p| p.no);
+        self.top = self.selected;
+    }
+
+    /// Rows in the packet list (all kept packets, or the filtered ones).
+    pub fn view_len(&self) -> usize {
+        match &self.packet_filter {
+            Some(f) => f.matches.len(),
+            None => self.engine.store.len(),
+        }
+    }
+
+    /// The packet on row `i` of the list.
+    pub fn view_get(&self, i: usize) -> Option<&Packet> {
+        match &self.packet_filter {
+            Some(f) => {
+                let no = *f.matches.get(i)?;
+                self.engine.store.get(self.engine.store.index_of(no)?)
+            }
+            None => self.engine.store.get(i),
+        }
+    }
+
+    /// The row of packet `no`, if the list shows it.
+    fn view_index_of(&self, no: u64) -> Option<usize> {
+        match &self.packet_filter {
+            Some(f) => f.matches.binary_search(&no).ok(),
+            None => self.engine.store.index_of(no),
+        }
+    }
+
+    /// Row of the selected packet (the newest when following or unset).
     pub fn selected_index(&self) -> Option<usize> {
-        let n = self.engine.store.len();
+        let n = self.view_len();
         if n == 0 {
             return None;
         }
@@ -155,9 +238,9 @@ impl App {
             return Some(n - 1);
         }
         match self.selected {
-            Some(no) => Some(self.engine.store.index_of(no).unwrap_or_else(|| {
+            Some(no) => Some(self.view_index_of(no).unwrap_or_else(|| {
                 // The selection was evicted from the ring: the oldest kept is the nearest.
-                let first = self.engine.store.get(0).map(|p| p.no).unwrap_or(0);
+                let first = self.view_get(0).map(|p| p.no).unwrap_or(0);
                 if no < first {
                     0
                 } else {
@@ -168,18 +251,15 @@ impl App {
         }
     }
 
-    /// Index in the store of the list's top row, keeping the selection in view.
+    /// Row of the list's top line, keeping the selection in view.
     pub fn top_index(&self) -> usize {
-        let n = self.engine.store.len();
+        let n = self.view_len();
         let rows = self.list_rows.max(1);
         let sel = self.selected_index().unwrap_or(0);
         if self.follow {
             return n.saturating_sub(rows);
         }
-        let top = self
-            .top
-            .and_then(|no| self.engine.store.index_of(no))
-            .unwrap_or(0);
+        let top = self.top.and_then(|no| self.view_index_of(no)).unwrap_or(0);
         if sel < top {
             sel
         } else if sel >= top + rows {

@@ -1,6 +1,7 @@
 //! Sessions: who talks to whom, over what, how much, in what state. Engine code: no terminal.
 
 pub mod key;
+pub mod names;
 pub mod table;
 pub mod tcp_state;
 

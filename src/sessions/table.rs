@@ -344,21 +344,26 @@ impl SessionTable {
     /// Marks idle sessions and settles quiet TIME_WAITs, as of the table's clock.
     pub fn age(&mut self) {
         let now = self.now;
+        let mut changed = false;
         for s in self.slots.iter_mut().flatten() {
             let quiet = now.0 - s.last.0;
             match s.tcp.as_mut() {
                 Some(t) if t.state == TcpState::TimeWait && quiet > TIME_WAIT_NS => {
                     t.settle();
                     s.transition(now, "CLOSED");
+                    changed = true;
                 }
                 None if !s.idle && quiet > IDLE_NS => {
                     s.idle = true;
                     s.transition(now, "IDLE");
+                    changed = true;
                 }
                 _ => {}
             }
         }
-        self.generation += 1;
+        if changed {
+            self.generation += 1;
+        }
     }
 
     /// Frees a sixteenth of the table: finished sessions first, then the least recently seen.

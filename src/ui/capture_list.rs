@@ -12,14 +12,22 @@ use crate::headless::endpoints;
 use crate::sanitize::sanitize;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
-    let store = &app.engine.store;
-    let mut title = format!(" Packets ({}) ", app.engine.packets);
+    let n = app.view_len();
+    let mut title = match &app.packet_filter {
+        Some(f) => format!(
+            " Packets of session {} ({} of {}) — Esc shows all ",
+            f.session, n, app.engine.packets
+        ),
+        None => format!(" Packets ({}) ", app.engine.packets),
+    };
     if app.follow {
         title.push_str("[follow] ");
     }
     let block = pane(title, app.focus == Focus::List);
-    if store.is_empty() {
-        let msg = if app.source_done {
+    if n == 0 {
+        let msg = if app.packet_filter.is_some() {
+            "None of this session's packets are kept (raise --keep)."
+        } else if app.source_done {
             "No packets in this capture."
         } else {
             "Waiting for packets…"
@@ -31,8 +39,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let top = app.top_index();
     let sel = app.selected_index();
     let t0 = app.engine.first_ts.map(|t| t.0).unwrap_or(0);
-    let rows = (top..(top + rows_n).min(store.len())).filter_map(|i| {
-        let p = store.get(i)?;
+    let rows = (top..(top + rows_n).min(n)).filter_map(|i| {
+        let p = app.view_get(i)?;
         let s = &p.summary;
         let (src, dst) = endpoints(s);
         let rel = (p.frame.ts.0 - t0) as f64 / 1e9;

@@ -5,6 +5,8 @@ mod capture_list;
 mod detail;
 mod help;
 mod hex;
+mod session_detail;
+mod sessions;
 mod status;
 pub mod theme;
 
@@ -13,11 +15,13 @@ use ratatui::style::Style;
 use ratatui::widgets::{Block, BorderType, Borders};
 use ratatui::Frame;
 
-use crate::app::state::App;
+use crate::app::state::{App, Focus};
 
-/// Where each pane goes on a screen of `area`.
+/// Where each pane goes on a screen of `area`. A pane that is not shown has no area.
 pub struct Areas {
-    pub list: Rect,
+    pub sessions: Option<Rect>,
+    pub session_detail: Option<Rect>,
+    pub list: Option<Rect>,
     pub detail: Option<Rect>,
     pub hex: Option<Rect>,
     pub notice: Option<Rect>,
@@ -32,9 +36,36 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
-    let (list, detail, hex) = if app.detail.is_some() {
+    let mut a = Areas {
+        sessions: None,
+        session_detail: None,
+        list: None,
+        detail: None,
+        hex: None,
+        notice: (notice_h > 0).then_some(notice),
+        status,
+    };
+    if app.maximized {
+        match app.focus {
+            Focus::Sessions => split_sessions(&mut a, main, app),
+            Focus::List => a.list = Some(main),
+            Focus::Detail => a.detail = Some(main),
+            Focus::Hex => a.hex = Some(main),
+        }
+        return a;
+    }
+    // The session detail needs more height than the table alone.
+    let share = if app.sessions.detail_open { 50 } else { 35 };
+    let [top, packets] = Layout::vertical([
+        Constraint::Percentage(share),
+        Constraint::Percentage(100 - share),
+    ])
+    .areas(main);
+    split_sessions(&mut a, top, app);
+    if app.detail.is_some() {
         let [list, bottom] =
-            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(main);
+            Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)])
+                .areas(packets);
         // The hex view needs 77 columns for 16 bytes a row; the tree gets the rest, and on a
         // narrow screen they share it.
         let split = if bottom.width >= 117 {
@@ -43,16 +74,23 @@ pub fn layout(area: Rect, app: &App) -> Areas {
             [Constraint::Percentage(50), Constraint::Percentage(50)]
         };
         let [d, h] = Layout::horizontal(split).areas(bottom);
-        (list, Some(d), Some(h))
+        a.list = Some(list);
+        a.detail = Some(d);
+        a.hex = Some(h);
     } else {
-        (main, None, None)
-    };
-    Areas {
-        list,
-        detail,
-        hex,
-        notice: (notice_h > 0).then_some(notice),
-        status,
+        a.list = Some(packets);
+    }
+    a
+}
+
+fn split_sessions(a: &mut Areas, r: Rect, app: &App) {
+    if app.sessions.detail_open {
+        let [t, d] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(r);
+        a.sessions = Some(t);
+        a.session_detail = Some(d);
+    } else {
+        a.sessions = Some(r);
     }
 }
 
@@ -64,17 +102,28 @@ pub fn inner_rows(r: Rect, extra: u16) -> usize {
 /// Updates the row counts key handling needs (paging, keeping the selection in view).
 pub fn fit(app: &mut App, area: Rect) {
     let a = layout(area, app);
-    app.list_rows = inner_rows(a.list, 1).max(1);
+    app.list_rows = a.list.map(|r| inner_rows(r, 1)).unwrap_or(10).max(1);
+    app.sessions.visible_rows = a.sessions.map(|r| inner_rows(r, 1)).unwrap_or(10).max(1);
     app.detail_rows = a.detail.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1);
     app.hex_rows = a.hex.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1);
 }
 
 pub fn render(f: &mut Frame, app: &App) {
     let a = layout(f.area(), app);
-    capture_list::render(f, a.list, app);
-    if let (Some(d), Some(h)) = (a.detail, a.hex) {
-        detail::render(f, d, app);
-        hex::render(f, h, app);
+    if let Some(r) = a.sessions {
+        sessions::render(f, r, app);
+    }
+    if let Some(r) = a.session_detail {
+        session_detail::render(f, r, app);
+    }
+    if let Some(r) = a.list {
+        capture_list::render(f, r, app);
+    }
+    if let Some(r) = a.detail {
+        detail::render(f, r, app);
+    }
+    if let Some(r) = a.hex {
+        hex::render(f, r, app);
     }
     if let Some(n) = a.notice {
         status::render_notice(f, n, app);
@@ -100,4 +149,48 @@ fn pane(title: String, focused: bool) -> Block<'static> {
         })
         .title(title)
         .title_style(Style::new().add_modifier(ratatui::style::Modifier::BOLD))
+}
+
+/// A byte count for people: 950 B, 12.3 kB, 4.5 MB.
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        0..=999 => format!("{b} B"),
+        1_000..=999_999 => format!("{:.1} kB", b as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1} MB", b as f64 / 1e6),
+        _ => format!("{:.2} GB", b as f64 / 1e9),
+    }
+}
+
+/// A duration for people: 0.042s, 12.3s, 5m03s, 2h10m.
+pub fn human_secs(ns: i64) -> String {
+    let s = ns.max(0) as f64 / 1e9;
+    if s < 1.0 {
+        format!("{s:.3}s")
+    } else if s < 60.0 {
+        format!("{s:.1}s")
+    } else if s < 3600.0 {
+        format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!(
+            "{}h{:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
+    }
+}
+
+/// Values as a row of block characters, scaled to the largest.
+pub fn spark(values: &[u64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|&v| {
+            if v == 0 {
+                ' '
+            } else {
+                BARS[((v * 7).div_ceil(max.max(1))) as usize % 8]
+            }
+        })
+        .collect()
 }

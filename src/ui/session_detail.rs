@@ -1,0 +1,130 @@
+//! The selected session in full: endpoints and what they are, counters, rate graph, state
+//! changes with their times.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline, Wrap};
+use ratatui::Frame;
+
+use super::sessions::state_style;
+use super::{human_bytes, human_secs, pane, theme};
+use crate::app::sessions_view::endpoint_text;
+use crate::app::state::{App, Focus};
+use crate::sanitize::sanitize;
+use crate::sessions::names::addr_class;
+use crate::sessions::table::RATE_SECS;
+
+pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    let Some(s) = app
+        .sessions
+        .selected
+        .and_then(|id| app.engine.sessions.get(id))
+    else {
+        return;
+    };
+    let block = pane(format!(" Session {} ", s.id), app.focus == Focus::Sessions);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let [text_area, graph] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(inner);
+    let owner = |o: &Option<crate::sessions::Owner>| {
+        o.as_ref()
+            .map(|o| format!("  process {o}"))
+            .unwrap_or_default()
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", s.proto.name()), theme::HEADER),
+            Span::styled(s.state_name(), state_style(s)),
+            Span::raw(format!(
+                "  started +{}",
+                human_secs(s.first.0 - app.engine.first_ts.map(|t| t.0).unwrap_or(s.first.0))
+            )),
+            Span::raw(format!(", lasted {}", human_secs(s.duration_ns()))),
+        ]),
+        Line::from(format!(
+            "A {} ({}){}",
+            endpoint_text(s.proto, s.a),
+            addr_class(s.a.addr).1,
+            owner(&s.owner_a)
+        )),
+        Line::from(format!(
+            "B {} ({}){}",
+            endpoint_text(s.proto, s.b),
+            addr_class(s.b.addr).1,
+            owner(&s.owner_b)
+        )),
+        Line::styled(
+            format!("{:<8}{:>8} {:>10} {:>10}", "", "frames", "bytes", "payload"),
+            theme::DIM,
+        ),
+        Line::from(format!(
+            "{:<8}{:>8} {:>10} {:>10}",
+            "A → B",
+            s.ab.frames,
+            human_bytes(s.ab.bytes),
+            human_bytes(s.ab.payload)
+        )),
+        Line::from(format!(
+            "{:<8}{:>8} {:>10} {:>10}",
+            "B → A",
+            s.ba.frames,
+            human_bytes(s.ba.bytes),
+            human_bytes(s.ba.payload)
+        )),
+    ];
+    if let Some(t) = &s.tcp {
+        lines.push(Line::from(format!(
+            "handshake RTT {} · retransmissions {} · out-of-order {} · zero windows {}",
+            t.handshake_rtt
+                .map(|n| format!("{:.3} ms", n as f64 / 1e6))
+                .unwrap_or_else(|| "—".into()),
+            t.retransmissions,
+            t.out_of_order,
+            t.zero_windows
+        )));
+    }
+    lines.push(Line::styled("State changes:", theme::HEADER));
+    for (ts, name) in &s.transitions {
+        lines.push(Line::from(format!(
+            "  +{:>10.6}s  {name}",
+            (ts.0 - s.first.0) as f64 / 1e9
+        )));
+    }
+    lines.push(Line::styled(
+        "J: its packets   Enter/Esc: close",
+        theme::DIM,
+    ));
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| {
+            Line::from(
+                l.spans
+                    .into_iter()
+                    .map(|sp| Span::styled(sanitize(&sp.content).into_owned(), sp.style))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    let series = s.rate.series(
+        app.engine.sessions.now.secs(),
+        RATE_SECS.min(graph.width as usize),
+    );
+    let peak = series.iter().copied().max().unwrap_or(0);
+    f.render_widget(
+        Sparkline::default()
+            .block(
+                ratatui::widgets::Block::default()
+                    .title(format!(
+                        "bytes/s, last {} s (peak {}/s)",
+                        series.len(),
+                        human_bytes(peak)
+                    ))
+                    .title_style(theme::DIM),
+            )
+            .data(&series)
+            .style(theme::BORDER_FOCUS),
+        graph,
+    );
+}
