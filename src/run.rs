@@ -20,6 +20,9 @@ use crate::source::{self, SourceMsg, SourceStats};
 /// Exit code when live capture was asked for and is not permitted.
 pub const EXIT_NOT_PERMITTED: i32 = 2;
 
+/// How often live printing looks for a new socket-owner scan when no frames arrive.
+const OWNER_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What feeds the engine, decided from the flags and what the machine permits.
 pub enum Input {
     File {
@@ -269,9 +272,28 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
     let per_packet = cli.print == Some(PrintWhat::Packets);
     let owners = crate::procs::Watcher::start(std::time::Duration::from_millis(200));
     let limit = cli.count.unwrap_or(u64::MAX);
-    'outer: while let Some(msg) = rx.blocking_recv() {
+    // The loop also wakes without frames, so a socket-owner scan is applied while the interface
+    // is quiet: the sockets it saw may be gone by the next frame (or by Ctrl-C).
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    'outer: loop {
+        let next = timer.block_on(async { tokio::time::timeout(OWNER_TICK, rx.recv()).await });
+        let msg = match next {
+            Ok(Some(msg)) => Some(msg),
+            Ok(None) => break,
+            Err(_) => None,
+        };
+        // A new scan is applied before the frames, so it names a session even when this batch
+        // closes it (closed sessions are not attributed: their ports may be reused), and again
+        // after them, for sessions this batch opens.
+        let scan = owners.take();
+        if let Some(o) = &scan {
+            engine.sessions.attribute(|p, ep| o.owner(p, ep).cloned());
+        }
         match msg {
-            SourceMsg::Frames(frames) => {
+            None => {}
+            Some(SourceMsg::Frames(frames)) => {
                 for f in &frames {
                     if engine.packets >= limit {
                         break 'outer;
@@ -290,13 +312,13 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
                     }
                 }
                 let _ = printer.flush();
-                if let Some(o) = owners.take() {
+                if let Some(o) = &scan {
                     engine.sessions.attribute(|p, ep| o.owner(p, ep).cloned());
                 }
             }
-            SourceMsg::Error(e) => eprintln!("packetlab: {e}"),
-            SourceMsg::Interfaces(_) => {}
-            SourceMsg::Done => break,
+            Some(SourceMsg::Error(e)) => eprintln!("packetlab: {e}"),
+            Some(SourceMsg::Interfaces(_)) => {}
+            Some(SourceMsg::Done) => break,
         }
         if stats.stop.load(std::sync::atomic::Ordering::Relaxed) && rx.is_empty() {
             break;
