@@ -1,0 +1,342 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::eval::{evaluate, Final, PacketView, Step};
+use super::model::*;
+use super::*;
+use crate::decode::{Proto, TcpInfo};
+
+fn parse(src: &str) -> Ruleset {
+    nft::parse(src, "t.nft").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn err(src: &str) -> String {
+    nft::parse(src, "t.nft").unwrap_err().to_string()
+}
+
+fn pkt(
+    src: [u8; 4],
+    dst: [u8; 4],
+    l4: u8,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    ct: u8,
+) -> PacketView<'static> {
+    PacketView {
+        v6: false,
+        src: IpAddr::V4(Ipv4Addr::from(src)),
+        dst: IpAddr::V4(Ipv4Addr::from(dst)),
+        l4: Some(l4),
+        sport: (l4 != 1).then_some(sport),
+        dport: (l4 != 1).then_some(dport),
+        tcp_flags: (l4 == 6).then_some(flags),
+        icmp_type: (l4 == 1).then_some(8),
+        icmpv6_type: None,
+        iif: Some("eth0"),
+        oif: Some("eth0"),
+        ct,
+        len: 60,
+    }
+}
+
+const HOST: [u8; 4] = [10, 0, 0, 1];
+const PEER: [u8; 4] = [10, 0, 0, 2];
+
+#[test]
+fn every_construct_of_the_subset_parses() {
+    let rs = parse("# a comment\nflush ruleset\n");
+    assert!(rs.tables.is_empty());
+    let rs = parse(
+        r#"
+table inet filter {
+    set admins { type ipv4_addr; flags interval; elements = { 10.0.0.0/24, 192.168.1.1-192.168.1.9 } }
+    set webports { type inet_service; elements = { http, https, 8000-8080 } }
+    chain input {
+        type filter hook input priority 0; policy drop;
+        iif lo accept
+        iifname "eth*" ct state established,related accept
+        ct state invalid counter drop
+        ct state { new } tcp flags & (syn|ack) == syn tcp dport @webports counter accept comment "web"
+        ip saddr @admins tcp dport ssh log prefix "ssh: " accept
+        ip saddr != 10.9.0.0/16 udp dport { 53, 5353 } accept
+        ip6 saddr fe80::/10 icmpv6 type { nd-neighbor-solicit, nd-router-advert } accept
+        icmp type echo-request accept
+        meta l4proto { tcp, udp } th dport 9000-9100 reject with icmp type port-unreachable
+        ip protocol icmp icmp type echo-request accept
+        tcp flags syn jump synchk
+        tcp sport 1-1023 tcp flags != syn,ack goto lowports
+        oifname "wan0" continue
+        counter
+    }
+    chain synchk {
+        ip saddr 192.0.2.0/24 drop
+        return
+    }
+    chain lowports {
+        reject
+    }
+}
+table ip nat_free { chain out { type filter hook output priority 10; policy accept; } }
+table ip6 v6only { chain fwd { type filter hook forward priority filter; } }
+"#,
+    );
+    assert_eq!(rs.tables.len(), 3);
+    let t = &rs.tables[0];
+    assert_eq!((t.family, t.name.as_str()), (Family::Inet, "filter"));
+    assert_eq!(t.sets.len(), 2);
+    assert_eq!(
+        t.sets[1].elements,
+        vec![Value::Int(80), Value::Int(443), Value::IntRange(8000, 8080)]
+    );
+    let input = &t.chains[0];
+    assert_eq!(
+        input.base,
+        Some(BaseChain {
+            hook: Hook::Input,
+            priority: 0,
+            policy: Policy::Drop
+        })
+    );
+    assert_eq!(input.rules.len(), 14);
+    assert_eq!(input.rules[0].matches[0].field, Field::Iifname);
+    assert_eq!(
+        input.rules[1].matches[1].rhs,
+        Rhs::AnyBits((ct::ESTABLISHED | ct::RELATED) as u64)
+    );
+    let r3 = &input.rules[3];
+    assert_eq!(
+        r3.matches[1].rhs,
+        Rhs::Masked {
+            mask: 0x12,
+            value: 0x02
+        }
+    );
+    assert_eq!(r3.matches[2].rhs, Rhs::Set("webports".into()));
+    assert_eq!(r3.comment.as_deref(), Some("web"));
+    assert!(r3.counter);
+    assert_eq!(input.rules[4].log.as_deref(), Some("ssh: "));
+    assert_eq!(input.rules[5].matches[0].op, Op::Ne);
+    assert_eq!(input.rules[8].verdict, Some(Verdict::Reject));
+    assert_eq!(
+        input.rules[10].verdict,
+        Some(Verdict::Jump("synchk".into()))
+    );
+    assert_eq!(
+        input.rules[11].matches[1],
+        Match {
+            field: Field::TcpFlags,
+            op: Op::Ne,
+            rhs: Rhs::Values(vec![Value::Int(2), Value::Int(0x10)])
+        }
+    );
+    assert_eq!(
+        input.rules[11].verdict,
+        Some(Verdict::Goto("lowports".into()))
+    );
+    assert_eq!(input.rules[12].verdict, Some(Verdict::Continue));
+    assert_eq!(input.rules[13].verdict, None);
+    assert_eq!(input.rules[1].origin.line, 8);
+    assert_eq!(
+        input.rules[1].origin.text,
+        r#"iifname "eth*" ct state established,related accept"#
+    );
+    assert_eq!(rs.tables[1].family, Family::Ip);
+    assert_eq!(
+        rs.tables[2].chains[0].base.as_ref().unwrap().hook,
+        Hook::Forward
+    );
+}
+
+#[test]
+fn errors_name_line_column_and_construct() {
+    let e =
+        err("table inet f {\n  chain c {\n    tcp dport 22 limit rate 10/second accept\n  }\n}\n");
+    assert_eq!(e, "t.nft:3:18: unsupported: 'limit'");
+    let e = err("table inet f {\n  chain c {\n    ip saddr 10.0.0.300 accept\n  }\n}\n");
+    assert_eq!(
+        e,
+        "t.nft:3:14: '10.0.0.300' is not an address, prefix or range"
+    );
+    let e = err("table inet f {\n chain c {\n  type nat hook postrouting priority 100;\n }\n}\n");
+    assert_eq!(e, "t.nft:3:8: unsupported: chain type 'nat'");
+    let e = err("table bridge b { }\n");
+    assert_eq!(e, "t.nft:1:7: unsupported: table family 'bridge'");
+    let e = err("table inet f {\n chain c {\n  tcp dport nosuchservice accept\n }\n}\n");
+    assert_eq!(
+        e,
+        "t.nft:3:13: 'nosuchservice' is not a port or service name"
+    );
+    let e = err("table inet f {\n chain c {\n  accept drop\n }\n}\n");
+    assert_eq!(e, "t.nft:3:10: nothing but a comment may follow a verdict");
+    let e = err("table inet f {\n chain c {\n  ip saddr \"unterminated\n }\n}\n");
+    assert!(e.starts_with("t.nft:3:12: unterminated string"), "{e}");
+    let e = err("table inet f {\n chain c {\n  meta mark 1 accept\n }\n}\n");
+    assert_eq!(e, "t.nft:3:8: unsupported: 'meta mark'");
+}
+
+#[test]
+fn verdicts_chains_policies_and_jumps() {
+    let rs = parse(
+        r#"
+table inet f {
+    chain input {
+        type filter hook input priority 0; policy drop;
+        ct state established accept
+        tcp dport 22 jump ssh
+        udp dport 53 accept
+    }
+    chain ssh {
+        ip saddr 10.0.0.0/24 return
+        reject
+    }
+}
+table ip late {
+    chain input {
+        type filter hook input priority 10; policy accept;
+        udp dport 53 drop
+    }
+}
+"#,
+    );
+    let hooks = [Hook::Input];
+    let syn = pkt(PEER, HOST, 6, 40000, 22, 0x02, ct::NEW);
+    // From 10.0.0.2: ssh returns, nothing else matches, policy drop.
+    let o = evaluate(&rs, &hooks, &syn, true);
+    assert_eq!((o.verdict, o.rule), (Final::Drop, None));
+    assert!(o.trace.iter().any(|s| matches!(
+        s,
+        Step::Policy {
+            policy: Policy::Drop,
+            ..
+        }
+    )));
+    // From outside the /24: rejected by the ssh chain's second rule.
+    let far = pkt([192, 0, 2, 1], HOST, 6, 40000, 22, 0x02, ct::NEW);
+    let o = evaluate(&rs, &hooks, &far, false);
+    assert_eq!(o.verdict, Final::Reject);
+    assert_eq!(
+        o.rule,
+        Some(RuleId {
+            table: 0,
+            chain: 1,
+            rule: 1
+        })
+    );
+    // accept in the first base chain does not stop the later one on the same hook.
+    let dns = pkt(PEER, HOST, 17, 5000, 53, 0, ct::NEW);
+    let o = evaluate(&rs, &hooks, &dns, false);
+    assert_eq!(
+        (o.verdict, o.rule),
+        (
+            Final::Drop,
+            Some(RuleId {
+                table: 1,
+                chain: 0,
+                rule: 0
+            })
+        )
+    );
+    assert_eq!(o.hits.len(), 2, "both rules count the packet");
+    // Established traffic is accepted by the first chain, then the second chain's policy.
+    let est = pkt(PEER, HOST, 6, 22, 40000, 0x10, ct::ESTABLISHED);
+    assert_eq!(evaluate(&rs, &hooks, &est, false).verdict, Final::Accept);
+}
+
+#[test]
+fn tcp_flag_forms_follow_nft() {
+    let rs = parse(
+        "table inet f { chain c { type filter hook input priority 0; policy accept;\n\
+         tcp flags syn counter\n\
+         tcp flags & (syn|ack) == syn counter\n\
+         tcp flags { syn, ack } counter\n\
+         tcp flags != syn counter\n } }",
+    );
+    let hits = |flags: u8| {
+        let p = pkt(PEER, HOST, 6, 1, 2, flags, ct::NEW);
+        evaluate(&rs, &[Hook::Input], &p, false)
+            .hits
+            .iter()
+            .map(|h| h.rule)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(hits(0x02), vec![0, 1, 2]); // SYN
+    assert_eq!(hits(0x12), vec![0, 3]); // SYN+ACK: any-bit yes, mask no, set no, != syn yes
+    assert_eq!(hits(0x10), vec![2, 3]); // ACK
+    assert_eq!(hits(0x0a), vec![0, 1, 3]); // SYN+PSH
+}
+
+#[test]
+fn conntrack_states_follow_the_kernel() {
+    let mut c = conntrack::Conntrack::default();
+    let tcp = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, flags: u16| Summary {
+        src: Some(IpAddr::V4(Ipv4Addr::from(src))),
+        dst: Some(IpAddr::V4(Ipv4Addr::from(dst))),
+        sport: Some(sp),
+        dport: Some(dp),
+        ip_proto: Some(6),
+        proto: Proto::Tcp,
+        tcp: Some(TcpInfo {
+            flags,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    // Only {SYN} or {ACK} starts a flow; PSH/URG/ECE/CWR do not count.
+    assert_eq!(c.observe(&tcp(PEER, HOST, 1, 80, 0x12)), Some(ct::INVALID)); // SYN+ACK
+    assert_eq!(c.observe(&tcp(PEER, HOST, 2, 80, 0x04)), Some(ct::INVALID)); // RST
+    assert_eq!(c.observe(&tcp(PEER, HOST, 3, 80, 0x01)), Some(ct::INVALID)); // FIN
+    assert_eq!(c.observe(&tcp(PEER, HOST, 4, 80, 0x18)), Some(ct::NEW)); // ACK+PSH: loose pickup
+    assert_eq!(c.observe(&tcp(PEER, HOST, 5, 80, 0x82)), Some(ct::NEW)); // SYN+CWR
+                                                                         // A handshake: SYN new, the SYN-ACK and all after established.
+    assert_eq!(c.observe(&tcp(PEER, HOST, 6, 80, 0x02)), Some(ct::NEW));
+    assert_eq!(
+        c.observe(&tcp(PEER, HOST, 6, 80, 0x02)),
+        Some(ct::NEW),
+        "a retransmitted SYN is still new"
+    );
+    assert_eq!(
+        c.observe(&tcp(HOST, PEER, 80, 6, 0x12)),
+        Some(ct::ESTABLISHED)
+    );
+    assert_eq!(
+        c.observe(&tcp(PEER, HOST, 6, 80, 0x10)),
+        Some(ct::ESTABLISHED)
+    );
+    // UDP: new, then established once answered.
+    let udp = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16| Summary {
+        src: Some(IpAddr::V4(Ipv4Addr::from(src))),
+        dst: Some(IpAddr::V4(Ipv4Addr::from(dst))),
+        sport: Some(sp),
+        dport: Some(dp),
+        ip_proto: Some(17),
+        proto: Proto::Udp,
+        ..Default::default()
+    };
+    assert_eq!(c.observe(&udp(PEER, HOST, 7, 53)), Some(ct::NEW));
+    assert_eq!(c.observe(&udp(PEER, HOST, 7, 53)), Some(ct::NEW));
+    assert_eq!(c.observe(&udp(HOST, PEER, 53, 7)), Some(ct::ESTABLISHED));
+    assert_eq!(c.observe(&udp(PEER, HOST, 7, 53)), Some(ct::ESTABLISHED));
+    // A dropped first packet leaves no entry behind.
+    assert_eq!(c.observe(&udp(PEER, HOST, 8, 53)), Some(ct::NEW));
+    c.unconfirm(&udp(PEER, HOST, 8, 53));
+    assert_eq!(
+        c.observe(&udp(HOST, PEER, 53, 8)),
+        Some(ct::NEW),
+        "the reply starts its own flow"
+    );
+}
+
+#[test]
+fn locality_places_packets_on_hooks() {
+    let l = Locality {
+        nets: vec![parse_local("10.0.0.1/32").unwrap()],
+    };
+    let a = |x: [u8; 4]| IpAddr::V4(Ipv4Addr::from(x));
+    assert_eq!(l.hooks(a(PEER), a(HOST)), &[Hook::Input]);
+    assert_eq!(l.hooks(a(HOST), a(PEER)), &[Hook::Output]);
+    assert_eq!(
+        l.hooks(a([127, 0, 0, 1]), a([127, 0, 0, 1])),
+        &[Hook::Output, Hook::Input]
+    );
+    assert_eq!(l.hooks(a(PEER), a([10, 0, 0, 3])), &[Hook::Forward]);
+}
