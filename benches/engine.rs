@@ -1,31 +1,44 @@
-//! Engine throughput, in packets per second:
+//! Engine throughput, in packets per second (criterion reports "elem/s"):
 //!
 //! - `read/*`: `CaptureReader` turning pcap bytes into frames (from memory, and from a file that
 //!   the page cache holds), the floor every headless command pays;
-//! - `decode/*`: `Engine::summarize` (decode + IP fragment tracking) over frames already in memory,
-//!   on a synthetic traffic mix and on the shared tshark corpus (odd and malformed packets);
+//! - `decode/decode/*`: `decode::decode` alone, over frames already in memory;
+//! - `sessions/observe/*`: `SessionTable::observe` alone, over summaries already decoded;
+//! - `decode/summarize/*`: `Engine::summarize` (decode + IP fragments + sessions);
 //! - `pipeline/*`: read + summarize, what `packetlab -r F --print stats` does per packet.
 //!
-//! The synthetic capture is built here, deterministically, so the bench runs on any clone.
-//! `PACKETLAB_BENCH_FILE=target/bench/1m.pcap cargo bench` adds the pipeline over that file too
-//! (make it with `scripts/gen-capture.py`).
+//! Inputs:
+//! - `flows`: 100,000 packets from `scripts/gen-capture.py` (TCP flows with handshakes and closes,
+//!   DNS, ICMP, ARP; ~10 packets per session), made on the fly when python3 is there;
+//! - `churn`: 100,000 packets built here with fresh addresses and ports nearly every packet, so
+//!   almost every packet opens a session (the session table's worst case). Always available;
+//! - `corpus`: the shared tshark corpus (`../shared/captures`, odd and malformed packets),
+//!   repeated to 50,000 frames, when present.
 //!
-//! `cargo bench --bench engine` takes about a minute.
+//! `PACKETLAB_BENCH_FILE=target/bench/1m.pcap cargo bench --bench engine` adds the pipeline over
+//! that file (make it with `scripts/gen-capture.py target/bench/1m.pcap`).
+//!
+//! `cargo bench --bench engine` takes about 90 s on 2 cores.
 
 use std::hint::black_box;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use packetlab::capture::file::CaptureReader;
 use packetlab::capture::{FrameRef, LinkType, Timestamp};
+use packetlab::decode::{decode, Summary};
 use packetlab::engine::Engine;
+use packetlab::sessions::SessionTable;
 
-/// Packets in the synthetic capture (~19 MB, the same mix as `scripts/gen-capture.py`'s scale).
-const SYNTH_PACKETS: usize = 100_000;
+/// Packets in each generated capture (~19 MB).
+const PACKETS: usize = 100_000;
 /// Frames decoded per iteration of the corpus bench (the corpus repeated).
 const CORPUS_FRAMES: usize = 50_000;
+/// The session table size `packetlab` uses by default.
+const MAX_SESSIONS: usize = packetlab::engine::DEFAULT_MAX_SESSIONS;
 
 // ------------------------------------------------------------------------- synthetic capture
 
@@ -192,8 +205,9 @@ fn dns_message(rng: &mut Rng, response: bool) -> Vec<u8> {
     m
 }
 
-/// One frame of a traffic mix like `scripts/gen-capture.py`'s: mostly TCP (ACKs, small and
-/// full-size data, handshakes, FIN/RST), then DNS, other UDP, ICMP echo and ARP; a quarter IPv6.
+/// One frame of the `churn` mix: the protocols of `scripts/gen-capture.py`'s (TCP ACKs, small and
+/// full-size data, handshakes, FIN/RST, then DNS, other UDP, ICMP echo and ARP; a quarter IPv6),
+/// but with addresses and ports drawn afresh for every frame, so nearly each one is a new session.
 fn synthetic_frame(rng: &mut Rng) -> Vec<u8> {
     const SYN: u8 = 0x02;
     const ACK: u8 = 0x10;
@@ -246,7 +260,7 @@ fn synthetic_frame(rng: &mut Rng) -> Vec<u8> {
     ip_frame(rng, v6, proto, out, &l4)
 }
 
-/// A little-endian microsecond pcap of `n` synthetic Ethernet frames.
+/// A little-endian microsecond pcap of `n` synthetic Ethernet frames (the `churn` input).
 fn synthetic_pcap(n: usize) -> Vec<u8> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut out = Vec::with_capacity(n * 200);
@@ -286,41 +300,43 @@ fn for_each_frame(mut r: CaptureReader, mut f: impl FnMut(&FrameRef<'_>)) -> u64
     n
 }
 
-/// Owned copies of frames so the decode bench measures decoding only.
+/// Owned copies of frames so the decode benches measure decoding only.
+#[derive(Default)]
 struct Frames {
     links: Vec<LinkType>,
+    ts: Vec<Timestamp>,
     spans: Vec<(usize, usize)>,
     bytes: Vec<u8>,
 }
 
 impl Frames {
-    fn new() -> Self {
-        Frames {
-            links: Vec::new(),
-            spans: Vec::new(),
-            bytes: Vec::new(),
-        }
-    }
     fn push(&mut self, f: &FrameRef<'_>) {
         let at = self.bytes.len();
         self.bytes.extend_from_slice(f.data);
         self.links.push(f.link_type);
+        self.ts.push(f.ts);
         self.spans.push((at, self.bytes.len()));
     }
+
     fn len(&self) -> usize {
         self.spans.len()
     }
-    fn summarize_all(&self, engine: &mut Engine) {
-        for (link, &(a, b)) in self.links.iter().zip(&self.spans) {
-            let f = FrameRef {
-                ts: Timestamp(0),
-                link_type: *link,
-                data: &self.bytes[a..b],
-                orig_len: (b - a) as u32,
-                iface: 0,
-            };
-            black_box(engine.summarize(black_box(&f)));
+
+    fn get(&self, i: usize) -> FrameRef<'_> {
+        let (a, b) = self.spans[i];
+        FrameRef {
+            ts: self.ts[i],
+            link_type: self.links[i],
+            data: &self.bytes[a..b],
+            orig_len: (b - a) as u32,
+            iface: 0,
         }
+    }
+
+    fn of_pcap(pcap: &'static [u8]) -> Self {
+        let mut frames = Frames::default();
+        for_each_frame(reader_over(pcap), |f| frames.push(f));
+        frames
     }
 }
 
@@ -333,7 +349,7 @@ fn corpus_frames() -> Option<Frames> {
         .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
         .collect();
     paths.sort();
-    let mut one_pass = Frames::new();
+    let mut one_pass = Frames::default();
     for p in paths {
         // Some corpus files are deliberately broken: keep whatever frames come before the damage.
         let Ok(mut r) = CaptureReader::open(&p) else {
@@ -346,120 +362,178 @@ fn corpus_frames() -> Option<Frames> {
     if one_pass.len() == 0 {
         return None;
     }
-    let mut all = Frames::new();
+    let mut all = Frames::default();
     while all.len() < CORPUS_FRAMES {
-        for (link, &(a, b)) in one_pass.links.iter().zip(&one_pass.spans) {
-            all.push(&FrameRef {
-                ts: Timestamp(0),
-                link_type: *link,
-                data: &one_pass.bytes[a..b],
-                orig_len: (b - a) as u32,
-                iface: 0,
-            });
+        for i in 0..one_pass.len() {
+            all.push(&one_pass.get(i));
         }
     }
     Some(all)
 }
 
+/// `scripts/gen-capture.py -n PACKETS` into the bench's temp dir (kept between runs).
+fn generated_capture(dir: &Path) -> Option<Vec<u8>> {
+    let path = dir.join(format!("gen-{PACKETS}.pcap"));
+    if !path.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-capture.py");
+        let ok = Command::new("python3")
+            .arg(script)
+            .args(["-n", &PACKETS.to_string()])
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("python3 scripts/gen-capture.py failed: skipping the `flows` input");
+            return None;
+        }
+    }
+    std::fs::read(&path).ok()
+}
+
+/// One input: its pcap bytes (memory and file) and its frames.
+struct Input {
+    name: &'static str,
+    pcap: &'static [u8],
+    file: PathBuf,
+    frames: Frames,
+}
+
+impl Input {
+    fn new(name: &'static str, bytes: Vec<u8>, dir: &Path) -> Self {
+        let pcap: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let file = dir.join(format!("{name}.pcap"));
+        std::fs::write(&file, pcap).expect("write bench capture");
+        let frames = Frames::of_pcap(pcap);
+        Input {
+            name,
+            pcap,
+            file,
+            frames,
+        }
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
+        .sample_size(15)
+        .warm_up_time(Duration::from_millis(700))
+        .measurement_time(Duration::from_secs(3))
 }
 
 // ------------------------------------------------------------------------- benches
 
-fn benches(c: &mut Criterion) {
-    let pcap: &'static [u8] = Box::leak(synthetic_pcap(SYNTH_PACKETS).into_boxed_slice());
-    let n = for_each_frame(reader_over(pcap), |_| {});
-    assert_eq!(n, SYNTH_PACKETS as u64);
+fn read_file_through_engine(path: &Path) -> Engine {
+    let mut engine = Engine::new(1);
+    let r = CaptureReader::open(path).expect("open");
+    for_each_frame(r, |f| {
+        black_box(engine.summarize(f));
+    });
+    engine
+}
 
+fn benches(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-engine");
     std::fs::create_dir_all(&dir).expect("bench temp dir");
-    let file = dir.join("synthetic-100k.pcap");
-    std::fs::write(&file, pcap).expect("write synthetic capture");
+    let mut inputs = Vec::new();
+    if let Some(bytes) = generated_capture(&dir) {
+        inputs.push(Input::new("flows", bytes, &dir));
+    }
+    inputs.push(Input::new("churn", synthetic_pcap(PACKETS), &dir));
 
     let mut g = c.benchmark_group("read");
-    g.throughput(Throughput::Elements(n));
-    g.bench_function("pcap_memory", |b| {
-        b.iter(|| {
-            for_each_frame(reader_over(pcap), |f| {
-                black_box(f);
+    for input in &inputs {
+        g.throughput(Throughput::Elements(input.frames.len() as u64));
+        g.bench_function(BenchmarkId::new("pcap_memory", input.name), |b| {
+            b.iter(|| {
+                for_each_frame(reader_over(input.pcap), |f| {
+                    black_box(f);
+                })
             })
-        })
-    });
-    g.bench_function("pcap_file", |b| {
-        b.iter(|| {
-            let r = CaptureReader::open(&file).expect("open");
-            for_each_frame(r, |f| {
-                black_box(f);
+        });
+        g.bench_function(BenchmarkId::new("pcap_file", input.name), |b| {
+            b.iter(|| {
+                let r = CaptureReader::open(&input.file).expect("open");
+                for_each_frame(r, |f| {
+                    black_box(f);
+                })
             })
-        })
-    });
+        });
+    }
     g.finish();
 
-    let mut frames = Frames::new();
-    for_each_frame(reader_over(pcap), |f| frames.push(f));
+    let corpus = corpus_frames();
+    if corpus.is_none() {
+        eprintln!("../shared/captures not found: skipping the `corpus` input");
+    }
     let mut g = c.benchmark_group("decode");
-    g.throughput(Throughput::Elements(frames.len() as u64));
-    g.bench_function("summarize_synthetic", |b| {
-        let mut engine = Engine::new(1);
-        b.iter(|| frames.summarize_all(&mut engine))
-    });
-    match corpus_frames() {
-        Some(corpus) => {
-            g.throughput(Throughput::Elements(corpus.len() as u64));
-            g.bench_function("summarize_corpus", |b| {
+    for (name, frames) in inputs
+        .iter()
+        .map(|i| (i.name, &i.frames))
+        .chain(corpus.as_ref().map(|c| ("corpus", c)))
+    {
+        g.throughput(Throughput::Elements(frames.len() as u64));
+        g.bench_function(BenchmarkId::new("decode", name), |b| {
+            b.iter(|| {
+                for i in 0..frames.len() {
+                    let f = frames.get(i);
+                    black_box(decode(f.link_type, black_box(f.data)));
+                }
+            })
+        });
+        // A fresh engine each time, so every session is created again (and dropped, timed, as
+        // the command drops it).
+        g.bench_function(BenchmarkId::new("summarize", name), |b| {
+            b.iter(|| {
                 let mut engine = Engine::new(1);
-                b.iter(|| corpus.summarize_all(&mut engine))
-            });
-        }
-        None => eprintln!("../shared/captures not found: skipping decode/summarize_corpus"),
+                for i in 0..frames.len() {
+                    black_box(engine.summarize(black_box(&frames.get(i))));
+                }
+                engine
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("sessions");
+    for input in &inputs {
+        let decoded: Vec<(Summary, Timestamp, u32)> = (0..input.frames.len())
+            .map(|i| {
+                let f = input.frames.get(i);
+                (decode(f.link_type, f.data), f.ts, f.orig_len)
+            })
+            .collect();
+        g.throughput(Throughput::Elements(decoded.len() as u64));
+        g.bench_function(BenchmarkId::new("observe", input.name), |b| {
+            b.iter(|| {
+                let mut table = SessionTable::new(MAX_SESSIONS);
+                for (s, ts, len) in &decoded {
+                    black_box(table.observe(s, *ts, *len));
+                }
+                table
+            })
+        });
     }
     g.finish();
 
     let mut g = c.benchmark_group("pipeline");
-    g.throughput(Throughput::Elements(n));
-    g.bench_function("read_summarize_memory", |b| {
-        b.iter(|| {
-            let mut engine = Engine::new(1);
-            for_each_frame(reader_over(pcap), |f| {
-                black_box(engine.summarize(f));
-            });
-            engine.packets
-        })
-    });
-    g.bench_function("read_summarize_file", |b| {
-        b.iter(|| {
-            let mut engine = Engine::new(1);
-            let r = CaptureReader::open(&file).expect("open");
-            for_each_frame(r, |f| {
-                black_box(engine.summarize(f));
-            });
-            engine.packets
-        })
-    });
+    for input in &inputs {
+        g.throughput(Throughput::Elements(input.frames.len() as u64));
+        g.bench_function(BenchmarkId::new("read_summarize_file", input.name), |b| {
+            b.iter(|| read_file_through_engine(&input.file))
+        });
+    }
     if let Some(path) = std::env::var_os("PACKETLAB_BENCH_FILE").map(PathBuf::from) {
         let count = CaptureReader::open(&path)
             .map(|r| for_each_frame(r, |_| {}))
             .unwrap_or_else(|e| panic!("PACKETLAB_BENCH_FILE: {e}"));
         g.throughput(Throughput::Elements(count));
         g.sample_size(10);
+        g.measurement_time(Duration::from_secs(6));
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         g.bench_with_input(
             BenchmarkId::new("read_summarize_file", name),
             &path,
-            |b, p| {
-                b.iter(|| {
-                    let mut engine = Engine::new(1);
-                    let r = CaptureReader::open(p).expect("open");
-                    for_each_frame(r, |f| {
-                        black_box(engine.summarize(f));
-                    });
-                    engine.packets
-                })
-            },
+            |b, p| b.iter(|| read_file_through_engine(p)),
         );
     }
     g.finish();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Times whole commands on the same capture: packetlab against tcpdump (the cost of reading the
 # file) and tshark's conversation statistics, with the peak memory (max RSS) of each.
+# `packetlab --print stats` and `--print sessions` both run decode + sessions on every packet;
+# `--print sessions` is the counterpart of `tshark -z conv,tcp -z conv,udp`.
 #
 #   scripts/bench-compare.sh                      # target/bench/1m.pcap, made if absent
 #   scripts/bench-compare.sh path/to/file.pcap    # any capture
@@ -62,6 +64,7 @@ commands=(
     "tshark -q -z conv,tcp|$slow_runs|tshark -r $capture -q -z conv,tcp"
     "tshark -q -z conv,tcp -z conv,udp|$slow_runs|tshark -r $capture -q -z conv,tcp -z conv,udp"
     "packetlab --print stats|$runs|$packetlab -r $capture --print stats"
+    "packetlab --print sessions|$runs|$packetlab -r $capture --print sessions"
     "packetlab --print packets --format json|$runs|$packetlab -r $capture --print packets --format json"
     "packetlab --print packets --format text|$runs|$packetlab -r $capture --print packets --format text"
 )
