@@ -46,6 +46,16 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub max_sessions: usize,
 
+    /// Load a firewall ruleset (nft syntax) and judge every packet with it.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// An address or CIDR of the simulated host (repeatable): packets to it meet the input
+    /// chains, from it output, others forward. Live capture adds this machine's addresses.
+    /// Without any, packets of a file meet input.
+    #[arg(long = "local", value_name = "CIDR")]
+    pub locals: Vec<String>,
+
     /// Print instead of opening the TUI: `packets` one line (or JSON object) per packet,
     /// `sessions` the session table at the end of input (or on Ctrl-C), `stats` totals.
     #[arg(long, value_enum, value_name = "WHAT")]
@@ -76,6 +86,8 @@ pub enum PrintWhat {
     Sessions,
     /// Totals at the end: packets, bytes, malformed packets, packets per protocol.
     Stats,
+    /// Every rule of --rules with its packet and byte counters, at the end.
+    Rules,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,10 +5,20 @@
 use crate::capture::{Frame, FrameRef};
 use crate::decode::reassembly::Reassembler;
 use crate::decode::{decode, Summary};
+use crate::firewall::{Firewall, Judgement};
 use crate::sessions::{Observed, SessionTable};
 use crate::store::{Packet, PacketStore};
 
 pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
+
+/// What the engine made of one frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen {
+    pub summary: Summary,
+    pub session: Option<Observed>,
+    /// The firewall's verdict, when a ruleset is loaded and the packet meets its hooks.
+    pub judgement: Option<Judgement>,
+}
 
 pub struct Engine {
     reassembler: Reassembler,
@@ -23,6 +33,10 @@ pub struct Engine {
     pub first_ts: Option<crate::capture::Timestamp>,
     /// Bumped on every change, so a view redraws only when something happened.
     pub generation: u64,
+    pub firewall: Option<Firewall>,
+    /// Names of the source's interfaces by index (pcapng `if_name`, live `-i`), which
+    /// `iifname`/`oifname` rules compare with.
+    pub iface_names: Vec<Option<String>>,
 }
 
 impl Engine {
@@ -40,12 +54,14 @@ impl Engine {
             malformed: 0,
             first_ts: None,
             generation: 0,
+            firewall: None,
+            iface_names: Vec::new(),
         }
     }
 
     /// Decodes a frame and accounts for it (totals and sessions), without keeping it: the
     /// headless hot path.
-    pub fn summarize(&mut self, f: &FrameRef<'_>) -> (Summary, Option<Observed>) {
+    pub fn summarize(&mut self, f: &FrameRef<'_>) -> Seen {
         let mut s = decode(f.link_type, f.data);
         self.reassembler.apply(&mut s);
         self.packets += 1;
@@ -55,19 +71,53 @@ impl Engine {
             self.malformed += 1;
         }
         self.generation += 1;
-        let seen = self.sessions.observe(&s, f.ts, f.orig_len);
-        (s, seen)
+        let session = self.sessions.observe(&s, f.ts, f.orig_len);
+        let judgement = self.judge(&s, f.iface);
+        Seen {
+            summary: s,
+            session,
+            judgement,
+        }
+    }
+
+    fn judge(&mut self, s: &Summary, iface: u16) -> Option<Judgement> {
+        let fw = self.firewall.as_mut()?;
+        let name = self
+            .iface_names
+            .get(iface as usize)
+            .and_then(|n| n.as_deref());
+        fw.judge(s, name, s.ip_len).map(|(j, _)| j)
+    }
+
+    /// Judges every kept packet again, in order, from a clean slate: after a rule was toggled,
+    /// moved or edited ("what if"). Counters then count the kept packets.
+    pub fn rejudge(&mut self) {
+        let Some(fw) = self.firewall.as_mut() else {
+            return;
+        };
+        fw.reset();
+        for i in 0..self.store.len() {
+            let Some(p) = self.store.get(i) else { break };
+            let name = self
+                .iface_names
+                .get(p.frame.iface as usize)
+                .and_then(|n| n.as_deref());
+            let j = fw.judge(&p.summary, name, p.summary.ip_len).map(|(j, _)| j);
+            self.store.set_judgement(i, j);
+        }
+        self.generation += 1;
     }
 
     /// Decodes a frame and keeps it in the ring.
     pub fn ingest(&mut self, frame: Frame) -> u64 {
-        let (summary, seen) = self.summarize(&frame.as_ref());
+        let seen = self.summarize(&frame.as_ref());
         let no = self.packets;
         self.store.push(Packet {
             no,
             frame,
-            summary,
-            session: seen.map(|o| o.session),
+            summary: seen.summary,
+            session: seen.session.map(|o| o.session),
+            judgement: seen.judgement,
         });
         no
     }

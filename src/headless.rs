@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::capture::FrameRef;
 use crate::decode::{dns, fmt_mac, info::info, Proto, Summary};
+use crate::engine::Seen;
+use crate::firewall::{Firewall, Judgement};
 use crate::sessions::{Session, SessionTable};
 
 /// One packet as JSON; keys are null where they do not apply.
@@ -37,6 +39,38 @@ pub struct PacketJson {
     pub proto: &'static str,
     pub info: String,
     pub error: Option<&'static str>,
+    /// Present when a ruleset is loaded (`--rules`).
+    #[serde(flatten)]
+    pub firewall: Option<VerdictJson>,
+}
+
+/// The firewall's word on a packet.
+#[derive(Serialize)]
+pub struct VerdictJson {
+    /// accept, drop or reject; null when the packet meets no IP hook (ARP…).
+    pub verdict: Option<&'static str>,
+    /// The base chain that decided: "family table chain".
+    pub chain: Option<String>,
+    /// The deciding rule's line in the rules file; null when a chain policy decided.
+    pub rule: Option<u32>,
+    pub rule_text: Option<String>,
+    /// The packet's conntrack state as `ct state` sees it.
+    pub ct_state: Option<&'static str>,
+}
+
+impl VerdictJson {
+    pub fn new(fw: &Firewall, j: Option<&Judgement>) -> Self {
+        VerdictJson {
+            verdict: j.map(|j| j.verdict.name()),
+            chain: j.and_then(|j| j.chain).map(|c| fw.chain_name(c)),
+            rule: j.and_then(|j| j.rule).and_then(|r| fw.rule_line(r)),
+            rule_text: j
+                .and_then(|j| j.rule)
+                .and_then(|r| fw.rule_text(r))
+                .map(str::to_string),
+            ct_state: j.map(|j| crate::firewall::model::ct::name(j.ct)),
+        }
+    }
 }
 
 /// The first question's name of a DNS message carried by this packet.
@@ -51,6 +85,15 @@ pub fn dns_qname(s: &Summary, data: &[u8]) -> Option<String> {
 
 impl PacketJson {
     pub fn new(no: u64, f: &FrameRef<'_>, s: &Summary) -> Self {
+        Self::judged(no, f, s, None)
+    }
+
+    pub fn judged(
+        no: u64,
+        f: &FrameRef<'_>,
+        s: &Summary,
+        fw: Option<(&Firewall, Option<&Judgement>)>,
+    ) -> Self {
         PacketJson {
             no,
             ts: f.ts.epoch_string(),
@@ -76,6 +119,7 @@ impl PacketJson {
             proto: s.proto.name(),
             info: info(s, f.data),
             error: s.error,
+            firewall: fw.map(|(fw, j)| VerdictJson::new(fw, j)),
         }
     }
 }
@@ -108,17 +152,36 @@ impl<W: Write> PacketPrinter<W> {
         }
     }
 
-    pub fn print(&mut self, no: u64, f: &FrameRef<'_>, s: &Summary) -> io::Result<()> {
+    pub fn print(
+        &mut self,
+        no: u64,
+        f: &FrameRef<'_>,
+        seen: &Seen,
+        fw: Option<&Firewall>,
+    ) -> io::Result<()> {
+        let s = &seen.summary;
         if self.json {
-            serde_json::to_writer(&mut self.out, &PacketJson::new(no, f, s))?;
+            let v = PacketJson::judged(no, f, s, fw.map(|fw| (fw, seen.judgement.as_ref())));
+            serde_json::to_writer(&mut self.out, &v)?;
             return self.out.write_all(b"\n");
         }
         let t0 = *self.first_ts.get_or_insert(f.ts.0);
         let rel = (f.ts.0 - t0) as f64 / 1e9;
         let (src, dst) = endpoints(s);
+        let verdict = match (fw, &seen.judgement) {
+            (Some(fw), Some(j)) => format!(
+                " [{}{}]",
+                j.verdict.name().to_uppercase(),
+                j.rule
+                    .and_then(|r| fw.rule_line(r))
+                    .map(|l| format!(" by line {l}"))
+                    .unwrap_or_else(|| " by policy".into())
+            ),
+            _ => String::new(),
+        };
         writeln!(
             self.out,
-            "{no:>6} {rel:>11.6} {src:>15} → {dst:<15} {:<7} {:>5} {}",
+            "{no:>6} {rel:>11.6} {src:>15} → {dst:<15} {:<7} {:>5} {}{verdict}",
             s.proto.name(),
             f.orig_len,
             info(s, f.data)
@@ -238,6 +301,39 @@ pub fn print_sessions<W: Write>(out: &mut W, table: &SessionTable, json: bool) -
             "({} sessions evicted to stay within --max-sessions)",
             table.evicted
         )?;
+    }
+    Ok(())
+}
+
+/// `--print rules`: every rule with its counters, then the policies' share.
+pub fn print_rules<W: Write>(out: &mut W, fw: &Firewall, json: bool) -> io::Result<()> {
+    for (id, rule) in fw.ruleset.rules() {
+        let c = fw.counters.get(&id).copied().unwrap_or_default();
+        if json {
+            let v = serde_json::json!({
+                "line": rule.origin.line,
+                "chain": fw.chain_name((id.table, id.chain)),
+                "rule": rule.origin.text,
+                "enabled": rule.enabled,
+                "packets": c.packets,
+                "bytes": c.bytes,
+            });
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(
+                out,
+                "{:>5}  {:>8} pkts {:>10} bytes  {}{}",
+                rule.origin.line,
+                c.packets,
+                c.bytes,
+                if rule.enabled { "" } else { "(disabled) " },
+                rule.origin.text
+            )?;
+        }
+    }
+    if !json {
+        let [a, d, r] = fw.verdicts;
+        writeln!(out, "verdicts: {a} accepted, {d} dropped, {r} rejected")?;
     }
     Ok(())
 }

@@ -74,6 +74,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         return Ok(0);
     }
     let input = choose_input(&cli);
+    if cli.print == Some(PrintWhat::Rules) && cli.rules.is_none() {
+        eprintln!("packetlab: --print rules needs --rules FILE");
+        return Ok(2);
+    }
     if let Some(what) = cli.print {
         return match (what, input) {
             (_, Input::File { path, .. }) => print_file(&cli, &path),
@@ -151,6 +155,13 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
         None => None,
     };
     let mut engine = Engine::with_limits(1, cli.max_sessions);
+    match load_firewall(cli, &[]) {
+        Ok(fw) => engine.firewall = fw,
+        Err(e) => {
+            eprintln!("packetlab: {e}");
+            return Ok(2);
+        }
+    }
     let limit = cli.count.unwrap_or(u64::MAX);
     let mut code = 0;
     while engine.packets < limit {
@@ -163,23 +174,22 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
                 break;
             }
         };
-        let (s, _) = engine.summarize(&f);
+        if ifaces.len() != engine.iface_names.len() {
+            engine.iface_names = ifaces.iter().map(|i| i.name.clone()).collect();
+        }
+        let s = engine.summarize(&f);
         if let Some(w) = writer.as_mut() {
             w.learn_interfaces(ifaces);
             w.write(&f)?;
         }
         if !per_packet {
-            stats.add(&s);
+            stats.add(&s.summary);
             continue;
         }
         // A stream (stdin) is printed as it arrives, not when a buffer fills.
-        let r = printer.print(engine.packets, &f, &s).and_then(|_| {
-            if streaming {
-                printer.flush()
-            } else {
-                Ok(())
-            }
-        });
+        let r = printer
+            .print(engine.packets, &f, &s, engine.firewall.as_ref())
+            .and_then(|_| if streaming { printer.flush() } else { Ok(()) });
         if let Err(e) = r {
             if is_broken_pipe(&e) {
                 return Ok(0);
@@ -189,6 +199,11 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
     }
     match cli.print {
         Some(PrintWhat::Stats) => stats.print(&engine, json)?,
+        Some(PrintWhat::Rules) => {
+            if let Some(fw) = &engine.firewall {
+                crate::headless::print_rules(&mut io::stdout().lock(), fw, json)?;
+            }
+        }
         Some(PrintWhat::Sessions) => {
             engine.sessions.age();
             let mut out = BufWriter::new(io::stdout().lock());
@@ -208,6 +223,25 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
         Err(e) if !is_broken_pipe(&e) => Err(e.into()),
         _ => Ok(code),
     }
+}
+
+/// The firewall of `--rules`, with the host's addresses from `--local` (and `live` interfaces').
+pub fn load_firewall(
+    cli: &Cli,
+    live: &[String],
+) -> Result<Option<crate::firewall::Firewall>, String> {
+    let Some(path) = &cli.rules else {
+        return Ok(None);
+    };
+    let mut locality = crate::firewall::Locality::from_args(&cli.locals)?;
+    for i in live::interfaces().iter().filter(|i| live.contains(&i.name)) {
+        locality.nets.extend(
+            i.ips
+                .iter()
+                .map(|n| (n.ip(), if n.is_ipv4() { 32 } else { 128 })),
+        );
+    }
+    crate::firewall::Firewall::load(path, locality).map(Some)
 }
 
 /// `--print stats`: packets per top protocol, with the engine's totals.
@@ -264,11 +298,20 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
     eprintln!("packetlab: capturing on {}", names.join(", "));
     let stdout = io::stdout();
     let mut printer = PacketPrinter::new(stdout.lock(), cli.format == Format::Json);
+    let mut engine = Engine::with_limits(1, cli.max_sessions);
+    engine.iface_names = ifaces.iter().map(|i| i.name.clone()).collect();
+    match load_firewall(cli, names) {
+        Ok(fw) => engine.firewall = fw,
+        Err(e) => {
+            eprintln!("packetlab: {e}");
+            live::stop_all(&stats);
+            return Ok(2);
+        }
+    }
     let mut writer = match &cli.write {
         Some(p) => Some(open_writer(p, ifaces)?),
         None => None,
     };
-    let mut engine = Engine::with_limits(1, cli.max_sessions);
     let per_packet = cli.print == Some(PrintWhat::Packets);
     let owners = crate::procs::Watcher::start(std::time::Duration::from_millis(200));
     let limit = cli.count.unwrap_or(u64::MAX);
@@ -299,14 +342,14 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
                         break 'outer;
                     }
                     let f = f.as_ref();
-                    let (s, _) = engine.summarize(&f);
+                    let s = engine.summarize(&f);
                     if let Some(w) = writer.as_mut() {
                         w.write(&f)?;
                     }
                     if !per_packet {
                         continue;
                     }
-                    match printer.print(engine.packets, &f, &s) {
+                    match printer.print(engine.packets, &f, &s, engine.firewall.as_ref()) {
                         Err(e) if is_broken_pipe(&e) => break 'outer,
                         r => r?,
                     }
@@ -331,6 +374,9 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
     }
     if let Some(mut w) = writer {
         w.flush()?;
+    }
+    if let (Some(PrintWhat::Rules), Some(fw)) = (cli.print, &engine.firewall) {
+        crate::headless::print_rules(&mut io::stdout().lock(), fw, cli.format == Format::Json)?;
     }
     if cli.print == Some(PrintWhat::Sessions) {
         let o = crate::procs::scan();

@@ -13,6 +13,8 @@ pub struct Packet {
     pub summary: Summary,
     /// The session it belongs to, if any.
     pub session: Option<u64>,
+    /// The firewall's verdict, when a ruleset is loaded.
+    pub judgement: Option<crate::firewall::Judgement>,
 }
 
 pub struct PacketStore {
@@ -73,6 +75,12 @@ impl PacketStore {
         (i < self.ring.len()).then_some(i)
     }
 
+    pub fn set_judgement(&mut self, i: usize, j: Option<crate::firewall::Judgement>) {
+        if let Some(p) = self.ring.get_mut(i) {
+            p.judgement = j;
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Packet> {
         self.ring.iter()
     }
@@ -95,6 +103,7 @@ mod tests {
             },
             summary: Summary::default(),
             session: None,
+            judgement: None,
         }
     }
 

@@ -39,8 +39,18 @@ pub fn run_tui(cli: Cli, input: Input) -> Result<i32> {
 async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     let stats = Arc::new(SourceStats::default());
     let (tx, rx) = mpsc::channel(source::CHANNEL_BATCHES);
-    let mut engine = Engine::new(cli.keep);
-    engine.generation = 0;
+    let mut engine = Engine::with_limits(cli.keep, cli.max_sessions);
+    let live_names = match &input {
+        Input::Live { interfaces } => interfaces.clone(),
+        _ => Vec::new(),
+    };
+    match crate::run::load_firewall(&cli, &live_names) {
+        Ok(fw) => engine.firewall = fw,
+        Err(e) => {
+            eprintln!("packetlab: {e}");
+            return Ok(2);
+        }
+    }
     let (kind, notice, ifaces, handles) = match input {
         Input::File { path, pace } => {
             let h = source::spawn_file(path.clone(), pace, stats.clone(), tx);
@@ -77,6 +87,7 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
             }
         },
     };
+    engine.iface_names = ifaces.iter().map(|i| i.name.clone()).collect();
     let writer = match &cli.write {
         Some(p) => {
             let f = File::create(p).wrap_err_with(|| format!("cannot write {}", p.display()))?;
@@ -186,6 +197,7 @@ async fn event_loop(
                             }
                         }
                         Some(SourceMsg::Interfaces(ifaces)) => {
+                            app.engine.iface_names = ifaces.iter().map(|i| i.name.clone()).collect();
                             // A pcapng file declares its interfaces as it goes; -w keeps their names.
                             if let Some(w) = writer.as_mut() {
                                 w.learn_interfaces(&ifaces);

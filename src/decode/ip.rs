@@ -86,6 +86,11 @@ impl<S: Sink> Dec<'_, '_, S> {
         let tot = tot as usize;
         // A total length of 0 is what TSO-offloaded captures show: trust the captured bytes.
         let pkt_end = if tot == 0 { end } else { (at + tot).min(end) };
+        self.s.ip_len = if tot == 0 {
+            (end - at) as u32
+        } else {
+            tot as u32
+        };
         if tot != 0 && tot < ihl {
             self.s.fail("IPv4 total length smaller than its header");
         }
@@ -215,6 +220,11 @@ impl<S: Sink> Dec<'_, '_, S> {
             end
         } else {
             (at + 40 + plen as usize).min(end)
+        };
+        self.s.ip_len = if plen == 0 {
+            (end - at) as u32
+        } else {
+            40 + plen as u32
         };
         let mut nh = nxt;
         let mut p = at + 40;

@@ -158,6 +158,8 @@ pub struct Summary {
     /// The next-header field of the IPv6 fixed header (tshark's `ipv6.nxt`).
     pub ipv6_nxt: Option<u8>,
     pub ttl: Option<u8>,
+    /// Length of the (outermost) IP packet, header included: what firewall counters count.
+    pub ip_len: u32,
     pub frag: Option<FragInfo>,
     pub sport: Option<u16>,
     pub dport: Option<u16>,

@@ -26,6 +26,17 @@ pub struct Locality {
 }
 
 impl Locality {
+    /// From `--local` values; an unparsable one is an error naming it.
+    pub fn from_args(args: &[String]) -> Result<Self, String> {
+        let nets = args
+            .iter()
+            .map(|a| parse_local(a).ok_or_else(|| format!("--local {a}: not an address or CIDR")))
+            .collect::<Result<_, _>>()?;
+        Ok(Locality { nets })
+    }
+}
+
+impl Locality {
     pub fn is_local(&self, a: IpAddr) -> bool {
         a.is_loopback()
             || self
@@ -37,6 +48,10 @@ impl Locality {
     /// The hooks a packet meets: to a local address input, from one output, both (loopback)
     /// output then input, as in the kernel; neither: forward.
     pub fn hooks(&self, src: IpAddr, dst: IpAddr) -> &'static [Hook] {
+        if self.nets.is_empty() && !src.is_loopback() {
+            // No host given (a capture file without --local): the host is whoever receives.
+            return &[Hook::Input];
+        }
         match (self.is_local(src), self.is_local(dst)) {
             (true, true) => &[Hook::Output, Hook::Input],
             (false, true) => &[Hook::Input],
