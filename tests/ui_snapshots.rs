@@ -273,3 +273,125 @@ fn combined_layout_with_everything_open() {
         "maximised"
     );
 }
+
+fn app_with_rules(rules: &str) -> App {
+    let rs = packetlab::firewall::nft::parse(rules, "t.nft").unwrap();
+    let mut e = Engine::new(1000);
+    e.firewall = Some(packetlab::firewall::Firewall::new(
+        rs,
+        "t.nft".into(),
+        packetlab::firewall::Locality::default(),
+    ));
+    for f in frames::sample() {
+        e.ingest(f);
+    }
+    let mut app = App::new(e, SourceKind::File("sample.pcap".into()));
+    app.source_done = true;
+    app.sessions.refresh(&app.engine.sessions);
+    let fw = app.engine.firewall.as_ref().unwrap();
+    app.firewall.move_by(fw, 0);
+    app
+}
+
+const RULES: &str = "table inet filter {\n\
+    chain input {\n\
+        type filter hook input priority 0; policy drop;\n\
+        ct state established,related accept\n\
+        udp dport 53 counter accept\n\
+        tcp dport 80 ct state new counter accept\n\
+        icmp type echo-request accept\n\
+    }\n\
+}\n";
+
+#[test]
+fn firewall_pane_toggle_recounts_and_recolours() {
+    let mut app = app_with_rules(RULES);
+    app.apply(Action::FocusPane(5));
+    let t = draw(&mut app, 160, 44);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("Firewall t.nft — 8 accepted, 0 dropped, 0 rejected"),
+        "{text}"
+    );
+    assert!(text.contains("Verdict"), "the packet list shows verdicts");
+    insta::assert_snapshot!("firewall_all_accepted", t.backend());
+    // Disable "tcp dport 80 … accept": the connection's SYN now falls to the drop policy; with
+    // no connection tracked, the SYN-ACK and the RST are invalid and the ACKs new: all dropped.
+    // (ARP meets no IP hook: 8 of the 9 packets are judged.)
+    app.apply(Action::Down);
+    app.apply(Action::Down);
+    app.apply(Action::Space);
+    let t = draw(&mut app, 160, 44);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("[ ]    6"),
+        "the rule is shown disabled:\n{text}"
+    );
+    assert!(
+        text.contains("Firewall t.nft — 3 accepted, 5 dropped, 0 rejected"),
+        "{text}"
+    );
+    // Verdict colours: a dropped packet's verdict cell is red.
+    let buf = t.backend().buffer();
+    let row = text
+        .lines()
+        .position(|l| l.contains("51000 → 80 [SYN]"))
+        .unwrap() as u16;
+    let line = text.lines().nth(row as usize).unwrap();
+    let x = line[..line.find(" drop ").unwrap() + 1].chars().count() as u16;
+    assert_eq!(buf[(x, row)].fg, Color::LightRed);
+    insta::assert_snapshot!("firewall_rule_disabled", t.backend());
+    // The session it belongs to shows its dropped packets.
+    assert!(text.contains("✘5"), "{text}");
+}
+
+#[test]
+fn explain_trace_in_the_packet_detail() {
+    let mut app = app_with_rules(RULES);
+    app.apply(Action::FocusPane(2));
+    app.apply(Action::First);
+    app.apply(Action::Down);
+    app.apply(Action::Down); // packet 3: the SYN to port 80
+    app.apply(Action::Enter);
+    let d = app.detail.as_ref().unwrap();
+    let texts: Vec<&str> = d.tree.nodes.iter().map(|n| n.text.as_str()).collect();
+    let fw_at = texts
+        .iter()
+        .position(|t| t.starts_with("Firewall: ACCEPT by line 6"))
+        .expect("firewall layer");
+    let trace = &texts[fw_at..];
+    assert!(trace.contains(&"ct state: new"), "{trace:?}");
+    assert!(
+        trace.contains(&"hook input: chain inet filter input"),
+        "{trace:?}"
+    );
+    assert!(
+        trace
+            .iter()
+            .any(|t| t
+                .starts_with("✘ line 4: ct state established,related accept  (ct state is new)")),
+        "{trace:?}"
+    );
+    assert!(
+        trace.iter().any(|t| t.starts_with(
+            "✘ line 5: udp dport 53 counter accept  (udp dport: the packet has none)"
+        )),
+        "{trace:?}"
+    );
+    assert!(
+        trace
+            .iter()
+            .any(|t| t.starts_with("✔ line 6: tcp dport 80 ct state new counter accept")),
+        "{trace:?}"
+    );
+    // Open the firewall layer and show it.
+    let mut app = app;
+    let layer = fw_at;
+    if let Some(d) = app.detail.as_mut() {
+        d.collapsed.clear();
+        d.cursor = layer;
+        d.scroll = d.visible().iter().position(|&i| i == layer).unwrap();
+    }
+    let t = draw(&mut app, 160, 50);
+    insta::assert_snapshot!(t.backend());
+}

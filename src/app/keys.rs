@@ -31,6 +31,10 @@ pub enum Action {
     /// Packets pane: go to this packet's session. Sessions pane: show its packets.
     Jump,
     ToggleListening,
+    /// Space: toggles the selected rule in the firewall pane, else pauses.
+    Space,
+    MoveRuleUp,
+    MoveRuleDown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +71,12 @@ pub const KEYS: &[(&str, &str)] = &[
         "packets: jump to the packet's session; sessions: show its packets",
     ),
     ("l", "sessions: also list listening / bound sockets (live)"),
-    ("Space / p", "pause / resume capture"),
+    (
+        "Space / p",
+        "pause / resume capture (Space in the firewall pane: toggle the rule)",
+    ),
+    ("5", "focus the firewall pane (with --rules)"),
+    ("[ / ]", "firewall: move the selected rule up / down"),
     (
         "Esc",
         "close help, else the detail, else the session filter on packets",
@@ -86,7 +95,10 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Esc => Action::Escape,
-        KeyCode::Char(' ') | KeyCode::Char('p') => Action::TogglePause,
+        KeyCode::Char(' ') => Action::Space,
+        KeyCode::Char('p') => Action::TogglePause,
+        KeyCode::Char('[') => Action::MoveRuleUp,
+        KeyCode::Char(']') => Action::MoveRuleDown,
         KeyCode::Char('f') => Action::ToggleFollow,
         KeyCode::Tab | KeyCode::BackTab => Action::FocusNext,
         KeyCode::Char('k') | KeyCode::Up => Action::Up,
@@ -96,7 +108,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('g') | KeyCode::Home => Action::First,
         KeyCode::Char('G') | KeyCode::End => Action::Last,
         KeyCode::Enter => Action::Enter,
-        KeyCode::Char(c @ '1'..='4') => Action::FocusPane(c as u8 - b'0'),
+        KeyCode::Char(c @ '1'..='5') => Action::FocusPane(c as u8 - b'0'),
         KeyCode::Char('z') => Action::Maximize,
         KeyCode::Char('s') => Action::SortNext,
         KeyCode::Char('S') => Action::SortReverse,
@@ -166,6 +178,7 @@ impl App {
                     2 => Focus::List,
                     3 if self.detail.is_some() => Focus::Detail,
                     4 if self.detail.is_some() => Focus::Hex,
+                    5 if self.engine.firewall.is_some() => Focus::Firewall,
                     _ => self.focus,
                 }
             }
@@ -182,7 +195,10 @@ impl App {
             Action::ToggleListening => self.sessions.show_listening = !self.sessions.show_listening,
             Action::Jump => self.jump(),
             Action::SortNext | Action::SortReverse | Action::EditFilter => {}
-            Action::TogglePause => {
+            Action::Space if self.focus == Focus::Firewall => self.toggle_rule(),
+            Action::MoveRuleUp => self.move_rule(-1),
+            Action::MoveRuleDown => self.move_rule(1),
+            Action::TogglePause | Action::Space => {
                 self.paused = !self.paused;
                 return Some(Effect::SetPaused(self.paused));
             }
@@ -195,8 +211,10 @@ impl App {
                 }
             }
             Action::FocusNext => {
+                let fw = self.engine.firewall.is_some();
                 self.focus = match (self.focus, self.detail.is_some()) {
-                    (Focus::Sessions, _) => Focus::List,
+                    (Focus::Sessions, _) if fw => Focus::Firewall,
+                    (Focus::Sessions | Focus::Firewall, _) => Focus::List,
                     (Focus::List, true) => Focus::Detail,
                     (Focus::Detail, _) => Focus::Hex,
                     _ => Focus::Sessions,
@@ -211,7 +229,7 @@ impl App {
                     }
                 }
                 Focus::Detail => self.toggle_fold(),
-                Focus::Hex => {}
+                Focus::Hex | Focus::Firewall => {}
                 Focus::Sessions => {
                     self.sessions.detail_open =
                         !self.sessions.detail_open && self.sessions.selected.is_some();
@@ -223,7 +241,7 @@ impl App {
             Action::PageDown => self.move_by(self.page() as i64),
             Action::First => self.move_by(i64::MIN / 2),
             Action::Last => match self.focus {
-                Focus::Sessions => self.move_by(i64::MAX / 2),
+                Focus::Sessions | Focus::Firewall => self.move_by(i64::MAX / 2),
                 Focus::List => {
                     self.follow = true;
                     self.refresh_detail();
@@ -240,6 +258,7 @@ impl App {
             Focus::Detail => self.detail_rows,
             Focus::Hex => self.hex_rows,
             Focus::Sessions => self.sessions.visible_rows,
+            Focus::Firewall => self.firewall.visible_rows,
         }
         .saturating_sub(1)
         .max(1)
@@ -255,6 +274,41 @@ impl App {
         self.follow = false;
     }
 
+    /// Enables or disables the selected rule, and judges everything again.
+    fn toggle_rule(&mut self) {
+        let Some(fw) = self.engine.firewall.as_mut() else {
+            return;
+        };
+        let Some(id) = self.firewall.selected_rule(fw) else {
+            return;
+        };
+        if let Some(r) = fw.ruleset.rule_mut(id) {
+            r.enabled = !r.enabled;
+        }
+        self.rejudge();
+    }
+
+    /// Moves the selected rule within its chain, and judges everything again.
+    fn move_rule(&mut self, delta: i64) {
+        if self.focus != Focus::Firewall {
+            return;
+        }
+        let Some(fw) = self.engine.firewall.as_mut() else {
+            return;
+        };
+        let Some(id) = self.firewall.selected_rule(fw) else {
+            return;
+        };
+        let rules = &mut fw.ruleset.tables[id.table as usize].chains[id.chain as usize].rules;
+        let to = id.rule as i64 + delta;
+        if to < 0 || to >= rules.len() as i64 {
+            return;
+        }
+        rules.swap(id.rule as usize, to as usize);
+        self.firewall.selected = (self.firewall.selected as i64 + delta) as usize;
+        self.rejudge();
+    }
+
     /// From a packet to its session, or from a session to its packets.
     fn jump(&mut self) {
         match self.focus {
@@ -265,6 +319,7 @@ impl App {
                     self.focus = Focus::List;
                 }
             }
+            Focus::Firewall => {}
             Focus::List | Focus::Detail | Focus::Hex => {
                 let sess = self
                     .selected_index()
@@ -289,6 +344,11 @@ impl App {
     fn move_by(&mut self, delta: i64) {
         match self.focus {
             Focus::Sessions => self.sessions.move_by(delta),
+            Focus::Firewall => {
+                if let Some(fw) = &self.engine.firewall {
+                    self.firewall.move_by(fw, delta);
+                }
+            }
             Focus::List => {
                 let n = self.view_len();
                 if n == 0 {
@@ -343,7 +403,16 @@ impl App {
         let Some(p) = self.selected_index().and_then(|i| self.view_get(i)) else {
             return;
         };
-        let (tree, _) = Tree::build(p.no, &p.frame.as_ref());
+        let (mut tree, _) = Tree::build(p.no, &p.frame.as_ref());
+        if let Some(fw) = &self.engine.firewall {
+            let iface = self
+                .engine
+                .iface_names
+                .get(p.frame.iface as usize)
+                .and_then(|n| n.as_deref());
+            tree.nodes
+                .extend(super::firewall_view::explain(fw, p, iface));
+        }
         // Start on the innermost layer: that is what the packet is about.
         let cursor = tree
             .nodes

@@ -1,5 +1,6 @@
 //! The TUI: state, keys, and the one async event loop where sources, keys and drawing meet.
 
+pub mod firewall_view;
 pub mod keys;
 pub mod sessions_view;
 pub mod state;
@@ -99,6 +100,9 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     let owners = matches!(kind, SourceKind::Live(_))
         .then(|| crate::procs::Watcher::start(Duration::from_millis(500)));
     let mut app = App::new(engine, kind);
+    if let Some(fw) = &app.engine.firewall {
+        app.firewall.move_by(fw, 0);
+    }
     app.notice = notice;
 
     let mut terminal = ratatui::init();

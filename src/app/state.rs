@@ -5,6 +5,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::firewall_view::FirewallView;
 use super::sessions_view::SessionsView;
 use crate::capture::Frame;
 use crate::decode::detail::Tree;
@@ -18,6 +19,7 @@ pub enum Focus {
     List,
     Detail,
     Hex,
+    Firewall,
 }
 
 /// The packet list shows only one session's packets.
@@ -118,6 +120,9 @@ pub struct App {
     pub show_help: bool,
     pub detail: Option<DetailView>,
     pub sessions: SessionsView,
+    pub firewall: FirewallView,
+    /// Packets per verdict (accept, drop, reject) of each session, when rules are loaded.
+    pub session_verdicts: std::collections::HashMap<u64, [u32; 3]>,
     /// When set, the packet list shows only this session's packets.
     pub packet_filter: Option<PacketFilter>,
     /// The focused pane fills the screen.
@@ -154,6 +159,8 @@ impl App {
             show_help: false,
             detail: None,
             sessions: SessionsView::default(),
+            firewall: FirewallView::default(),
+            session_verdicts: Default::default(),
             packet_filter: None,
             maximized: false,
             sockets: None,
@@ -172,6 +179,11 @@ impl App {
     /// Takes in one frame: into the engine, and into the session filter when it matches.
     pub fn ingest(&mut self, frame: Frame) {
         let no = self.engine.ingest(frame);
+        if let Some(p) = self.engine.store.get(self.engine.store.len() - 1) {
+            if let (Some(s), Some(j)) = (p.session, p.judgement) {
+                self.session_verdicts.entry(s).or_default()[j.verdict as usize] += 1;
+            }
+        }
         if let Some(f) = self.packet_filter.as_mut() {
             let first = self.engine.store.get(0).map(|p| p.no).unwrap_or(0);
             while f.matches.front().is_some_and(|&n| n < first) {
@@ -181,6 +193,22 @@ impl App {
             if last.is_some_and(|p| p.no == no && p.session == Some(f.session)) {
                 f.matches.push_back(no);
             }
+        }
+    }
+
+    /// Judges every kept packet again after the rules changed, and recounts per session.
+    pub fn rejudge(&mut self) {
+        self.engine.rejudge();
+        self.session_verdicts.clear();
+        for p in self.engine.store.iter() {
+            if let (Some(s), Some(j)) = (p.session, p.judgement) {
+                self.session_verdicts.entry(s).or_default()[j.verdict as usize] += 1;
+            }
+        }
+        if self.detail.is_some() {
+            let focus = self.focus;
+            self.open_detail();
+            self.focus = focus;
         }
     }
 

@@ -39,6 +39,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let top = app.top_index();
     let sel = app.selected_index();
     let t0 = app.engine.first_ts.map(|t| t.0).unwrap_or(0);
+    let judged = app.engine.firewall.is_some();
     let rows = (top..(top + rows_n).min(n)).filter_map(|i| {
         let p = app.view_get(i)?;
         let s = &p.summary;
@@ -49,22 +50,31 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         } else {
             theme::packet_style(s)
         };
-        Some(
-            Row::new(vec![
-                Cell::from(p.no.to_string()),
-                Cell::from(format!("{rel:.6}")),
-                Cell::from(src),
-                Cell::from(dst),
-                Cell::from(s.proto.name()),
-                Cell::from(p.frame.orig_len.to_string()),
-                Cell::from(Text::raw(sanitize(&info(s, &p.frame.data)).into_owned())),
-            ])
-            .style(style),
-        )
+        let mut cells = vec![
+            Cell::from(p.no.to_string()),
+            Cell::from(format!("{rel:.6}")),
+            Cell::from(src),
+            Cell::from(dst),
+            Cell::from(s.proto.name()),
+            Cell::from(p.frame.orig_len.to_string()),
+            Cell::from(Text::raw(sanitize(&info(s, &p.frame.data)).into_owned())),
+        ];
+        if judged {
+            let v = match p.judgement {
+                Some(j) => Cell::from(j.verdict.name()).style(if Some(i) == sel {
+                    theme::SELECTED
+                } else {
+                    super::firewall::verdict_style(j.verdict)
+                }),
+                None => Cell::from("—").style(theme::DIM),
+            };
+            cells.insert(5, v);
+        }
+        Some(Row::new(cells).style(style))
     });
     // IPv4 addresses and MACs fit in 17 columns; wide screens leave room for IPv6.
     let addr_w = if area.width >= 140 { 22 } else { 17 };
-    let widths = [
+    let mut widths = vec![
         Constraint::Length(7),
         Constraint::Length(11),
         Constraint::Length(addr_w),
@@ -73,7 +83,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(6),
         Constraint::Min(10),
     ];
-    let header = Row::new([
+    let mut names = vec![
         "No.",
         "Time",
         "Source",
@@ -81,8 +91,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         "Protocol",
         "Length",
         "Info",
-    ])
-    .style(theme::HEADER);
+    ];
+    // With a ruleset loaded, each packet's verdict gets a column of its own.
+    if judged {
+        widths.insert(5, Constraint::Length(7));
+        names.insert(5, "Verdict");
+    }
+    let header = Row::new(names).style(theme::HEADER);
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)

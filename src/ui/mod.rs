@@ -3,6 +3,7 @@
 
 mod capture_list;
 mod detail;
+mod firewall;
 mod help;
 mod hex;
 mod session_detail;
@@ -21,6 +22,7 @@ use crate::app::state::{App, Focus};
 pub struct Areas {
     pub sessions: Option<Rect>,
     pub session_detail: Option<Rect>,
+    pub firewall: Option<Rect>,
     pub list: Option<Rect>,
     pub detail: Option<Rect>,
     pub hex: Option<Rect>,
@@ -39,6 +41,7 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     let mut a = Areas {
         sessions: None,
         session_detail: None,
+        firewall: None,
         list: None,
         detail: None,
         hex: None,
@@ -51,17 +54,24 @@ pub fn layout(area: Rect, app: &App) -> Areas {
             Focus::List => a.list = Some(main),
             Focus::Detail => a.detail = Some(main),
             Focus::Hex => a.hex = Some(main),
+            Focus::Firewall => a.firewall = Some(main),
         }
         return a;
     }
     // The session detail needs more height than the table alone.
     let share = if app.sessions.detail_open { 50 } else { 35 };
-    let [top, packets] = Layout::vertical([
+    let fw_share = if app.engine.firewall.is_some() { 25 } else { 0 };
+    let share = share - fw_share / 3;
+    let [top, fw, packets] = Layout::vertical([
         Constraint::Percentage(share),
-        Constraint::Percentage(100 - share),
+        Constraint::Percentage(fw_share),
+        Constraint::Percentage(100 - share - fw_share),
     ])
     .areas(main);
     split_sessions(&mut a, top, app);
+    if fw_share > 0 {
+        a.firewall = Some(fw);
+    }
     if app.detail.is_some() {
         let [list, bottom] =
             Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)])
@@ -104,6 +114,7 @@ pub fn fit(app: &mut App, area: Rect) {
     let a = layout(area, app);
     app.list_rows = a.list.map(|r| inner_rows(r, 1)).unwrap_or(10).max(1);
     app.sessions.visible_rows = a.sessions.map(|r| inner_rows(r, 1)).unwrap_or(10).max(1);
+    app.firewall.visible_rows = a.firewall.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1);
     app.detail_rows = a.detail.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1);
     app.hex_rows = a.hex.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1);
 }
@@ -115,6 +126,9 @@ pub fn render(f: &mut Frame, app: &App) {
     }
     if let Some(r) = a.session_detail {
         session_detail::render(f, r, app);
+    }
+    if let Some(r) = a.firewall {
+        firewall::render(f, r, app);
     }
     if let Some(r) = a.list {
         capture_list::render(f, r, app);

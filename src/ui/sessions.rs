@@ -27,6 +27,20 @@ pub fn state_style(s: &Session) -> Style {
     }
 }
 
+/// The state, and when rules are loaded how many of the session's packets they drop or reject.
+fn state_cell(s: &Session, verdicts: Option<&[u32; 3]>) -> Cell<'static> {
+    let mut spans = vec![Span::styled(s.state_name(), state_style(s))];
+    if let Some([_, d, r]) = verdicts {
+        if d + r > 0 {
+            spans.push(Span::styled(
+                format!(" ✘{}", d + r),
+                Style::new().fg(Color::LightRed),
+            ));
+        }
+    }
+    Cell::from(Line::from(spans))
+}
+
 fn endpoint_cell(proto: SessionProto, e: Endpoint) -> Cell<'static> {
     Cell::from(Line::from(vec![
         Span::raw(endpoint_text(proto, e)),
@@ -39,7 +53,7 @@ const COLUMNS: [(&str, Constraint, u16); 10] = [
     ("Proto", Constraint::Length(6), 0),
     ("A", Constraint::Fill(1), 0),
     ("B", Constraint::Fill(1), 0),
-    ("State", Constraint::Length(12), 0),
+    ("State", Constraint::Length(16), 0),
     ("Process", Constraint::Length(16), 100),
     ("A→B", Constraint::Length(7), 0),
     ("B→A", Constraint::Length(7), 0),
@@ -111,7 +125,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(s.proto.name()),
                 endpoint_cell(s.proto, s.a),
                 endpoint_cell(s.proto, s.b),
-                Cell::from(s.state_name()).style(state_style(s)),
+                state_cell(s, app.session_verdicts.get(&s.id)),
                 Cell::from(sanitize(&s.process_label().unwrap_or_default()).into_owned()),
                 Cell::from(s.ab.frames.to_string()),
                 Cell::from(s.ba.frames.to_string()),

@@ -1,0 +1,95 @@
+//! The firewall pane: the ruleset as a list, each rule with its enabled mark, live hit counters
+//! and its verdict's colour.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::{human_bytes, pane, theme};
+use crate::app::firewall_view::{rows, FwRow};
+use crate::app::state::{App, Focus};
+use crate::firewall::eval::Final;
+use crate::firewall::model::{Policy, Verdict};
+use crate::sanitize::sanitize;
+
+pub fn verdict_style(v: Final) -> Style {
+    match v {
+        Final::Accept => Style::new().fg(Color::LightGreen),
+        Final::Drop => Style::new().fg(Color::LightRed),
+        Final::Reject => Style::new().fg(Color::LightMagenta),
+    }
+}
+
+fn rule_style(v: &Option<Verdict>) -> Style {
+    match v {
+        Some(Verdict::Accept) => verdict_style(Final::Accept),
+        Some(Verdict::Drop) => verdict_style(Final::Drop),
+        Some(Verdict::Reject) => verdict_style(Final::Reject),
+        Some(Verdict::Jump(_) | Verdict::Goto(_) | Verdict::Return) => Style::new().fg(Color::Cyan),
+        _ => Style::new(),
+    }
+}
+
+pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    let Some(fw) = &app.engine.firewall else {
+        return;
+    };
+    let [a, d, r] = fw.verdicts;
+    let title = format!(
+        " Firewall {} — {a} accepted, {d} dropped, {r} rejected ",
+        fw.source
+    );
+    let block = pane(sanitize(&title).into_owned(), app.focus == Focus::Firewall);
+    let n = super::inner_rows(area, 0);
+    let v = &app.firewall;
+    let lines: Vec<Line> = rows(fw)
+        .into_iter()
+        .enumerate()
+        .skip(v.top)
+        .take(n)
+        .map(|(i, row)| match row {
+            FwRow::Chain(t, c) => {
+                let chain = &fw.ruleset.tables[t as usize].chains[c as usize];
+                let base = match &chain.base {
+                    Some(b) => format!(
+                        " (hook {}, priority {}, policy {})",
+                        b.hook.name(),
+                        b.priority,
+                        match b.policy {
+                            Policy::Accept => "accept",
+                            Policy::Drop => "drop",
+                        }
+                    ),
+                    None => String::new(),
+                };
+                Line::styled(format!("{}{base}", fw.chain_name((t, c))), theme::HEADER)
+            }
+            FwRow::Rule(id) => {
+                let rule = fw.ruleset.rule(id).expect("row of an existing rule");
+                let c = fw.counters.get(&id).copied().unwrap_or_default();
+                let mark = if rule.enabled { "[x]" } else { "[ ]" };
+                let mut style = if rule.enabled {
+                    rule_style(&rule.verdict)
+                } else {
+                    theme::DIM
+                };
+                if i == v.selected && app.focus == Focus::Firewall {
+                    style = theme::SELECTED;
+                } else if i == v.selected {
+                    style = style.add_modifier(Modifier::REVERSED);
+                }
+                Line::from(vec![
+                    Span::styled(format!(" {mark} {:>4} ", rule.origin.line), style),
+                    Span::styled(
+                        format!("{:>8} pkts {:>9} ", c.packets, human_bytes(c.bytes)),
+                        theme::DIM,
+                    ),
+                    Span::styled(sanitize(&rule.origin.text).into_owned(), style),
+                ])
+            }
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}
