@@ -385,7 +385,6 @@ fn explain_trace_in_the_packet_detail() {
         "{trace:?}"
     );
     // Open the firewall layer and show it.
-    let mut app = app;
     let layer = fw_at;
     if let Some(d) = app.detail.as_mut() {
         d.collapsed.clear();
