@@ -251,3 +251,64 @@ fn sessions_sort_select_and_jump_to_packets() {
     let s = t.wait_for("packetlab exited");
     assert!(s.contains("packetlab exited 0"), "{s}");
 }
+
+#[test]
+fn toggling_a_firewall_rule_changes_counters_and_colours() {
+    if !common::have_tool("tmux") {
+        common::require_or_skip("tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("sample.pcapng");
+    write_sample(&cap);
+    let rules = dir.path().join("rules.nft");
+    std::fs::write(
+        &rules,
+        "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    \
+         ct state established,related accept\n    udp dport 53 counter accept\n    \
+         tcp dport 80 ct state new counter accept\n    icmp type echo-request accept\n  }\n}\n",
+    )
+    .unwrap();
+    let cmd = format!(
+        "sh -c '{} -r {} --rules {}; echo \"packetlab exited $?\"; sleep 30'",
+        common::bin().display(),
+        cap.display(),
+        rules.display()
+    );
+    let t = Tmux::start(&format!("packetlab-e2e-fw-{}", std::process::id()), &cmd);
+    t.wait_for("8 accepted, 0 dropped, 0 rejected");
+    t.wait_for(" END ");
+    let s = t.screen();
+    assert!(
+        s.contains("[x]    6        1 pkts"),
+        "rule 6 counted the SYN:\n{s}"
+    );
+    // Focus the firewall pane, select line 6 (the third rule) and disable it with Space.
+    t.keys(&["5", "j", "j", "Space"]);
+    let s = t.wait_for("3 accepted, 5 dropped, 0 rejected");
+    assert!(
+        s.contains("[ ]    6        0 pkts"),
+        "the rule is off and counts nothing:\n{s}"
+    );
+    // The SYN's verdict cell is now red ("drop" in light red: colour 9, which tmux writes as
+    // SGR 38;5;9 or 91).
+    let coloured = Command::new("tmux")
+        .args(["capture-pane", "-e", "-p", "-t", &t.name])
+        .output()
+        .unwrap();
+    let coloured = String::from_utf8_lossy(&coloured.stdout);
+    let syn_line = coloured
+        .lines()
+        .find(|l| l.contains("51000 → 80 [SYN]"))
+        .unwrap();
+    assert!(
+        syn_line.contains("\x1b[38;5;9mdrop") || syn_line.contains("\x1b[91mdrop"),
+        "a red drop verdict: {syn_line:?}"
+    );
+    // Space again brings the rule back.
+    t.keys(&["Space"]);
+    t.wait_for("8 accepted, 0 dropped, 0 rejected");
+    t.keys(&["q"]);
+    let s = t.wait_for("packetlab exited");
+    assert!(s.contains("packetlab exited 0"), "{s}");
+}
