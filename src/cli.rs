@@ -56,6 +56,11 @@ pub struct Cli {
     #[arg(long = "local", value_name = "CIDR")]
     pub locals: Vec<String>,
 
+    /// Check the --rules file and exit: shadowed, redundant and never-matching rules, unreachable
+    /// chains. Exit 0 when nothing is wrong (warnings only), 1 on errors, 2 when unreadable.
+    #[arg(long, requires = "rules")]
+    pub check: bool,
+
     /// Print instead of opening the TUI: `packets` one line (or JSON object) per packet,
     /// `sessions` the session table at the end of input (or on Ctrl-C), `stats` totals.
     #[arg(long, value_enum, value_name = "WHAT")]

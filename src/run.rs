@@ -73,6 +73,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         return Ok(0);
     }
+    if cli.check {
+        return check_rules(&cli);
+    }
     let input = choose_input(&cli);
     if cli.print == Some(PrintWhat::Rules) && cli.rules.is_none() {
         eprintln!("packetlab: --print rules needs --rules FILE");
@@ -223,6 +226,35 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
         Err(e) if !is_broken_pipe(&e) => Err(e.into()),
         _ => Ok(code),
     }
+}
+
+/// `--rules FILE --check`: the ruleset's findings, one line each, and the exit code.
+fn check_rules(cli: &Cli) -> Result<i32> {
+    let fw = match load_firewall(cli, &[]) {
+        Ok(Some(fw)) => fw,
+        Ok(None) => return Ok(2),
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(2);
+        }
+    };
+    let findings = crate::firewall::analysis::analyze(&fw.ruleset);
+    let mut errors = 0;
+    for f in &findings {
+        let line = match f.rule.and_then(|r| fw.ruleset.rule(r)) {
+            Some(r) => r.origin.line,
+            None => fw.ruleset.tables[f.chain.0 as usize].chains[f.chain.1 as usize].line,
+        };
+        errors += usize::from(f.is_error());
+        println!("{}:{line}: {}", fw.source, f.describe(&fw.ruleset));
+    }
+    let rules = fw.ruleset.rules().count();
+    println!(
+        "{}: {rules} rules, {errors} errors, {} warnings",
+        fw.source,
+        findings.len() - errors
+    );
+    Ok(if errors > 0 { 1 } else { 0 })
 }
 
 /// The firewall of `--rules`, with the host's addresses from `--local` (and `live` interfaces').

@@ -118,3 +118,37 @@ fn live_capture_without_permission_exits_2_with_the_grant_command() {
         "{err}"
     );
 }
+
+#[test]
+fn check_reports_shadowed_rules_and_sets_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.nft");
+    std::fs::write(
+        &bad,
+        "table inet f {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    \
+         tcp dport { 22, 80 } accept\n    tcp dport 22 ip saddr 10.0.0.0/8 drop\n  }\n}\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&["--rules", bad.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("bad.nft:5: error: shadowed by line 4 (tcp dport { 22, 80 } accept)"),
+        "{out}"
+    );
+    let good = dir.path().join("good.nft");
+    std::fs::write(&good, "table inet f {\n  chain input {\n    type filter hook input priority 0;\n    tcp dport 22 accept\n  }\n}\n").unwrap();
+    let (code, out, _) = run(&["--rules", good.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 0, "{out}");
+    let broken = dir.path().join("broken.nft");
+    std::fs::write(
+        &broken,
+        "table inet f {\n  chain input {\n    tcp dport 22 limit rate 1/second accept\n  }\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["--rules", broken.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("broken.nft:3:18: unsupported: 'limit'"),
+        "{err}"
+    );
+}

@@ -103,6 +103,7 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     if let Some(fw) = &app.engine.firewall {
         app.firewall.move_by(fw, 0);
     }
+    app.analyze_rules();
     app.notice = notice;
 
     let mut terminal = ratatui::init();

@@ -121,6 +121,8 @@ pub struct App {
     pub detail: Option<DetailView>,
     pub sessions: SessionsView,
     pub firewall: FirewallView,
+    /// What the analysis says of the current rules (shadowed, redundant…), by rule.
+    pub fw_findings: Vec<crate::firewall::analysis::Finding>,
     /// Packets per verdict (accept, drop, reject) of each session, when rules are loaded.
     pub session_verdicts: std::collections::HashMap<u64, [u32; 3]>,
     /// When set, the packet list shows only this session's packets.
@@ -160,6 +162,7 @@ impl App {
             detail: None,
             sessions: SessionsView::default(),
             firewall: FirewallView::default(),
+            fw_findings: Vec::new(),
             session_verdicts: Default::default(),
             packet_filter: None,
             maximized: false,
@@ -199,6 +202,7 @@ impl App {
     /// Judges every kept packet again after the rules changed, and recounts per session.
     pub fn rejudge(&mut self) {
         self.engine.rejudge();
+        self.analyze_rules();
         self.session_verdicts.clear();
         for p in self.engine.store.iter() {
             if let (Some(s), Some(j)) = (p.session, p.judgement) {
@@ -210,6 +214,16 @@ impl App {
             self.open_detail();
             self.focus = focus;
         }
+    }
+
+    /// Runs the ruleset analysis again (the rules changed).
+    pub fn analyze_rules(&mut self) {
+        self.fw_findings = self
+            .engine
+            .firewall
+            .as_ref()
+            .map(|fw| crate::firewall::analysis::analyze(&fw.ruleset))
+            .unwrap_or_default();
     }
 
     /// Shows only `session`'s packets in the list (or all again with `None`).

@@ -2,6 +2,7 @@
 //! connection tracking, and the verdict each packet gets — with per-rule counters and a trace.
 //! Engine code: no terminal.
 
+pub mod analysis;
 pub mod conntrack;
 pub mod eval;
 pub mod lexer;
