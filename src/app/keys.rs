@@ -305,6 +305,7 @@ impl App {
             return;
         }
         rules.swap(id.rule as usize, to as usize);
+        fw.rules_changed();
         self.firewall.selected = (self.firewall.selected as i64 + delta) as usize;
         self.rejudge();
     }

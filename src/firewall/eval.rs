@@ -84,8 +84,28 @@ enum Flow {
     Fallthrough,
 }
 
-/// Evaluates `p` through `hooks` in order (output then input for loopback traffic).
+/// Evaluates `p` through `hooks` in order (output then input for loopback traffic), testing
+/// every rule it meets.
 pub fn evaluate(rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>, trace: bool) -> Outcome {
+    walk(rs, hooks, p.v6, Tests::Packet(p), trace)
+}
+
+/// The same walk when the rules a packet matches are already known (`matched`: every rule
+/// whose tests it passes, enabled or not, sorted). Gives exactly `evaluate`'s outcome.
+pub fn evaluate_matched(rs: &Ruleset, hooks: &[Hook], v6: bool, matched: &[RuleId]) -> Outcome {
+    walk(rs, hooks, v6, Tests::Known(matched), false)
+}
+
+/// How a walk learns whether a rule matches.
+#[derive(Clone, Copy)]
+enum Tests<'a, 'p> {
+    /// Test each rule against the packet.
+    Packet(&'a PacketView<'p>),
+    /// These rules match; no other does.
+    Known(&'a [RuleId]),
+}
+
+fn walk(rs: &Ruleset, hooks: &[Hook], v6: bool, tests: Tests<'_, '_>, trace: bool) -> Outcome {
     let mut out = Outcome {
         verdict: Final::Accept,
         rule: None,
@@ -96,7 +116,7 @@ pub fn evaluate(rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>, trace: bool) -
     for &hook in hooks {
         let mut bases: Vec<(i32, u16, u16)> = Vec::new();
         for (ti, t) in rs.tables.iter().enumerate() {
-            if !t.family.sees(p.v6) {
+            if !t.family.sees(v6) {
                 continue;
             }
             for (ci, c) in t.chains.iter().enumerate() {
@@ -116,7 +136,7 @@ pub fn evaluate(rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>, trace: bool) -
                     chain: ci,
                 });
             }
-            let flow = run_chain(rs, ti, ci, p, &mut out, trace, 0);
+            let flow = run_chain(rs, ti, ci, tests, &mut out, trace, 0);
             out.chain = Some((ti, ci));
             let (v, rule) = match flow {
                 Flow::Verdict(v, r) => (v, r),
@@ -157,14 +177,24 @@ fn run_chain(
     rs: &Ruleset,
     ti: u16,
     ci: u16,
-    p: &PacketView<'_>,
+    tests: Tests<'_, '_>,
     out: &mut Outcome,
     trace: bool,
     depth: usize,
 ) -> Flow {
     let table = &rs.tables[ti as usize];
     let chain = &table.chains[ci as usize];
-    for (ri, rule) in chain.rules.iter().enumerate() {
+    // With known matches, only this chain's matching rules are visited.
+    let visit: Box<dyn Iterator<Item = usize>> = match tests {
+        Tests::Known(all) => {
+            let lo = all.partition_point(|r| (r.table, r.chain) < (ti, ci));
+            let hi = all.partition_point(|r| (r.table, r.chain) <= (ti, ci));
+            Box::new(all[lo..hi].iter().map(|r| r.rule as usize))
+        }
+        Tests::Packet(_) => Box::new(0..chain.rules.len()),
+    };
+    for ri in visit {
+        let rule = &chain.rules[ri];
         if !rule.enabled {
             continue;
         }
@@ -173,19 +203,21 @@ fn run_chain(
             chain: ci,
             rule: ri as u32,
         };
-        let failed = rule.matches.iter().find(|m| !matches(table, m, p));
-        if trace {
-            out.trace.push(Step::Rule {
-                id,
-                matched: failed.is_none(),
-                why: match failed {
-                    Some(m) => why_not(m, p),
-                    None => "all matched".into(),
-                },
-            });
-        }
-        if failed.is_some() {
-            continue;
+        if let Tests::Packet(p) = tests {
+            let failed = rule.matches.iter().find(|m| !matches(table, m, p));
+            if trace {
+                out.trace.push(Step::Rule {
+                    id,
+                    matched: failed.is_none(),
+                    why: match failed {
+                        Some(m) => why_not(m, p),
+                        None => "all matched".into(),
+                    },
+                });
+            }
+            if failed.is_some() {
+                continue;
+            }
         }
         out.hits.push(id);
         let target = |name: &str| table.chains.iter().position(|c| c.name == name);
@@ -207,7 +239,7 @@ fn run_chain(
                         chain: tc as u16,
                     });
                 }
-                let f = run_chain(rs, ti, tc as u16, p, out, trace, depth + 1);
+                let f = run_chain(rs, ti, tc as u16, tests, out, trace, depth + 1);
                 match (f, &rule.verdict) {
                     (Flow::Verdict(v, r), _) => return Flow::Verdict(v, r),
                     // goto does not come back: the end of the target ends this chain too.
@@ -291,7 +323,7 @@ pub fn prefix_contains(net: IpAddr, len: u8, a: IpAddr) -> bool {
     }
 }
 
-fn matches(table: &Table, m: &Match, p: &PacketView<'_>) -> bool {
+pub(crate) fn matches(table: &Table, m: &Match, p: &PacketView<'_>) -> bool {
     let Some(r) = read(m.field, p) else {
         return false;
     };

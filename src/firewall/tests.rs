@@ -340,3 +340,76 @@ fn locality_places_packets_on_hooks() {
     );
     assert_eq!(l.hooks(a(PEER), a([10, 0, 0, 3])), &[Hook::Forward]);
 }
+
+/// A ruleset of `n` rules on distinct ports, plus a few general rules around them.
+fn big_ruleset(n: u32) -> Ruleset {
+    let mut s = String::from(
+        "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    ct state established,related accept\n",
+    );
+    for i in 0..n {
+        let port = 1000 + i;
+        let net = i % 250;
+        let verdict = if i % 3 == 0 { "drop" } else { "accept" };
+        s.push_str(&format!(
+            "    ip saddr 10.{net}.0.0/16 tcp dport {port} {verdict}\n"
+        ));
+    }
+    s.push_str(
+        "    tcp flags & (syn|ack) == syn counter reject\n    udp dport 1000-2000 accept\n  }\n}\n",
+    );
+    nft::parse(&s, "big.nft").unwrap()
+}
+
+#[test]
+fn compiled_matcher_gives_the_linear_scan_verdicts_and_toggles_without_rematching() {
+    let mut rs = big_ruleset(2000);
+    let mut compiled = compile::Compiled::new(&rs);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut packets = Vec::new();
+    for _ in 0..3000 {
+        let src = [10, (rnd() % 260) as u8, 1, 2];
+        let l4 = [6u8, 17, 1][(rnd() % 3) as usize];
+        let dport = (900 + rnd() % 1300) as u16;
+        let flags = [0x02u8, 0x10, 0x12, 0x18, 0x04][(rnd() % 5) as usize];
+        let ct = [ct::NEW, ct::ESTABLISHED, ct::INVALID][(rnd() % 3) as usize];
+        // Repeat some packets: a flow's packets share a signature.
+        let copies = 1 + rnd() % 3;
+        for _ in 0..copies {
+            packets.push(pkt(src, HOST, l4, 40000, dport, flags, ct));
+        }
+    }
+    let check =
+        |rs: &Ruleset, compiled: &mut compile::Compiled, packets: &[PacketView<'static>]| {
+            for p in packets {
+                let lin = evaluate(rs, &[Hook::Input], p, false);
+                let fast = compiled.evaluate(rs, &[Hook::Input], p);
+                assert_eq!(
+                    (lin.verdict, lin.rule, &lin.hits),
+                    (fast.verdict, fast.rule, &fast.hits),
+                    "{p:?}"
+                );
+            }
+        };
+    check(&rs, &mut compiled, &packets);
+    assert!(
+        compiled.cache_hits > 0,
+        "packets of one flow share the cached match"
+    );
+    // Toggle rules off: verdicts change, and come from the cache without matching again.
+    let misses = compiled.cache_misses;
+    for i in (0..2000).step_by(7) {
+        rs.tables[0].chains[0].rules[1 + i].enabled = false;
+    }
+    check(&rs, &mut compiled, &packets);
+    assert_eq!(compiled.cache_misses, misses, "toggling does not re-match");
+    // Moving rules changes their ids: rebuild, and still agree.
+    rs.tables[0].chains[0].rules.swap(1, 2);
+    compiled.rebuild(&rs);
+    check(&rs, &mut compiled, &packets);
+}

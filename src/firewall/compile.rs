@@ -1,0 +1,219 @@
+//! Making thousands of rules fast without changing a single verdict.
+//!
+//! Two layers:
+//! - an index per chain by destination port: a rule that tests `dport` against a few values is
+//!   only tried for packets to those ports; every other rule is tried always. Candidates are
+//!   merged in rule order, so the first match is the first match of a linear scan;
+//! - a cache of which rules match each distinct "packet signature" (everything a rule can test:
+//!   addresses, protocol, ports, flags, ICMP type, interfaces, ct state). Packets of one flow in
+//!   one state share a signature, so a flow is matched once, not once per packet. The cache keeps
+//!   the matching rules whether or not they are enabled, so toggling a rule recomputes verdicts
+//!   from the cache without matching again; moving or editing rules clears it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use rustc_hash::FxBuildHasher;
+
+use super::eval::{self, Outcome, PacketView};
+use super::model::*;
+
+/// Ports a rule may name and still be indexed (beyond, it is tried for every packet).
+const MAX_INDEXED_PORTS: u64 = 1024;
+/// Signatures kept; the cache is emptied past this.
+const MAX_CACHED: usize = 1 << 18;
+
+#[derive(Default, Debug)]
+struct ChainIndex {
+    by_dport: HashMap<u16, Vec<u32>, FxBuildHasher>,
+    always: Vec<u32>,
+}
+
+/// The per-chain port index of a ruleset.
+#[derive(Default, Debug)]
+pub struct Index {
+    chains: Vec<Vec<ChainIndex>>,
+}
+
+fn dport_values(t: &Table, r: &Rule) -> Option<Vec<u16>> {
+    let m = r
+        .matches
+        .iter()
+        .find(|m| matches!(m.field, Field::Dport(_)) && m.op == Op::Eq)?;
+    let vals: &[Value] = match &m.rhs {
+        Rhs::Values(v) => v,
+        Rhs::Set(n) => &t.set(n)?.elements,
+        _ => return None,
+    };
+    let mut total = 0;
+    let mut ports = Vec::new();
+    for v in vals {
+        let (lo, hi) = match v {
+            Value::Int(n) => (*n, *n),
+            Value::IntRange(a, b) => (*a, *b),
+            _ => return None,
+        };
+        total += hi.saturating_sub(lo) + 1;
+        if total > MAX_INDEXED_PORTS || hi > 65535 {
+            return None;
+        }
+        ports.extend((lo..=hi).map(|p| p as u16));
+    }
+    Some(ports)
+}
+
+impl Index {
+    pub fn build(rs: &Ruleset) -> Index {
+        let chains = rs
+            .tables
+            .iter()
+            .map(|t| {
+                t.chains
+                    .iter()
+                    .map(|c| {
+                        let mut ix = ChainIndex::default();
+                        for (ri, r) in c.rules.iter().enumerate() {
+                            match dport_values(t, r) {
+                                Some(ports) => {
+                                    for p in ports {
+                                        ix.by_dport.entry(p).or_default().push(ri as u32);
+                                    }
+                                }
+                                None => ix.always.push(ri as u32),
+                            }
+                        }
+                        ix
+                    })
+                    .collect()
+            })
+            .collect();
+        Index { chains }
+    }
+
+    /// Rule indices of chain (t, c) worth trying for a packet to `dport`, in rule order.
+    pub fn candidates(&self, t: u16, c: u16, dport: Option<u16>, out: &mut Vec<u32>) {
+        out.clear();
+        let Some(ix) = self.chains.get(t as usize).and_then(|v| v.get(c as usize)) else {
+            return;
+        };
+        let by = dport
+            .and_then(|p| ix.by_dport.get(&p))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let (mut i, mut j) = (0, 0);
+        while i < by.len() || j < ix.always.len() {
+            let take_by = j >= ix.always.len() || (i < by.len() && by[i] < ix.always[j]);
+            if take_by {
+                out.push(by[i]);
+                i += 1;
+            } else {
+                out.push(ix.always[j]);
+                j += 1;
+            }
+        }
+    }
+}
+
+/// Everything a rule can test, as one hashable key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Signature {
+    src: IpAddr,
+    dst: IpAddr,
+    l4: Option<u8>,
+    sport: Option<u16>,
+    dport: Option<u16>,
+    tcp_flags: Option<u8>,
+    icmp: Option<u8>,
+    icmpv6: Option<u8>,
+    iface: u64,
+    ct: u8,
+}
+
+fn name_hash(n: Option<&str>) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = FxBuildHasher.build_hasher();
+    if let Some(n) = n {
+        h.write(n.as_bytes());
+        h.write_u8(1);
+    }
+    h.finish()
+}
+
+/// The compiled form of a ruleset: the index, and the cache of matching rules per signature.
+#[derive(Default)]
+pub struct Compiled {
+    index: Index,
+    cache: HashMap<Signature, Vec<RuleId>, FxBuildHasher>,
+    scratch: Vec<u32>,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+}
+
+impl Compiled {
+    pub fn new(rs: &Ruleset) -> Self {
+        Compiled {
+            index: Index::build(rs),
+            ..Default::default()
+        }
+    }
+
+    /// Forgets what was matched: after rules were moved, added, removed or edited.
+    pub fn rebuild(&mut self, rs: &Ruleset) {
+        *self = Compiled::new(rs);
+    }
+
+    /// The verdict for `p` through `hooks`: exactly what `eval::evaluate` gives.
+    pub fn evaluate(&mut self, rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>) -> Outcome {
+        let sig = Signature {
+            src: p.src,
+            dst: p.dst,
+            l4: p.l4,
+            sport: p.sport,
+            dport: p.dport,
+            tcp_flags: p.tcp_flags,
+            icmp: p.icmp_type,
+            icmpv6: p.icmpv6_type,
+            iface: name_hash(p.iif) ^ name_hash(p.oif).rotate_left(1),
+            ct: p.ct,
+        };
+        if !self.cache.contains_key(&sig) {
+            self.cache_misses += 1;
+            if self.cache.len() >= MAX_CACHED {
+                self.cache.clear();
+            }
+            let matched = self.all_matching(rs, p);
+            self.cache.insert(sig, matched);
+        } else {
+            self.cache_hits += 1;
+        }
+        let matched = &self.cache[&sig];
+        eval::evaluate_matched(rs, hooks, p.v6, matched)
+    }
+
+    /// Every rule (enabled or not) whose tests `p` passes, in (table, chain, rule) order.
+    fn all_matching(&mut self, rs: &Ruleset, p: &PacketView<'_>) -> Vec<RuleId> {
+        let mut out = Vec::new();
+        for (ti, t) in rs.tables.iter().enumerate() {
+            if !t.family.sees(p.v6) {
+                continue;
+            }
+            for ci in 0..t.chains.len() {
+                let mut cand = std::mem::take(&mut self.scratch);
+                self.index
+                    .candidates(ti as u16, ci as u16, p.dport, &mut cand);
+                for &ri in &cand {
+                    let r = &t.chains[ci].rules[ri as usize];
+                    if r.matches.iter().all(|m| eval::matches(t, m, p)) {
+                        out.push(RuleId {
+                            table: ti as u16,
+                            chain: ci as u16,
+                            rule: ri,
+                        });
+                    }
+                }
+                self.scratch = cand;
+            }
+        }
+        out
+    }
+}
