@@ -72,7 +72,7 @@ commands=(
 have_hyperfine=0
 command -v hyperfine >/dev/null && have_hyperfine=1
 
-# time_cmd RUNS CMD... → prints "mean stddev min max" in seconds
+# time_cmd RUNS CMD... → prints "mean stddev min cpu" in seconds (cpu: mean user + system)
 time_cmd() {
     local n=$1
     shift
@@ -83,18 +83,20 @@ time_cmd() {
         python3 - "$work/h.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
-print(r["mean"], r["stddev"] or 0.0, r["min"], r["max"])
+print(r["mean"], r["stddev"] or 0.0, r["min"], r["user"] + r["system"])
 EOF
     else
         "$@" >/dev/null 2>&1 || true
         : >"$work/times"
         for _ in $(seq "$n"); do
-            /usr/bin/time -f %e -a -o "$work/times" "$@" >/dev/null 2>/dev/null
+            /usr/bin/time -f "%e %U %S" -a -o "$work/times" "$@" >/dev/null 2>/dev/null
         done
         python3 - "$work/times" <<'EOF'
 import statistics, sys
-t = [float(x) for x in open(sys.argv[1]) if x.strip()]
-print(statistics.mean(t), statistics.stdev(t) if len(t) > 1 else 0.0, min(t), max(t))
+rows = [[float(v) for v in x.split()] for x in open(sys.argv[1]) if x.strip()]
+t = [r[0] for r in rows]
+cpu = statistics.mean(r[1] + r[2] for r in rows)
+print(statistics.mean(t), statistics.stdev(t) if len(t) > 1 else 0.0, min(t), cpu)
 EOF
     fi
 }
@@ -115,10 +117,10 @@ for entry in "${commands[@]}"; do
     IFS='|' read -r name n cmd <<<"$entry"
     echo "bench-compare: timing $name ($n runs)" >&2
     # shellcheck disable=SC2086 # cmd is a plain word list built above
-    read -r mean sd min max < <(time_cmd "$n" $cmd)
+    read -r mean sd min cpu < <(time_cmd "$n" $cmd)
     # shellcheck disable=SC2086
     rss=$(peak_rss $cmd)
-    results+=("$name|$n|$mean|$sd|$min|$rss")
+    results+=("$name|$n|$mean|$sd|$min|$cpu|$rss")
 done
 
 python3 - "$count" "$size_mb" "${results[@]}" <<'EOF'
@@ -126,17 +128,19 @@ import sys
 count = int(sys.argv[1])
 size_mb = float(sys.argv[2])
 rows = [r.split("|") for r in sys.argv[3:]]
-by_name = {r[0]: float(r[2]) for r in rows}
-tcpdump = by_name.get("tcpdump -r F -w /dev/null")
-conv = by_name.get("tshark -q -z conv,tcp -z conv,udp")
+# Ratios use the fastest run of each command: on a shared machine the minimum is the figure
+# least disturbed by other processes (the mean and CPU time are shown beside it).
+best = {r[0]: float(r[4]) for r in rows}
+tcpdump = best.get("tcpdump -r F -w /dev/null")
+conv = best.get("tshark -q -z conv,tcp -z conv,udp")
 print(f"capture: {count} packets, {size_mb} MB\n")
-print("| command | runs | mean s | ± s | min s | packets/s | MB/s | peak RSS MB | vs tcpdump | tshark conv ÷ this |")
+print("| command | runs | min s | mean s | ± s | CPU s | packets/s (min) | peak RSS MB "
+      "| ÷ tcpdump | tshark conv ÷ this |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-for name, n, mean, sd, mn, rss in rows:
-    mean, sd, mn = float(mean), float(sd), float(mn)
-    pps = count / mean
-    vs_tcpdump = f"{mean / tcpdump:.2f}×" if tcpdump else "-"
-    vs_conv = f"{conv / mean:.1f}×" if conv else "-"
-    print(f"| `{name}` | {n} | {mean:.3f} | {sd:.3f} | {mn:.3f} | {pps / 1e6:.2f} M | "
-          f"{size_mb / mean:.0f} | {rss} | {vs_tcpdump} | {vs_conv} |")
+for name, n, mean, sd, mn, cpu, rss in rows:
+    mean, sd, mn, cpu = float(mean), float(sd), float(mn), float(cpu)
+    vs_tcpdump = f"{mn / tcpdump:.2f}×" if tcpdump else "-"
+    vs_conv = f"{conv / mn:.1f}×" if conv else "-"
+    print(f"| `{name}` | {n} | {mn:.3f} | {mean:.3f} | {sd:.3f} | {cpu:.3f} | "
+          f"{count / mn / 1e6:.2f} M | {rss} | {vs_tcpdump} | {vs_conv} |")
 EOF
