@@ -46,7 +46,7 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub max_sessions: usize,
 
-    /// Load a firewall ruleset (nft syntax) and judge every packet with it.
+    /// Load a firewall ruleset (nft syntax or iptables-save output) and judge every packet.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
 

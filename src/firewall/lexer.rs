@@ -6,10 +6,16 @@ pub enum Tok {
     Word(String),
     /// A quoted string, without its quotes.
     Str(String),
-    /// One of `{ } ( ) ; , | & @ $ =` and the two-character `==`, `!=`.
+    /// One of `{ } ( ) ; , | & @ $ = !` and the two-character `==`, `!=`.
     Punct(&'static str),
     Newline,
+    /// A line `# disabled: RULE` (as packetlab saves a rule toggled off): the rule's tokens
+    /// follow, up to the end of the line.
+    Disabled,
 }
+
+/// How a saved ruleset marks a rule that was toggled off.
+pub const DISABLED_PREFIX: &str = "# disabled: ";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token {
@@ -60,9 +66,28 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 continue;
             }
             '#' => {
+                let start = i;
                 while i < chars.len() && chars[i] != '\n' {
                     i += 1;
                 }
+                let first_on_line = out.last().is_none_or(|t: &Token| t.line != line);
+                let comment: String = chars[start..i].iter().collect();
+                if let Some(rule) = comment
+                    .strip_prefix(DISABLED_PREFIX)
+                    .filter(|_| first_on_line)
+                {
+                    // A disabled rule is lexed as a rule; if it does not lex, it is a comment.
+                    let skip = DISABLED_PREFIX.chars().count() as u32;
+                    if let Ok(toks) = lex(rule) {
+                        push(&mut out, Tok::Disabled);
+                        out.extend(toks.into_iter().map(|t| Token {
+                            col: t.col + c0 - 1 + skip,
+                            line: l0,
+                            ..t
+                        }));
+                    }
+                }
+                col += (i - start) as u32;
                 continue;
             }
             '"' => {
@@ -92,7 +117,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 col += 2;
                 continue;
             }
-            '{' | '}' | '(' | ')' | ';' | ',' | '|' | '&' | '@' | '$' | '=' => {
+            '{' | '}' | '(' | ')' | ';' | ',' | '|' | '&' | '@' | '$' | '=' | '!' => {
                 let p = match c {
                     '{' => "{",
                     '}' => "}",
@@ -104,6 +129,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                     '&' => "&",
                     '@' => "@",
                     '$' => "$",
+                    '!' => "!",
                     _ => "=",
                 };
                 push(&mut out, Tok::Punct(p));

@@ -5,10 +5,12 @@
 pub mod analysis;
 pub mod conntrack;
 pub mod eval;
+pub mod iptables;
 pub mod lexer;
 pub mod model;
 pub mod names;
 pub mod nft;
+pub mod save;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -108,11 +110,17 @@ impl Firewall {
         }
     }
 
-    /// Loads a ruleset file in nft syntax.
+    /// Loads a ruleset file: iptables-save output (it begins, after `#` comments, with a
+    /// `*table`, `:CHAIN` or `-A` line), else nft syntax.
     pub fn load(path: &Path, locality: Locality) -> Result<Self, String> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
-        let rs = nft::parse(&text, &name).map_err(|e| e.to_string())?;
+        let rs = if iptables::looks_like(&text) {
+            iptables::parse(&text, &name)
+        } else {
+            nft::parse(&text, &name)
+        }
+        .map_err(|e| e.to_string())?;
         Ok(Firewall::new(rs, name, locality))
     }
 

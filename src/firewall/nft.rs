@@ -131,8 +131,21 @@ impl Parser<'_> {
         }
     }
 
+    /// Skips blank statements, and `# disabled:` rules where no rule can be (they are comments
+    /// there).
     fn skip_separators(&mut self) {
-        while matches!(self.peek(), Some(Tok::Newline) | Some(Tok::Punct(";"))) {
+        loop {
+            match self.peek() {
+                Some(Tok::Newline) | Some(Tok::Punct(";")) => self.pos += 1,
+                Some(Tok::Disabled) => self.skip_line(),
+                _ => return,
+            }
+        }
+    }
+
+    /// Skips to the end of the line (not past its newline).
+    fn skip_line(&mut self) {
+        while !matches!(self.peek(), None | Some(Tok::Newline)) {
             self.pos += 1;
         }
     }
@@ -164,9 +177,127 @@ impl Parser<'_> {
                     self.pos += 1;
                     self.expect_word("ruleset")?;
                 }
+                "add" | "insert" => {
+                    self.pos += 1;
+                    self.command(&mut rs, w == "insert")?;
+                }
                 other => return self.unsupported(&format!("top-level statement '{other}'")),
             }
         }
+    }
+
+    /// The command form `iptables-restore-translate` writes: `add table ip filter`,
+    /// `add chain ip filter INPUT { type filter hook input priority 0; policy drop; }`,
+    /// `add rule ip filter INPUT tcp dport 22 accept` (and `insert rule`, which prepends).
+    fn command(&mut self, rs: &mut Ruleset, insert: bool) -> R<()> {
+        let what = self.word("'table', 'chain' or 'rule'")?;
+        match (what.as_str(), insert) {
+            ("table", false) => {
+                let (family, name) = self.family_and_name()?;
+                let ti = match rs
+                    .tables
+                    .iter()
+                    .position(|t| t.family == family && t.name == name)
+                {
+                    Some(i) => i,
+                    None => {
+                        rs.tables.push(Table {
+                            family,
+                            name,
+                            chains: Vec::new(),
+                            sets: Vec::new(),
+                        });
+                        rs.tables.len() - 1
+                    }
+                };
+                if self.eat_punct("{") {
+                    self.table_body(&mut rs.tables[ti])?;
+                }
+                Ok(())
+            }
+            ("chain", false) => {
+                let ti = self.existing_table(rs)?;
+                let line = self.here().0;
+                let name = self.word("a chain name")?;
+                let t = &mut rs.tables[ti];
+                let ci = match t.chains.iter().position(|c| c.name == name) {
+                    Some(i) => i,
+                    None => {
+                        t.chains.push(Chain {
+                            name,
+                            base: None,
+                            rules: Vec::new(),
+                            line,
+                        });
+                        t.chains.len() - 1
+                    }
+                };
+                if self.eat_punct("{") {
+                    self.chain_body(&mut t.chains[ci])?;
+                }
+                Ok(())
+            }
+            ("rule", _) => {
+                let ti = self.existing_table(rs)?;
+                let name = self.word("a chain name")?;
+                let Some(ci) = rs.tables[ti].chains.iter().position(|c| c.name == name) else {
+                    self.pos -= 1;
+                    return self.err(format!("no chain '{name}' in this table"));
+                };
+                let r = self.rule()?;
+                let rules = &mut rs.tables[ti].chains[ci].rules;
+                if insert {
+                    rules.insert(0, r);
+                } else {
+                    rules.push(r);
+                }
+                Ok(())
+            }
+            (other, _) => {
+                self.pos -= 1;
+                self.unsupported(&format!(
+                    "'{} {other}'",
+                    if insert { "insert" } else { "add" }
+                ))
+            }
+        }
+    }
+
+    /// A table named by a command (`ip filter`), which must exist already.
+    fn existing_table(&mut self, rs: &Ruleset) -> R<usize> {
+        let at = self.pos;
+        let (family, name) = self.family_and_name()?;
+        match rs
+            .tables
+            .iter()
+            .position(|t| t.family == family && t.name == name)
+        {
+            Some(i) => Ok(i),
+            None => {
+                self.pos = at;
+                self.err(format!("no table '{} {name}'", family.name()))
+            }
+        }
+    }
+
+    /// `[family] name`, the family `ip` when left out.
+    fn family_and_name(&mut self) -> R<(Family, String)> {
+        let first = self.word("a family or table name")?;
+        Ok(match first.as_str() {
+            "ip" | "ip6" | "inet" => {
+                let fam = match first.as_str() {
+                    "ip" => Family::Ip,
+                    "ip6" => Family::Ip6,
+                    _ => Family::Inet,
+                };
+                (fam, self.word("a table name")?)
+            }
+            "arp" | "bridge" | "netdev" => {
+                self.pos -= 1;
+                return self.unsupported(&format!("table family '{first}'"));
+            }
+            _ => (Family::Ip, first),
+        })
     }
 
     fn table(&mut self) -> R<Table> {
@@ -193,10 +324,16 @@ impl Parser<'_> {
             chains: Vec::new(),
             sets: Vec::new(),
         };
+        self.table_body(&mut t)?;
+        Ok(t)
+    }
+
+    /// A table's statements up to its closing `}` (already past the `{`).
+    fn table_body(&mut self, t: &mut Table) -> R<()> {
         loop {
             self.skip_separators();
             if self.eat_punct("}") {
-                return Ok(t);
+                return Ok(());
             }
             let w = self.word("'chain', 'set' or '}'")?;
             match w.as_str() {
@@ -276,10 +413,34 @@ impl Parser<'_> {
             rules: Vec::new(),
             line,
         };
+        self.chain_body(&mut c)?;
+        Ok(c)
+    }
+
+    /// A chain's statements up to its closing `}` (already past the `{`).
+    fn chain_body(&mut self, c: &mut Chain) -> R<()> {
         loop {
-            self.skip_separators();
+            while matches!(self.peek(), Some(Tok::Newline) | Some(Tok::Punct(";"))) {
+                self.pos += 1;
+            }
             if self.eat_punct("}") {
-                return Ok(c);
+                return Ok(());
+            }
+            if self.peek() == Some(&Tok::Disabled) {
+                // `# disabled: RULE`: the rule, toggled off; a comment that merely starts so.
+                self.pos += 1;
+                let at = self.pos;
+                match self.rule() {
+                    Ok(mut r) if matches!(self.peek(), None | Some(Tok::Newline)) => {
+                        r.enabled = false;
+                        c.rules.push(r);
+                    }
+                    _ => {
+                        self.pos = at;
+                        self.skip_line();
+                    }
+                }
+                continue;
             }
             match self.peek_word() {
                 Some("type") => {
@@ -465,6 +626,19 @@ impl Parser<'_> {
                                 self.pos += 1;
                                 self.word("a value")?;
                             }
+                            // `flags tcp sequence,options`, `flags ip options`, `flags all`…
+                            "flags" => {
+                                self.pos += 1;
+                                let f = self.word("a log flag")?;
+                                if matches!(f.as_str(), "tcp" | "ip") {
+                                    loop {
+                                        self.word("a log flag")?;
+                                        if !self.eat_punct(",") {
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
                             _ => break,
                         }
                     }
@@ -542,7 +716,14 @@ impl Parser<'_> {
         } else {
             None
         };
-        let op = explicit.unwrap_or(Op::Eq);
+        // `!` (as in `ct state ! new`) negates the implicit comparison: for a bit-mask field,
+        // none of the bits set.
+        let bang = explicit.is_none() && self.eat_punct("!");
+        let op = if bang {
+            Op::Ne
+        } else {
+            explicit.unwrap_or(Op::Eq)
+        };
         if self.eat_punct("@") {
             return Ok(Match {
                 field,
@@ -560,6 +741,29 @@ impl Parser<'_> {
         let mut vals = vec![self.value(kind)?];
         while self.eat_punct(",") {
             vals.push(self.value(kind)?);
+        }
+        // `tcp flags syn / fin,syn,rst,ack`: the flags under the mask are exactly these.
+        if field == Field::TcpFlags && self.peek_word() == Some("/") {
+            self.pos += 1;
+            let mut mask = 0;
+            loop {
+                match self.value(kind)? {
+                    Value::Int(n) => mask |= n,
+                    _ => return self.err("expected a flag"),
+                }
+                if !self.eat_punct(",") {
+                    break;
+                }
+            }
+            let value = vals.iter().fold(0, |acc, v| match v {
+                Value::Int(n) => acc | n,
+                _ => acc,
+            });
+            return Ok(Match {
+                field,
+                op,
+                rhs: Rhs::Masked { mask, value },
+            });
         }
         // A bit-mask field given bare flags means "any of these bits set" (nft's implicit
         // `& flags != 0`); with `==` or `!=` it is an exact comparison.
@@ -645,7 +849,10 @@ impl Parser<'_> {
                 .ok_or_else(|| bad(format!("'{w}' is not an address, prefix or range"))),
             _ => {
                 let one = |s: &str| -> Option<u64> {
-                    s.parse::<u64>().ok().or_else(|| names::lookup(kind, s))
+                    match s.strip_prefix("0x") {
+                        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                        None => s.parse::<u64>().ok().or_else(|| names::lookup(kind, s)),
+                    }
                 };
                 if let Some(n) = one(&w) {
                     return Ok(Value::Int(n));

@@ -1,0 +1,273 @@
+//! Writes a ruleset back as nft syntax: what `nft -c -f` accepts and packetlab parses to the same
+//! model (the same tables, chains, sets, matches, statements and verdicts).
+//!
+//! A rule toggled off is written as a `# disabled: RULE` line: nft reads a comment, packetlab
+//! reads the rule back, still disabled. What the model does not keep is not written: the ICMP
+//! type of a `reject with …`, the order of `counter` and `log` among the matches, `log level`.
+//! A `"` in a comment or log prefix (nft strings cannot hold one) becomes `'`.
+
+use std::fmt::Write;
+
+use super::lexer::DISABLED_PREFIX;
+use super::model::*;
+use super::names;
+use super::nft::Kind;
+
+pub fn to_nft(rs: &Ruleset) -> String {
+    let mut out = String::new();
+    for (i, t) in rs.tables.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "table {} {} {{", t.family.name(), t.name);
+        for s in &t.sets {
+            write_set(&mut out, t, s);
+        }
+        for (ci, c) in t.chains.iter().enumerate() {
+            if ci > 0 || !t.sets.is_empty() {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "    chain {} {{", c.name);
+            if let Some(b) = &c.base {
+                let policy = match b.policy {
+                    Policy::Accept => "accept",
+                    Policy::Drop => "drop",
+                };
+                let _ = writeln!(
+                    out,
+                    "        type filter hook {} priority {}; policy {policy};",
+                    b.hook.name(),
+                    b.priority
+                );
+            }
+            for r in &c.rules {
+                let text = rule(r);
+                if r.enabled {
+                    let _ = writeln!(out, "        {text}");
+                } else {
+                    let _ = writeln!(out, "        {DISABLED_PREFIX}{text}");
+                }
+            }
+            out.push_str("    }\n");
+        }
+        out.push_str("}\n");
+    }
+    out
+}
+
+fn write_set(out: &mut String, t: &Table, s: &NamedSet) {
+    let used_by = t
+        .chains
+        .iter()
+        .flat_map(|c| &c.rules)
+        .flat_map(|r| &r.matches)
+        .find(|m| m.rhs == Rhs::Set(s.name.clone()))
+        .map(|m| m.field);
+    let ty = match (used_by, s.elements.first()) {
+        (Some(Field::IpSaddr | Field::IpDaddr), _) => "ipv4_addr",
+        (Some(Field::Ip6Saddr | Field::Ip6Daddr), _) => "ipv6_addr",
+        (Some(Field::IpProtocol | Field::L4Proto), _) => "inet_proto",
+        (Some(Field::Iifname | Field::Oifname), _) => "ifname",
+        (Some(Field::Sport(_) | Field::Dport(_)), _) => "inet_service",
+        (_, Some(Value::Prefix(a, _) | Value::AddrRange(a, _))) if a.is_ipv6() => "ipv6_addr",
+        (_, Some(Value::Prefix(..) | Value::AddrRange(..))) => "ipv4_addr",
+        (_, Some(Value::Name(_))) => "ifname",
+        _ => "inet_service",
+    };
+    let interval = s.elements.iter().any(|v| match v {
+        Value::Prefix(a, l) => *l != if a.is_ipv4() { 32 } else { 128 },
+        Value::AddrRange(..) | Value::IntRange(..) => true,
+        _ => false,
+    });
+    let _ = writeln!(out, "    set {} {{", s.name);
+    let _ = writeln!(out, "        type {ty}");
+    if interval {
+        out.push_str("        flags interval\n");
+    }
+    if !s.elements.is_empty() {
+        let field = used_by.unwrap_or(Field::Dport(L4::Th));
+        let elems: Vec<String> = s.elements.iter().map(|v| value(field, v)).collect();
+        let _ = writeln!(out, "        elements = {{ {} }}", elems.join(", "));
+    }
+    out.push_str("    }\n");
+}
+
+/// One rule as nft text: matches, `counter`, `log`, verdict, `comment`.
+pub fn rule(r: &Rule) -> String {
+    let mut parts: Vec<String> = r.matches.iter().map(match_text).collect();
+    if r.counter {
+        parts.push("counter".into());
+    }
+    if let Some(prefix) = &r.log {
+        if prefix.is_empty() {
+            parts.push("log".into());
+        } else {
+            parts.push(format!("log prefix {}", quoted(prefix)));
+        }
+    }
+    if let Some(v) = &r.verdict {
+        parts.push(v.to_string());
+    }
+    if parts.is_empty() {
+        // A rule that does nothing still needs a statement.
+        parts.push("continue".into());
+    }
+    if let Some(c) = &r.comment {
+        parts.push(format!("comment {}", quoted(c)));
+    }
+    parts.join(" ")
+}
+
+fn quoted(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c == '"' { '\'' } else { c })
+        .filter(|c| !c.is_control())
+        .collect();
+    format!("\"{clean}\"")
+}
+
+/// Bit-mask fields: a bare value means "any of these bits", so exact values need `==`.
+fn is_bits(f: Field) -> bool {
+    matches!(f, Field::TcpFlags | Field::CtState)
+}
+
+fn match_text(m: &Match) -> String {
+    let f = m.field;
+    let name = f.name();
+    let neg = m.op == Op::Ne;
+    match &m.rhs {
+        Rhs::Values(vs) if vs.len() == 1 => {
+            let op = match (neg, is_bits(f)) {
+                (true, _) => "!= ",
+                (false, true) => "== ",
+                (false, false) => "",
+            };
+            format!("{name} {op}{}", value(f, &vs[0]))
+        }
+        Rhs::Values(vs) => {
+            let elems: Vec<String> = vs.iter().map(|v| value(f, v)).collect();
+            let op = if neg { "!= " } else { "" };
+            format!("{name} {op}{{ {} }}", elems.join(", "))
+        }
+        Rhs::Set(s) => format!("{name} {}@{s}", if neg { "!= " } else { "" }),
+        Rhs::Masked { mask, value } => format!(
+            "{name} & ({}) {} {}",
+            bits(f, *mask, "|"),
+            if neg { "!=" } else { "==" },
+            bits(f, *value, "|")
+        ),
+        Rhs::AnyBits(b) => format!("{name} {}{}", if neg { "! " } else { "" }, bits(f, *b, ",")),
+    }
+}
+
+/// The named bits of a flags value joined by `sep`, or hex when a bit has no name (or none is set).
+fn bits(f: Field, n: u64, sep: &str) -> String {
+    let mut names = Vec::new();
+    for bit in (0..64).map(|i| 1u64 << i).filter(|b| n & b != 0) {
+        match bit_name(f, bit) {
+            Some(s) => names.push(s),
+            None => return format!("0x{n:x}"),
+        }
+    }
+    if names.is_empty() {
+        return "0x0".into();
+    }
+    names.join(sep)
+}
+
+fn bit_name(f: Field, bit: u64) -> Option<&'static str> {
+    match f {
+        Field::CtState => Some(ct::name(u8::try_from(bit).ok()?)).filter(|s| *s != "?"),
+        Field::TcpFlags => Some(match bit {
+            0x01 => "fin",
+            0x02 => "syn",
+            0x04 => "rst",
+            0x08 => "psh",
+            0x10 => "ack",
+            0x20 => "urg",
+            0x40 => "ecn",
+            0x80 => "cwr",
+            _ => return None,
+        }),
+        _ => None,
+    }
+}
+
+fn value(f: Field, v: &Value) -> String {
+    match v {
+        Value::Int(n) => match f {
+            Field::CtState | Field::TcpFlags if n.count_ones() == 1 => bits(f, *n, ","),
+            Field::CtState | Field::TcpFlags => format!("0x{n:x}"),
+            Field::IpProtocol | Field::L4Proto => proto_name(*n)
+                .map(str::to_string)
+                .unwrap_or_else(|| n.to_string()),
+            Field::IcmpType => icmp_name(Kind::IcmpType, ICMP_NAMES, *n),
+            Field::Icmpv6Type => icmp_name(Kind::Icmpv6Type, ICMPV6_NAMES, *n),
+            _ => n.to_string(),
+        },
+        Value::IntRange(a, b) => format!("{a}-{b}"),
+        other => other.to_string(),
+    }
+}
+
+/// The name nft gives an ICMP type, or the number.
+fn icmp_name(kind: Kind, candidates: &[&str], n: u64) -> String {
+    candidates
+        .iter()
+        .find(|c| names::lookup(kind, c) == Some(n))
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| n.to_string())
+}
+
+const ICMP_NAMES: &[&str] = &[
+    "echo-reply",
+    "destination-unreachable",
+    "source-quench",
+    "redirect",
+    "echo-request",
+    "router-advertisement",
+    "router-solicitation",
+    "time-exceeded",
+    "parameter-problem",
+    "timestamp-request",
+    "timestamp-reply",
+    "info-request",
+    "info-reply",
+    "address-mask-request",
+    "address-mask-reply",
+];
+
+const ICMPV6_NAMES: &[&str] = &[
+    "destination-unreachable",
+    "packet-too-big",
+    "time-exceeded",
+    "parameter-problem",
+    "echo-request",
+    "echo-reply",
+    "mld-listener-query",
+    "mld-listener-report",
+    "mld-listener-done",
+    "nd-router-solicit",
+    "nd-router-advert",
+    "nd-neighbor-solicit",
+    "nd-neighbor-advert",
+    "nd-redirect",
+    "mld2-listener-report",
+];
+
+fn proto_name(n: u64) -> Option<&'static str> {
+    Some(match n {
+        1 => "icmp",
+        2 => "igmp",
+        6 => "tcp",
+        17 => "udp",
+        47 => "gre",
+        50 => "esp",
+        51 => "ah",
+        58 => "icmpv6",
+        132 => "sctp",
+        136 => "udplite",
+        _ => return None,
+    })
+}
