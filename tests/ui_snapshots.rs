@@ -394,3 +394,80 @@ fn explain_trace_in_the_packet_detail() {
     let t = draw(&mut app, 160, 50);
     insta::assert_snapshot!(t.backend());
 }
+
+fn type_text(app: &mut App, text: &str) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    for c in text.chars() {
+        app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+}
+
+fn press(app: &mut App, code: crossterm::event::KeyCode) {
+    app.on_key(crossterm::event::KeyEvent::new(
+        code,
+        crossterm::event::KeyModifiers::NONE,
+    ));
+}
+
+#[test]
+fn rule_editor_validates_live_and_applies() {
+    use crossterm::event::KeyCode;
+    let mut app = app_with_rules(RULES);
+    app.apply(Action::FocusPane(5));
+    app.apply(Action::Down); // line 5: udp dport 53 counter accept
+    app.apply(Action::AddRule);
+    type_text(&mut app, "tcp dport 8O accept");
+    let err = app.rule_editor.as_ref().unwrap().error.clone();
+    assert_eq!(
+        err.as_deref(),
+        Some("col 11: '8O' is not a port or service name")
+    );
+    let t = draw(&mut app, 160, 44);
+    insta::assert_snapshot!("rule_editor_error", t.backend());
+    press(&mut app, KeyCode::Enter);
+    assert!(app.rule_editor.is_some(), "an invalid rule is not applied");
+    for _ in 0..9 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "80 drop");
+    assert_eq!(app.rule_editor.as_ref().unwrap().error, None);
+    press(&mut app, KeyCode::Enter);
+    assert!(app.rule_editor.is_none());
+    // The new rule now drops the web connection's packets to port 80 (SYN, ACK, data, RST: 4)
+    // and, the SYN gone, the SYN-ACK is invalid and falls to the policy.
+    let fw = app.engine.firewall.as_ref().unwrap();
+    assert_eq!(fw.verdicts, [3, 5, 0]);
+    let t = draw(&mut app, 160, 44);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("[x]  new        4 pkts     187 B tcp dport 80 drop"),
+        "{text}"
+    );
+    // Deleting it brings the old verdicts back.
+    app.apply(Action::DeleteRule);
+    assert_eq!(app.engine.firewall.as_ref().unwrap().verdicts, [8, 0, 0]);
+}
+
+#[test]
+fn packet_list_filtered_by_verdict() {
+    let mut app = app_with_rules(RULES.replace("tcp dport 80", "tcp dport 81").as_str());
+    app.apply(Action::CycleVerdictFilter); // accepted
+    assert_eq!(app.view_len(), 3);
+    app.apply(Action::CycleVerdictFilter); // dropped
+    assert_eq!(app.view_len(), 5);
+    let t = draw(&mut app, 160, 44);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("Packets with verdict drop (5 of 9)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Standard query"),
+        "the accepted DNS query is hidden"
+    );
+    app.apply(Action::CycleVerdictFilter); // rejected: none
+    assert_eq!(app.view_len(), 0);
+    app.apply(Action::CycleVerdictFilter); // all
+    assert!(app.packet_filter.is_none());
+    assert_eq!(app.view_len(), 9);
+}

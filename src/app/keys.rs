@@ -3,8 +3,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::state::{App, DetailView, Focus};
+use super::state::{App, DetailView, EditTarget, Focus, PacketFilterKind, RuleEditor};
 use crate::decode::detail::Tree;
+use crate::firewall::eval::Final;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -35,6 +36,15 @@ pub enum Action {
     Space,
     MoveRuleUp,
     MoveRuleDown,
+    /// Firewall pane: edit the selected rule / add one after it / delete it.
+    EditRule,
+    AddRule,
+    DeleteRule,
+    /// Firewall pane: load the rules file again / save the current rules as nft.
+    ReloadRules,
+    SaveRules,
+    /// Packet list: only accepted, then dropped, then rejected packets, then all again.
+    CycleVerdictFilter,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,42 +55,24 @@ pub enum Effect {
 
 /// Every key the TUI knows, for the help overlay (and the README).
 pub const KEYS: &[(&str, &str)] = &[
-    ("j / ↓", "next session / packet / field / hex row"),
-    ("k / ↑", "previous session / packet / field / hex row"),
-    ("PgDn / PgUp", "a page down / up"),
-    ("g / Home", "first packet (leaves follow mode)"),
-    ("G / End", "last packet (back to follow mode)"),
-    ("f", "follow mode on/off: keep the newest packet in view"),
-    (
-        "Enter",
-        "open the selected packet's detail and hex; in the detail, fold/unfold a layer",
-    ),
-    ("Tab", "move focus: sessions → packets → detail → hex"),
-    ("1 2 3 4", "focus sessions, packets, detail, hex"),
+    ("j k ↓ ↑", "next / previous row of the focused pane"),
+    ("PgDn PgUp", "a page down / up"),
+    ("g G Home End", "first / last row (G: follow the newest)"),
+    ("f", "follow mode on / off"),
+    ("Enter", "open detail + hex; fold a layer; session"),
+    ("Tab", "focus: sessions, firewall, packets, …"),
+    ("1 2 3 4 5", "sessions, packets, detail, hex, firewall"),
     ("z", "maximise the focused pane (again: back)"),
-    (
-        "s / S",
-        "sessions: sort by the next column / reverse the order",
-    ),
-    (
-        "/",
-        "sessions: filter by text (Enter keeps it, Esc clears it)",
-    ),
-    (
-        "J",
-        "packets: jump to the packet's session; sessions: show its packets",
-    ),
-    ("l", "sessions: also list listening / bound sockets (live)"),
-    (
-        "Space / p",
-        "pause / resume capture (Space in the firewall pane: toggle the rule)",
-    ),
-    ("5", "focus the firewall pane (with --rules)"),
-    ("[ / ]", "firewall: move the selected rule up / down"),
-    (
-        "Esc",
-        "close help, else the detail, else the session filter on packets",
-    ),
+    ("s / S", "sessions: next sort column / reverse"),
+    ("/", "sessions: filter by text (Esc clears)"),
+    ("J", "jump: packet ↔ its session's packets"),
+    ("l", "sessions: list listening sockets too"),
+    ("Space / p", "pause capture (firewall: toggle rule)"),
+    ("[ / ]", "firewall: move the rule up / down"),
+    ("e / a / d", "firewall: edit / add after / delete rule"),
+    ("R / w", "firewall: reload file / save FILE.saved.nft"),
+    ("v", "packets: accepted, dropped, rejected, all"),
+    ("Esc", "close help, detail, then filters"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -98,6 +90,12 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char(' ') => Action::Space,
         KeyCode::Char('p') => Action::TogglePause,
         KeyCode::Char('[') => Action::MoveRuleUp,
+        KeyCode::Char('e') => Action::EditRule,
+        KeyCode::Char('a') => Action::AddRule,
+        KeyCode::Char('d') | KeyCode::Delete => Action::DeleteRule,
+        KeyCode::Char('R') => Action::ReloadRules,
+        KeyCode::Char('w') => Action::SaveRules,
+        KeyCode::Char('v') => Action::CycleVerdictFilter,
         KeyCode::Char(']') => Action::MoveRuleDown,
         KeyCode::Char('f') => Action::ToggleFollow,
         KeyCode::Tab | KeyCode::BackTab => Action::FocusNext,
@@ -123,6 +121,10 @@ impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
         if self.sessions.editing && key.kind != KeyEventKind::Release {
             self.edit_filter(key.code);
+            return None;
+        }
+        if self.rule_editor.is_some() && key.kind != KeyEventKind::Release {
+            self.edit_rule_key(key.code);
             return None;
         }
         action_for(key).and_then(|a| self.apply(a))
@@ -196,6 +198,32 @@ impl App {
             Action::Jump => self.jump(),
             Action::SortNext | Action::SortReverse | Action::EditFilter => {}
             Action::Space if self.focus == Focus::Firewall => self.toggle_rule(),
+            Action::EditRule | Action::AddRule if self.focus == Focus::Firewall => {
+                self.open_editor(a)
+            }
+            Action::DeleteRule if self.focus == Focus::Firewall => self.delete_rule(),
+            Action::ReloadRules if self.focus == Focus::Firewall => self.reload_rules(),
+            Action::SaveRules if self.focus == Focus::Firewall => self.save_rules(),
+            Action::EditRule
+            | Action::AddRule
+            | Action::DeleteRule
+            | Action::ReloadRules
+            | Action::SaveRules => {}
+            Action::CycleVerdictFilter => {
+                let next = match self.packet_filter.as_ref().map(|f| f.kind) {
+                    None | Some(PacketFilterKind::Session(_)) => Some(Final::Accept),
+                    Some(PacketFilterKind::Verdict(Final::Accept)) => Some(Final::Drop),
+                    Some(PacketFilterKind::Verdict(Final::Drop)) => Some(Final::Reject),
+                    Some(PacketFilterKind::Verdict(Final::Reject)) => None,
+                };
+                if self.engine.firewall.is_some() {
+                    self.detail = None;
+                    self.filter_packets(next.map(PacketFilterKind::Verdict));
+                    if next.is_none() {
+                        self.follow = true;
+                    }
+                }
+            }
             Action::MoveRuleUp => self.move_rule(-1),
             Action::MoveRuleDown => self.move_rule(1),
             Action::TogglePause | Action::Space => {
@@ -288,6 +316,167 @@ impl App {
         self.rejudge();
     }
 
+    fn open_editor(&mut self, a: Action) {
+        let Some(fw) = &self.engine.firewall else {
+            return;
+        };
+        let Some(id) = self.firewall.selected_rule(fw) else {
+            return;
+        };
+        let (target, text) = match a {
+            Action::EditRule => (
+                EditTarget::Replace(id),
+                fw.ruleset
+                    .rule(id)
+                    .map(|r| r.origin.text.clone())
+                    .unwrap_or_default(),
+            ),
+            _ => (EditTarget::InsertAfter(id), String::new()),
+        };
+        self.rule_editor = Some(RuleEditor {
+            target,
+            text,
+            error: None,
+        });
+        self.validate_rule();
+    }
+
+    /// A key while the rule editor is open: typing, Enter applies a valid rule, Esc cancels.
+    fn edit_rule_key(&mut self, code: KeyCode) {
+        let Some(ed) = self.rule_editor.as_mut() else {
+            return;
+        };
+        match code {
+            KeyCode::Char(c) => ed.text.push(c),
+            KeyCode::Backspace => {
+                ed.text.pop();
+            }
+            KeyCode::Esc => {
+                self.rule_editor = None;
+                return;
+            }
+            KeyCode::Enter => {
+                self.apply_editor();
+                return;
+            }
+            _ => return,
+        }
+        self.validate_rule();
+    }
+
+    fn editor_table(&self) -> Option<(&crate::firewall::model::Table, EditTarget)> {
+        let fw = self.engine.firewall.as_ref()?;
+        let ed = self.rule_editor.as_ref()?;
+        let id = match ed.target {
+            EditTarget::Replace(id) | EditTarget::InsertAfter(id) => id,
+        };
+        Some((&fw.ruleset.tables[id.table as usize], ed.target))
+    }
+
+    fn validate_rule(&mut self) {
+        let Some((table, _)) = self.editor_table() else {
+            return;
+        };
+        let text = self
+            .rule_editor
+            .as_ref()
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
+        let err = crate::firewall::nft::parse_rule(&text, table)
+            .err()
+            .map(|e| format!("col {}: {}", e.col, e.msg));
+        if let Some(ed) = self.rule_editor.as_mut() {
+            ed.error = err;
+        }
+    }
+
+    fn apply_editor(&mut self) {
+        let Some((table, target)) = self.editor_table() else {
+            return;
+        };
+        let text = self
+            .rule_editor
+            .as_ref()
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
+        let Ok(mut rule) = crate::firewall::nft::parse_rule(&text, table) else {
+            return; // the error is on screen; the editor stays open
+        };
+        let Some(fw) = self.engine.firewall.as_mut() else {
+            return;
+        };
+        match target {
+            EditTarget::Replace(id) => {
+                if let Some(old) = fw.ruleset.rule_mut(id) {
+                    rule.origin.line = old.origin.line;
+                    rule.enabled = old.enabled;
+                    *old = rule;
+                }
+            }
+            EditTarget::InsertAfter(id) => {
+                // A rule typed here has no line in the file: 0 marks it new.
+                rule.origin.line = 0;
+                let rules =
+                    &mut fw.ruleset.tables[id.table as usize].chains[id.chain as usize].rules;
+                rules.insert(id.rule as usize + 1, rule);
+                self.firewall.selected += 1;
+            }
+        }
+        self.rule_editor = None;
+        if let Some(fw) = self.engine.firewall.as_mut() {
+            fw.rules_changed();
+        }
+        self.rejudge();
+    }
+
+    fn delete_rule(&mut self) {
+        let Some(fw) = self.engine.firewall.as_mut() else {
+            return;
+        };
+        let Some(id) = self.firewall.selected_rule(fw) else {
+            return;
+        };
+        fw.ruleset.tables[id.table as usize].chains[id.chain as usize]
+            .rules
+            .remove(id.rule as usize);
+        fw.rules_changed();
+        let fw = self.engine.firewall.as_ref().expect("checked above");
+        self.firewall.move_by(fw, 0);
+        self.rejudge();
+    }
+
+    fn reload_rules(&mut self) {
+        let Some(fw) = self.engine.firewall.as_ref() else {
+            return;
+        };
+        let (path, locality) = (fw.source.clone(), fw.locality.clone());
+        match crate::firewall::Firewall::load(std::path::Path::new(&path), locality) {
+            Ok(new) => {
+                self.engine.firewall = Some(new);
+                self.notice = Some(format!("Reloaded {path}"));
+                self.firewall.selected = 0;
+                if let Some(fw) = &self.engine.firewall {
+                    self.firewall.move_by(fw, 0);
+                }
+                self.rejudge();
+            }
+            // The rules in use stay; the file's problem is shown.
+            Err(e) => self.errors.push(e),
+        }
+    }
+
+    fn save_rules(&mut self) {
+        let Some(fw) = self.engine.firewall.as_ref() else {
+            return;
+        };
+        let base = fw.source.strip_suffix(".nft").unwrap_or(&fw.source);
+        let path = format!("{base}.saved.nft");
+        match std::fs::write(&path, crate::firewall::save::to_nft(&fw.ruleset)) {
+            Ok(()) => self.notice = Some(format!("Saved the rules, toggles included, to {path}")),
+            Err(e) => self.errors.push(format!("{path}: {e}")),
+        }
+    }
+
     /// Moves the selected rule within its chain, and judges everything again.
     fn move_rule(&mut self, delta: i64) {
         if self.focus != Focus::Firewall {
@@ -316,7 +505,7 @@ impl App {
             Focus::Sessions => {
                 if let Some(id) = self.sessions.selected {
                     self.detail = None;
-                    self.filter_packets(Some(id));
+                    self.filter_packets(Some(PacketFilterKind::Session(id)));
                     self.focus = Focus::List;
                 }
             }

@@ -22,11 +22,43 @@ pub enum Focus {
     Firewall,
 }
 
-/// The packet list shows only one session's packets.
+/// What the packet list is narrowed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketFilterKind {
+    /// One session's packets.
+    Session(u64),
+    /// The packets the firewall gives this verdict.
+    Verdict(crate::firewall::eval::Final),
+}
+
+impl PacketFilterKind {
+    pub fn accepts(self, p: &Packet) -> bool {
+        match self {
+            PacketFilterKind::Session(id) => p.session == Some(id),
+            PacketFilterKind::Verdict(v) => p.judgement.is_some_and(|j| j.verdict == v),
+        }
+    }
+}
+
 pub struct PacketFilter {
-    pub session: u64,
-    /// Numbers of the kept packets of that session, ascending.
+    pub kind: PacketFilterKind,
+    /// Numbers of the kept packets that pass, ascending.
     pub matches: VecDeque<u64>,
+}
+
+/// The one-line rule editor of the firewall pane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleEditor {
+    pub target: EditTarget,
+    pub text: String,
+    /// Why the text is not a valid rule yet ("col N: …"), checked at every key.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditTarget {
+    Replace(crate::firewall::model::RuleId),
+    InsertAfter(crate::firewall::model::RuleId),
 }
 
 /// Where the packets come from, as the status bar names it.
@@ -125,8 +157,9 @@ pub struct App {
     pub fw_findings: Vec<crate::firewall::analysis::Finding>,
     /// Packets per verdict (accept, drop, reject) of each session, when rules are loaded.
     pub session_verdicts: std::collections::HashMap<u64, [u32; 3]>,
-    /// When set, the packet list shows only this session's packets.
+    /// When set, the packet list shows only the packets that pass it.
     pub packet_filter: Option<PacketFilter>,
+    pub rule_editor: Option<RuleEditor>,
     /// The focused pane fills the screen.
     pub maximized: bool,
     /// The newest scan of local sockets and their processes (live capture).
@@ -165,6 +198,7 @@ impl App {
             fw_findings: Vec::new(),
             session_verdicts: Default::default(),
             packet_filter: None,
+            rule_editor: None,
             maximized: false,
             sockets: None,
             list_rows: 20,
@@ -193,7 +227,7 @@ impl App {
                 f.matches.pop_front();
             }
             let last = self.engine.store.get(self.engine.store.len() - 1);
-            if last.is_some_and(|p| p.no == no && p.session == Some(f.session)) {
+            if last.is_some_and(|p| p.no == no && f.kind.accepts(p)) {
                 f.matches.push_back(no);
             }
         }
@@ -208,6 +242,13 @@ impl App {
             if let (Some(s), Some(j)) = (p.session, p.judgement) {
                 self.session_verdicts.entry(s).or_default()[j.verdict as usize] += 1;
             }
+        }
+        if let Some(kind) = self.packet_filter.as_ref().map(|f| f.kind) {
+            // Verdicts changed: the filtered list is computed again, selection kept.
+            let (sel, follow) = (self.selected, self.follow);
+            self.filter_packets(Some(kind));
+            self.selected = sel;
+            self.follow = follow;
         }
         if self.detail.is_some() {
             let focus = self.focus;
@@ -226,15 +267,15 @@ impl App {
             .unwrap_or_default();
     }
 
-    /// Shows only `session`'s packets in the list (or all again with `None`).
-    pub fn filter_packets(&mut self, session: Option<u64>) {
-        self.packet_filter = session.map(|id| PacketFilter {
-            session: id,
+    /// Shows only the packets passing `kind` in the list (or all again with `None`).
+    pub fn filter_packets(&mut self, kind: Option<PacketFilterKind>) {
+        self.packet_filter = kind.map(|kind| PacketFilter {
+            kind,
             matches: self
                 .engine
                 .store
                 .iter()
-                .filter(|p| p.session == Some(id))
+                .filter(|p| kind.accepts(p))
                 .map(|p| p.no)
                 .collect(),
         });

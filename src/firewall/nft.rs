@@ -940,6 +940,56 @@ fn p_static(p: &str) -> &'static str {
         "=" => "=",
         "==" => "==",
         "!=" => "!=",
+        "!" => "!",
         _ => "",
     }
+}
+
+/// Parses one rule as typed in the rule editor, checked against `table` (its named sets and
+/// chains). The error's column is within `text`.
+pub fn parse_rule(text: &str, table: &Table) -> Result<Rule, ParseError> {
+    let src = format!("table inet editor {{\nchain c {{\n{text}\n}}\n}}\n");
+    let rs = parse(&src, "rule").map_err(|mut e| {
+        e.line = 1;
+        e
+    })?;
+    let mut rule = match rs.tables[0].chains[0].rules.as_slice() {
+        [r] => r.clone(),
+        [] => {
+            return Err(ParseError {
+                file: "rule".into(),
+                line: 1,
+                col: 1,
+                msg: "empty rule".into(),
+            })
+        }
+        _ => {
+            return Err(ParseError {
+                file: "rule".into(),
+                line: 1,
+                col: 1,
+                msg: "one rule at a time".into(),
+            })
+        }
+    };
+    let missing = |what: String| ParseError {
+        file: "rule".into(),
+        line: 1,
+        col: text.find(&what).map(|i| i as u32 + 1).unwrap_or(1),
+        msg: format!("no {what} in table {}", table.name),
+    };
+    for m in &rule.matches {
+        if let Rhs::Set(name) = &m.rhs {
+            if table.set(name).is_none() {
+                return Err(missing(format!("@{name}")));
+            }
+        }
+    }
+    if let Some(Verdict::Jump(c) | Verdict::Goto(c)) = &rule.verdict {
+        if table.chain(c).is_none() {
+            return Err(missing(c.clone()));
+        }
+    }
+    rule.origin.text = text.trim().to_string();
+    Ok(rule)
 }

@@ -6,7 +6,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::{pane, theme};
-use crate::app::state::{App, Focus};
+use crate::app::state::{App, Focus, PacketFilterKind};
 use crate::decode::info::info;
 use crate::headless::endpoints;
 use crate::sanitize::sanitize;
@@ -15,8 +15,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let n = app.view_len();
     let mut title = match &app.packet_filter {
         Some(f) => format!(
-            " Packets of session {} ({} of {}) — Esc shows all ",
-            f.session, n, app.engine.packets
+            " Packets {} ({} of {}) — Esc shows all ",
+            match f.kind {
+                PacketFilterKind::Session(id) => format!("of session {id}"),
+                PacketFilterKind::Verdict(v) => format!("with verdict {}", v.name()),
+            },
+            n,
+            app.engine.packets
         ),
         None => format!(" Packets ({}) ", app.engine.packets),
     };
@@ -26,7 +31,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let block = pane(title, app.focus == Focus::List);
     if n == 0 {
         let msg = if app.packet_filter.is_some() {
-            "None of this session's packets are kept (raise --keep)."
+            "No kept packet passes the filter (Esc shows all)."
         } else if app.source_done {
             "No packets in this capture."
         } else {

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::{human_bytes, pane, theme};
 use crate::app::firewall_view::{rows, FwRow};
-use crate::app::state::{App, Focus};
+use crate::app::state::{App, EditTarget, Focus};
 use crate::firewall::eval::Final;
 use crate::firewall::model::{Policy, Verdict};
 use crate::sanitize::sanitize;
@@ -42,7 +42,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         fw.source
     );
     let block = pane(sanitize(&title).into_owned(), app.focus == Focus::Firewall);
-    let n = super::inner_rows(area, 0);
+    let editor_h = if app.rule_editor.is_some() { 2 } else { 0 };
+    let n = super::inner_rows(area, editor_h);
     let v = &app.firewall;
     let lines: Vec<Line> = rows(fw)
         .into_iter()
@@ -80,8 +81,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 } else if i == v.selected {
                     style = style.add_modifier(Modifier::REVERSED);
                 }
+                let line = match rule.origin.line {
+                    0 => "new".to_string(),
+                    l => l.to_string(),
+                };
                 Line::from(vec![
-                    Span::styled(format!(" {mark} {:>4} ", rule.origin.line), style),
+                    Span::styled(format!(" {mark} {line:>4} "), style),
                     Span::styled(
                         format!("{:>8} pkts {:>9} ", c.packets, human_bytes(c.bytes)),
                         theme::DIM,
@@ -91,5 +96,41 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             }
         })
         .collect();
-    f.render_widget(Paragraph::new(lines).block(block), area);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let list_h = inner.height.saturating_sub(editor_h);
+    f.render_widget(
+        Paragraph::new(lines),
+        Rect {
+            height: list_h,
+            ..inner
+        },
+    );
+    if let Some(ed) = &app.rule_editor {
+        let verb = match ed.target {
+            EditTarget::Replace(_) => "edit",
+            EditTarget::InsertAfter(_) => "add",
+        };
+        let status = match &ed.error {
+            Some(e) => Line::styled(format!("  ✘ {e}"), Style::new().fg(Color::LightRed)),
+            None => Line::styled(
+                "  ✔ a valid rule — Enter applies, Esc cancels",
+                Style::new().fg(Color::LightGreen),
+            ),
+        };
+        let editor = vec![
+            Line::from(vec![
+                Span::styled(format!("{verb}> "), theme::HEADER),
+                Span::raw(sanitize(&ed.text).into_owned()),
+                Span::styled("▏", theme::BORDER_FOCUS),
+            ]),
+            status,
+        ];
+        let r = Rect {
+            y: inner.y + list_h,
+            height: editor_h.min(inner.height),
+            ..inner
+        };
+        f.render_widget(Paragraph::new(editor), r);
+    }
 }
