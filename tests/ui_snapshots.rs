@@ -282,12 +282,12 @@ fn app_with_rules(rules: &str) -> App {
         "t.nft".into(),
         packetlab::firewall::Locality::default(),
     ));
-    for f in frames::sample() {
-        e.ingest(f);
-    }
     let mut app = App::new(e, SourceKind::File("sample.pcap".into()));
+    for f in frames::sample() {
+        app.ingest(f);
+    }
     app.source_done = true;
-    app.sessions.refresh(&app.engine.sessions);
+    app.refresh_sessions();
     let fw = app.engine.firewall.as_ref().unwrap();
     app.firewall.move_by(fw, 0);
     app
@@ -470,4 +470,18 @@ fn packet_list_filtered_by_verdict() {
     app.apply(Action::CycleVerdictFilter); // all
     assert!(app.packet_filter.is_none());
     assert_eq!(app.view_len(), 9);
+}
+
+#[test]
+fn sessions_filtered_by_verdict() {
+    let mut app = app_with_rules(RULES.replace("tcp dport 80", "tcp dport 81").as_str());
+    app.apply(Action::FocusPane(1));
+    app.apply(Action::EditFilter);
+    type_text(&mut app, "drop");
+    press(&mut app, crossterm::event::KeyCode::Enter);
+    assert_eq!(
+        app.sessions.rows,
+        vec![1],
+        "only the TCP session had packets dropped"
+    );
 }

@@ -146,7 +146,7 @@ impl App {
             _ => return,
         }
         v.invalidate();
-        v.refresh(&self.engine.sessions);
+        self.refresh_sessions();
     }
 
     pub fn apply(&mut self, a: Action) -> Option<Effect> {
@@ -187,11 +187,11 @@ impl App {
             Action::Maximize => self.maximized = !self.maximized,
             Action::SortNext if self.focus == Focus::Sessions => {
                 self.sessions.cycle_sort();
-                self.sessions.refresh(&self.engine.sessions);
+                self.refresh_sessions();
             }
             Action::SortReverse if self.focus == Focus::Sessions => {
                 self.sessions.reverse_sort();
-                self.sessions.refresh(&self.engine.sessions);
+                self.refresh_sessions();
             }
             Action::EditFilter if self.focus == Focus::Sessions => self.sessions.editing = true,
             Action::ToggleListening => self.sessions.show_listening = !self.sessions.show_listening,
@@ -516,12 +516,12 @@ impl App {
                     .and_then(|i| self.view_get(i))
                     .and_then(|p| p.session);
                 if let Some(id) = sess {
-                    let v = &mut self.sessions;
-                    if !v.filter.is_empty() {
-                        v.filter.clear();
-                        v.invalidate();
+                    if !self.sessions.filter.is_empty() {
+                        self.sessions.filter.clear();
+                        self.sessions.invalidate();
                     }
-                    v.refresh(&self.engine.sessions);
+                    self.refresh_sessions();
+                    let v = &mut self.sessions;
                     v.selected = Some(id);
                     v.move_by(0);
                     v.detail_open = true;

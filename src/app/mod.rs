@@ -243,7 +243,7 @@ async fn event_loop(
                     dirty = true;
                 }
                 app.engine.sessions.age();
-                dirty |= app.sessions.refresh(&app.engine.sessions);
+                dirty |= app.refresh_sessions();
                 if let Some(w) = writer.as_mut() {
                     let _ = w.flush();
                 }
@@ -252,7 +252,7 @@ async fn event_loop(
                 if dirty {
                     // The session rows follow the table at most a few times a second.
                     if last_sessions_refresh.elapsed() >= Duration::from_millis(200) {
-                        app.sessions.refresh(&app.engine.sessions);
+                        app.refresh_sessions();
                         last_sessions_refresh = std::time::Instant::now();
                     }
                     terminal.draw(|f| crate::ui::render(f, app))?;

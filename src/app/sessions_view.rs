@@ -57,6 +57,9 @@ impl SortKey {
     }
 }
 
+/// Packets per verdict (accept, drop, reject) of each session.
+pub type Verdicts = std::collections::HashMap<u64, [u32; 3]>;
+
 /// Seconds of traffic the rate column and sort look at.
 pub const RATE_WINDOW_SECS: usize = 16;
 
@@ -125,6 +128,12 @@ impl SessionsView {
 
     /// Recomputes the rows when the table changed since the last time; says whether it did.
     pub fn refresh(&mut self, table: &SessionTable) -> bool {
+        self.refresh_with(table, &Verdicts::default())
+    }
+
+    /// As `refresh`, with each session's verdict counts: the filter text then also matches
+    /// `accept`, `drop` and `reject` for sessions that had packets so judged.
+    pub fn refresh_with(&mut self, table: &SessionTable, verdicts: &Verdicts) -> bool {
         if self.seen == Some(table.generation) {
             return false;
         }
@@ -133,7 +142,20 @@ impl SessionsView {
         let now = table.now.secs();
         let mut v: Vec<&Session> = table
             .iter()
-            .filter(|s| needle.is_empty() || row_text(s).to_lowercase().contains(&needle))
+            .filter(|s| {
+                needle.is_empty() || {
+                    let mut t = row_text(s);
+                    if let Some(v) = verdicts.get(&s.id) {
+                        for (n, word) in v.iter().zip(["accept", "drop", "reject"]) {
+                            if *n > 0 {
+                                t.push(' ');
+                                t.push_str(word);
+                            }
+                        }
+                    }
+                    t.to_lowercase().contains(&needle)
+                }
+            })
             .collect();
         match self.sort {
             SortKey::Start => v.sort_by_key(|s| s.id),

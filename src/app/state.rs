@@ -156,7 +156,7 @@ pub struct App {
     /// What the analysis says of the current rules (shadowed, redundant…), by rule.
     pub fw_findings: Vec<crate::firewall::analysis::Finding>,
     /// Packets per verdict (accept, drop, reject) of each session, when rules are loaded.
-    pub session_verdicts: std::collections::HashMap<u64, [u32; 3]>,
+    pub session_verdicts: super::sessions_view::Verdicts,
     /// When set, the packet list shows only the packets that pass it.
     pub packet_filter: Option<PacketFilter>,
     pub rule_editor: Option<RuleEditor>,
@@ -238,6 +238,7 @@ impl App {
         self.engine.rejudge();
         self.analyze_rules();
         self.session_verdicts.clear();
+        self.sessions.invalidate();
         for p in self.engine.store.iter() {
             if let (Some(s), Some(j)) = (p.session, p.judgement) {
                 self.session_verdicts.entry(s).or_default()[j.verdict as usize] += 1;
@@ -255,6 +256,12 @@ impl App {
             self.open_detail();
             self.focus = focus;
         }
+    }
+
+    /// Recomputes the session rows if the table changed (with the verdicts, for the filter).
+    pub fn refresh_sessions(&mut self) -> bool {
+        self.sessions
+            .refresh_with(&self.engine.sessions, &self.session_verdicts)
     }
 
     /// Runs the ruleset analysis again (the rules changed).
