@@ -28,7 +28,11 @@ fn ruleset() -> Ruleset {
         "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    ct state established,related accept\n",
     );
     for i in 0..RULES {
-        let verdict = if i % 3 == 0 { "drop" } else { "accept" };
+        let verdict = if i.is_multiple_of(3) {
+            "drop"
+        } else {
+            "accept"
+        };
         s.push_str(&format!(
             "    ip saddr 10.{}.0.0/16 tcp dport {} {verdict}\n",
             i % 250,
@@ -63,7 +67,7 @@ fn packet(flow: u32, k: u32) -> PacketView<'static> {
         // Most packets of a flow are established: the rules that decide are met by the first.
         ct: if new {
             ct::NEW
-        } else if k % 10 == 0 {
+        } else if k.is_multiple_of(10) {
             ct::INVALID
         } else {
             ct::ESTABLISHED

@@ -126,7 +126,8 @@ table ip6 v6only { chain fwd { type filter hook forward priority filter; } }
         Match {
             field: Field::TcpFlags,
             op: Op::Ne,
-            rhs: Rhs::Values(vec![Value::Int(2), Value::Int(0x10)])
+            // nft compares exactly with the flags ORed: `flags != 0x12`.
+            rhs: Rhs::Values(vec![Value::Int(0x12)])
         }
     );
     assert_eq!(
@@ -349,7 +350,11 @@ fn big_ruleset(n: u32) -> Ruleset {
     for i in 0..n {
         let port = 1000 + i;
         let net = i % 250;
-        let verdict = if i % 3 == 0 { "drop" } else { "accept" };
+        let verdict = if i.is_multiple_of(3) {
+            "drop"
+        } else {
+            "accept"
+        };
         s.push_str(&format!(
             "    ip saddr 10.{net}.0.0/16 tcp dport {port} {verdict}\n"
         ));
