@@ -6,6 +6,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod engine;
+pub mod explain;
 pub mod firewall;
 pub mod headless;
 pub mod procs;

@@ -485,3 +485,29 @@ fn sessions_filtered_by_verdict() {
         "only the TCP session had packets dropped"
     );
 }
+
+#[test]
+fn explanation_of_a_dropped_syn() {
+    let mut app = app_with_rules(RULES.replace("tcp dport 80", "tcp dport 81").as_str());
+    app.apply(Action::FocusPane(2));
+    app.apply(Action::First);
+    app.apply(Action::Down);
+    app.apply(Action::Down); // packet 3: the SYN, dropped by the policy
+    app.apply(Action::Explain);
+    let (title, paras) = app.explain.clone().expect("an explanation");
+    assert!(title.starts_with("Packet 3: 51000 → 80 [SYN]"), "{title}");
+    let text = paras.join("\n");
+    for want in [
+        "three-way handshake",
+        "Private LAN",
+        "ct state new",
+        "silently thrown away",
+        "Chain policy",
+    ] {
+        assert!(text.contains(want), "explains {want:?}:\n{text}");
+    }
+    let t = draw(&mut app, 120, 44);
+    insta::assert_snapshot!(t.backend());
+    app.apply(Action::Down);
+    assert!(app.explain.is_none(), "any key closes it");
+}

@@ -45,6 +45,8 @@ pub enum Action {
     SaveRules,
     /// Packet list: only accepted, then dropped, then rejected packets, then all again.
     CycleVerdictFilter,
+    /// Explain the selected packet, session or rule.
+    Explain,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +75,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("R / w", "firewall: reload file / save FILE.saved.nft"),
     ("v", "packets: accepted, dropped, rejected, all"),
     ("Esc", "close help, detail, then filters"),
+    ("x", "explain the selected packet, session or rule"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -96,6 +99,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('R') => Action::ReloadRules,
         KeyCode::Char('w') => Action::SaveRules,
         KeyCode::Char('v') => Action::CycleVerdictFilter,
+        KeyCode::Char('x') => Action::Explain,
         KeyCode::Char(']') => Action::MoveRuleDown,
         KeyCode::Char('f') => Action::ToggleFollow,
         KeyCode::Tab | KeyCode::BackTab => Action::FocusNext,
@@ -150,6 +154,11 @@ impl App {
     }
 
     pub fn apply(&mut self, a: Action) -> Option<Effect> {
+        if self.explain.is_some() && !matches!(a, Action::Quit) {
+            // Any key closes the explanation.
+            self.explain = None;
+            return None;
+        }
         if self.show_help && !matches!(a, Action::Quit) {
             // Any key closes the help; it does nothing else.
             self.show_help = false;
@@ -209,6 +218,7 @@ impl App {
             | Action::DeleteRule
             | Action::ReloadRules
             | Action::SaveRules => {}
+            Action::Explain => self.explain = self.explanation(),
             Action::CycleVerdictFilter => {
                 let next = match self.packet_filter.as_ref().map(|f| f.kind) {
                     None | Some(PacketFilterKind::Session(_)) => Some(Final::Accept),
@@ -314,6 +324,41 @@ impl App {
             r.enabled = !r.enabled;
         }
         self.rejudge();
+    }
+
+    /// The explanation of what the focused pane has selected.
+    fn explanation(&self) -> Option<(String, Vec<&'static str>)> {
+        use crate::explain;
+        let (title, topics) = match self.focus {
+            Focus::Sessions => {
+                let s = self
+                    .sessions
+                    .selected
+                    .and_then(|id| self.engine.sessions.get(id))?;
+                (
+                    format!("Session {}: {} {}", s.id, s.proto.name(), s.state_name()),
+                    explain::for_session(s, self.session_verdicts.get(&s.id)),
+                )
+            }
+            Focus::Firewall => {
+                let fw = self.engine.firewall.as_ref()?;
+                let id = self.firewall.selected_rule(fw)?;
+                let r = fw.ruleset.rule(id)?;
+                (format!("Rule: {}", r.origin.text), explain::for_rule(r))
+            }
+            Focus::List | Focus::Detail | Focus::Hex => {
+                let p = self.selected_index().and_then(|i| self.view_get(i))?;
+                (
+                    format!(
+                        "Packet {}: {}",
+                        p.no,
+                        crate::decode::info::info(&p.summary, &p.frame.data)
+                    ),
+                    explain::for_packet(&p.summary, p.judgement.as_ref()),
+                )
+            }
+        };
+        Some((title, explain::compose(&topics)))
     }
 
     fn open_editor(&mut self, a: Action) {

@@ -160,6 +160,8 @@ pub struct App {
     /// When set, the packet list shows only the packets that pass it.
     pub packet_filter: Option<PacketFilter>,
     pub rule_editor: Option<RuleEditor>,
+    /// The explanation overlay: a title and paragraphs from `assets/explain.md`.
+    pub explain: Option<(String, Vec<&'static str>)>,
     /// The focused pane fills the screen.
     pub maximized: bool,
     /// The newest scan of local sockets and their processes (live capture).
@@ -199,6 +201,7 @@ impl App {
             session_verdicts: Default::default(),
             packet_filter: None,
             rule_editor: None,
+            explain: None,
             maximized: false,
             sockets: None,
             list_rows: 20,

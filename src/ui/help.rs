@@ -30,3 +30,46 @@ pub fn render(f: &mut Frame, area: Rect) {
     f.render_widget(Clear, r);
     f.render_widget(Paragraph::new(lines).block(pane(" Keys ".into(), true)), r);
 }
+
+/// The explanation overlay: paragraphs with `**bold**` words, wrapped to the box.
+pub fn render_explain(f: &mut Frame, area: Rect, title: &str, paragraphs: &[&str]) {
+    use ratatui::widgets::Wrap;
+    let w = area.width.saturating_sub(4).min(90);
+    let mut lines: Vec<Line> = Vec::new();
+    for p in paragraphs {
+        let text = p.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut spans = Vec::new();
+        for (i, part) in text.split("**").enumerate() {
+            if i % 2 == 1 {
+                spans.push(Span::styled(part.to_string(), theme::HEADER));
+            } else {
+                spans.push(Span::raw(part.to_string()));
+            }
+        }
+        lines.push(Line::from(spans));
+        lines.push(Line::from(""));
+    }
+    lines.push(Line::styled("Any key closes this explanation.", theme::DIM));
+    // Room for the wrapped text: a rough count of lines at this width.
+    let needed: u16 = paragraphs
+        .iter()
+        .map(|p| (p.len() as u16 / w.saturating_sub(2).max(1)) + 2)
+        .sum::<u16>()
+        + 3;
+    let h = needed.min(area.height.saturating_sub(2)).max(5);
+    let [v] = Layout::vertical([Constraint::Length(h)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::horizontal([Constraint::Length(w)])
+        .flex(Flex::Center)
+        .areas(v);
+    f.render_widget(Clear, r);
+    let title = crate::sanitize::sanitize(title).into_owned();
+    let title: String = title.chars().take(w.saturating_sub(4) as usize).collect();
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(pane(format!(" {title} "), true)),
+        r,
+    );
+}

@@ -146,6 +146,9 @@ pub fn render(f: &mut Frame, app: &App) {
     if app.show_help {
         help::render(f, f.area());
     }
+    if let Some((title, paragraphs)) = &app.explain {
+        help::render_explain(f, f.area(), title, paragraphs);
+    }
 }
 
 fn pane(title: String, focused: bool) -> Block<'static> {
