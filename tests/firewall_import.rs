@@ -280,7 +280,13 @@ fn random_packet(rng: &mut Rng, addrs: &[IpAddr], ports: &[u16]) -> PacketView<'
 /// Sets the fields of `p` so that the positive matches of rule `id`, and of a chain of jumps that
 /// leads to it, hold; returns the hook of the base chain at the top. Matches that say what a field
 /// is not are left to chance.
-fn aim(rs: &Ruleset, id: RuleId, rng: &mut Rng, p: &mut PacketView<'static>) -> &'static [Hook] {
+fn aim(
+    rs: &Ruleset,
+    id: RuleId,
+    addrs: &[IpAddr],
+    rng: &mut Rng,
+    p: &mut PacketView<'static>,
+) -> &'static [Hook] {
     let table = &rs.tables[id.table as usize];
     let mut path: Vec<&Rule> = vec![rs.rule(id).unwrap()];
     let mut chain = id.chain as usize;
@@ -307,7 +313,17 @@ fn aim(rs: &Ruleset, id: RuleId, rng: &mut Rng, p: &mut PacketView<'static>) -> 
         path.push(r);
         chain = ci;
     }
-    p.v6 = false;
+    if p.v6 {
+        // iptables rules are IPv4: aim with an IPv4 packet.
+        p.v6 = false;
+        p.src = rng.pick(addrs);
+        p.dst = rng.pick(addrs);
+        p.icmpv6_type = None;
+        if p.l4 == Some(58) {
+            p.l4 = None;
+            set_l4(p, 1);
+        }
+    }
     for r in path.iter().rev() {
         for m in &r.matches {
             aim_match(m, rng, p);
@@ -444,7 +460,7 @@ fn iptables_save_and_its_translation_judge_random_packets_alike() {
             // Half the packets are aimed at a rule: the others would rarely meet the narrow ones.
             if rng.below(2) == 0 {
                 let id = ids[rng.below(ids.len())];
-                hooks = aim(&pair.ipt, id, &mut rng, &mut p);
+                hooks = aim(&pair.ipt, id, &addrs, &mut rng, &mut p);
             }
             let a = evaluate(&pair.ipt, hooks, &p, false);
             let b = evaluate(&pair.nft, hooks, &p, false);

@@ -416,6 +416,7 @@ fn rule(chains: &[Chain], words: &[Word], no: u32, text: &str) -> Result<(usize,
     let mut modules: Vec<(Module, u32)> = Vec::new();
     let mut target: Option<(String, u32)> = None;
     let mut negate: Option<u32> = None;
+    let mut tcp_reset: Option<u32> = None;
     while let Some(w) = p.peek().cloned() {
         p.pos += 1;
         if w.s == "!" {
@@ -545,6 +546,9 @@ fn rule(chains: &[Chain], words: &[Word], no: u32, text: &str) -> Result<(usize,
                 if !REJECT_WITH.contains(&v.s.as_str()) {
                     return Err((v.col, format!("unknown reject type '{}'", v.s)));
                 }
+                if v.s == "tcp-reset" {
+                    tcp_reset = Some(v.col);
+                }
             }
             _ if opt.starts_with("--log-") && target.as_ref().is_some_and(|t| t.0 == "LOG") => {
                 no_neg(opt)?;
@@ -597,6 +601,12 @@ fn rule(chains: &[Chain], words: &[Word], no: u32, text: &str) -> Result<(usize,
     }
     if let Some(col) = negate {
         return Err((col, "'!' negates nothing".into()));
+    }
+    // The kernel refuses a TCP reset for what may not be TCP.
+    if let Some(col) = tcp_reset {
+        if !matches!(proto, Some((6, false, _))) {
+            return Err((col, "'--reject-with tcp-reset' needs -p tcp".into()));
+        }
     }
     for (m, col) in &modules {
         if let Some(need) = m.proto() {

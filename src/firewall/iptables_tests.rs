@@ -409,6 +409,10 @@ fn errors_name_line_column_and_construct() {
             "t.rules:6:41: unknown reject type 'tcp-fin'",
         ),
         (
+            "-A INPUT -j REJECT --reject-with tcp-reset",
+            "t.rules:6:34: '--reject-with tcp-reset' needs -p tcp",
+        ),
+        (
             "-A INPUT -j ACCEPT --log-prefix x",
             "t.rules:6:20: unsupported: option '--log-prefix' of no loaded match (nor of target ACCEPT)",
         ),
