@@ -3,6 +3,7 @@
 //! Engine code: no terminal.
 
 pub mod analysis;
+pub mod compile;
 pub mod conntrack;
 pub mod eval;
 pub mod iptables;
@@ -84,6 +85,7 @@ pub struct Firewall {
     pub source: String,
     pub locality: Locality,
     conntrack: Conntrack,
+    compiled: compile::Compiled,
     pub counters: HashMap<RuleId, Counter>,
     /// Packets per final verdict: accept, drop, reject.
     pub verdicts: [u64; 3],
@@ -100,11 +102,13 @@ pub struct Judgement {
 
 impl Firewall {
     pub fn new(ruleset: Ruleset, source: String, locality: Locality) -> Self {
+        let compiled = compile::Compiled::new(&ruleset);
         Firewall {
             ruleset,
             source,
             locality,
             conntrack: Conntrack::default(),
+            compiled,
             counters: HashMap::new(),
             verdicts: [0; 3],
         }
@@ -145,7 +149,11 @@ impl Firewall {
         let ct = self.conntrack.observe(s)?;
         let view = view_of(s, ct, iface, ip_len)?;
         let hooks = self.locality.hooks(view.src, view.dst);
-        let out = evaluate(&self.ruleset, hooks, &view, trace);
+        let out = if trace {
+            evaluate(&self.ruleset, hooks, &view, true)
+        } else {
+            self.compiled.evaluate(&self.ruleset, hooks, &view)
+        };
         for id in &out.hits {
             let c = self.counters.entry(*id).or_default();
             c.packets += 1;
@@ -170,6 +178,11 @@ impl Firewall {
         self.conntrack = Conntrack::default();
         self.counters.clear();
         self.verdicts = [0; 3];
+    }
+
+    /// Call after rules were moved, added, removed or edited (not needed for toggles).
+    pub fn rules_changed(&mut self) {
+        self.compiled.rebuild(&self.ruleset);
     }
 
     pub fn rule_text(&self, id: RuleId) -> Option<&str> {
