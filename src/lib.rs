@@ -12,6 +12,7 @@ pub mod headless;
 pub mod procs;
 pub mod run;
 pub mod sanitize;
+pub mod scenario;
 pub mod sessions;
 pub mod source;
 pub mod store;
