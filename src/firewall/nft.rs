@@ -651,7 +651,30 @@ impl Parser<'_> {
                     if self.peek_word() == Some("with") {
                         self.pos += 1;
                         // `with icmp type port-unreachable`, `with tcp reset`, `with icmpx …`.
-                        self.word("icmp, icmpv6, icmpx or tcp")?;
+                        let with = self.word("icmp, icmpv6, icmpx or tcp")?;
+                        // nft makes the rule match only packets the reply can answer: it adds
+                        // `meta l4proto tcp` for a TCP reset, `meta nfproto ipv4` (ipv6) for an
+                        // ICMP (ICMPv6) reply (`nft --debug=netlink`). The family is written as
+                        // the match that means it here: any source address of that family.
+                        let implied = match with.as_str() {
+                            "tcp" => Some((Field::L4Proto, Value::Int(6))),
+                            "icmp" => Some((
+                                Field::IpSaddr,
+                                Value::Prefix(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0),
+                            )),
+                            "icmpv6" => Some((
+                                Field::Ip6Saddr,
+                                Value::Prefix(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 0),
+                            )),
+                            _ => None,
+                        };
+                        if let Some((field, v)) = implied {
+                            r.matches.push(Match {
+                                field,
+                                op: Op::Eq,
+                                rhs: Rhs::Values(vec![v]),
+                            });
+                        }
                         self.word("type or reset")?;
                         if !self.at_end_of_statement() && self.peek_word().is_some() {
                             let save = self.pos;
@@ -763,6 +786,21 @@ impl Parser<'_> {
                 field,
                 op,
                 rhs: Rhs::Masked { mask, value },
+            });
+        }
+        // With `==` or `!=`, nft ORs a list of flags into one value and compares exactly:
+        // `tcp flags != syn,ack` is `flags != 0x12`, `ct state == new,established` never
+        // matches (`nft --debug=netlink`: `cmp neq reg 1 0x00000012`).
+        if matches!(field, Field::TcpFlags | Field::CtState) && explicit.is_some() && vals.len() > 1
+        {
+            let bits = vals.iter().fold(0, |acc, v| match v {
+                Value::Int(n) => acc | n,
+                _ => acc,
+            });
+            return Ok(Match {
+                field,
+                op,
+                rhs: Rhs::Values(vec![Value::Int(bits)]),
             });
         }
         // A bit-mask field given bare flags means "any of these bits set" (nft's implicit
