@@ -127,6 +127,9 @@ pub struct Inner {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub proto: u8,
+    /// A quoted ICMP query (echo, timestamp, information, address mask; ICMPv6 echo): its type
+    /// and identifier, which name its flow as ports name a TCP or UDP one.
+    pub query: Option<(u8, u16)>,
 }
 
 /// An IP fragment: the datagram's identity and this piece's place in it.

@@ -448,7 +448,18 @@ impl<S: Sink> Dec<'_, '_, S> {
         let Some((src, dst, proto, tp)) = parsed else {
             return;
         };
-        self.s.inner = Some(Inner { src, dst, proto });
+        let query = match (proto, self.b.u8(tp), self.b.u16(tp + 4)) {
+            (1, Some(t @ (0 | 8 | 13..=18)), Some(id)) | (58, Some(t @ (128 | 129)), Some(id)) => {
+                Some((t, id))
+            }
+            _ => None,
+        };
+        self.s.inner = Some(Inner {
+            src,
+            dst,
+            proto,
+            query,
+        });
         layer!(
             self,
             at..end,

@@ -5,13 +5,20 @@
 //! connection from a bare ACK), and verdicts must be the kernel's. Measured on Linux 6.x with
 //! default sysctls:
 //! - no entry: TCP is `new` only when its FIN/SYN/RST/ACK bits are exactly {SYN} or {ACK}, else
-//!   `invalid`; ICMP echo/timestamp/info/address-mask requests are `new`, other ICMP `invalid`;
-//!   UDP and other protocols are `new`;
-//! - the first reply and everything after it is `established`;
+//!   `invalid`; ICMP echo/timestamp/info/address-mask requests (ICMPv6 echo and node information
+//!   queries) are `new`, other ICMP `invalid`; UDP and other protocols are `new`;
+//! - the first reply and everything after it is `established` — ICMP timestamp, information and
+//!   address-mask requests are flows too, keyed like echo by their identifier;
+//! - a TCP entry whose only answer is an RST is deleted at once (`tcp_packet`: "if only reply is
+//!   a RST … delete the conntrack immediately"): what follows on those ports starts afresh;
 //! - an ICMP error about a tracked flow is `related`;
-//! - ICMPv6 neighbour discovery and MLD are `untracked`.
+//! - ICMPv6 neighbour solicitation/advertisement, router solicitation/advertisement and MLD are
+//!   `untracked` (not redirects: the kernel cannot track those and calls them `invalid`).
+//!
+//! The test `tests/kernel_diff.rs` checks all this against the running kernel.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use rustc_hash::FxBuildHasher;
 
@@ -28,12 +35,35 @@ struct Entry {
     closed: bool,
 }
 
+/// The query flow of an ICMP timestamp (13/14), information (15/16) or address-mask (17/18)
+/// message: its key, its sender, and whether it is the request.
+fn query_flow(s: &Summary) -> Option<(QueryKey, IpAddr, bool)> {
+    let (src, dst) = (s.src?, s.final_dst.or(s.dst)?);
+    let i = s.icmp.filter(|i| (13..=18).contains(&i.typ))?;
+    let (id, _) = i.echo?;
+    let request = (i.typ - 1) | 1;
+    let (lo, hi) = if src <= dst { (src, dst) } else { (dst, src) };
+    Some(((request, lo, hi, id), src, i.typ == request))
+}
+
 /// Entries kept; the table is cleared past this (a simulation, not a kernel).
 const MAX_ENTRIES: usize = 1 << 20;
+
+/// An ICMP query flow other than echo: (request type, lower address, higher address, id).
+type QueryKey = (u8, IpAddr, IpAddr, u16);
 
 #[derive(Default)]
 pub struct Conntrack {
     map: HashMap<SessionKey, Entry, FxBuildHasher>,
+    queries: HashMap<QueryKey, Entry, FxBuildHasher>,
+    /// The entry the last observed packet created, if it created one.
+    created: Option<Created>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Created {
+    Flow(SessionKey),
+    Query(QueryKey),
 }
 
 impl Conntrack {
@@ -41,6 +71,7 @@ impl Conntrack {
     /// would. `None` for packets conntrack never sees as IP (ARP…) or that are pieces of a
     /// datagram still being reassembled.
     pub fn observe(&mut self, s: &Summary) -> Option<u8> {
+        self.created = None;
         s.src?;
         if s.frag.is_some() && s.sport.is_none() && s.icmp.is_none() && s.icmpv6.is_none() {
             // The kernel reassembles before the hooks: the datagram is seen once, complete.
@@ -50,6 +81,12 @@ impl Conntrack {
         }
         if let Some(state) = self.icmp_special(s) {
             return Some(state);
+        }
+        if let Some((key, src, request)) = query_flow(s) {
+            if self.queries.len() >= MAX_ENTRIES {
+                self.queries.clear();
+            }
+            return Some(self.query(key, src, request));
         }
         let Some(flow) = Flow::of(s) else {
             return Some(ct::NEW);
@@ -66,6 +103,7 @@ impl Conntrack {
         match entry {
             Some(e) if !starts_over => {
                 let reply = flow.src != e.orig_src;
+                let had_reply = e.seen_reply;
                 if reply {
                     e.seen_reply = true;
                 }
@@ -76,6 +114,12 @@ impl Conntrack {
                 };
                 if let Some(t) = tcp {
                     if t.has(TcpInfo::RST) {
+                        // An RST before any answer, or as the only answer: the kernel deletes
+                        // the entry there and then.
+                        if !had_reply {
+                            self.map.remove(&flow.key);
+                            return Some(state);
+                        }
                         e.closed = true;
                     }
                     if t.has(TcpInfo::FIN) {
@@ -104,6 +148,7 @@ impl Conntrack {
                 if !creates {
                     return Some(ct::INVALID);
                 }
+                self.created = Some(Created::Flow(flow.key));
                 self.map.insert(
                     flow.key,
                     Entry {
@@ -119,15 +164,55 @@ impl Conntrack {
         }
     }
 
-    /// Forgets the entry this packet created, when the packet was dropped: the kernel only
-    /// confirms a new connection once its first packet gets through.
-    pub fn unconfirm(&mut self, s: &Summary) {
-        if let Some(flow) = Flow::of(s) {
-            if let Some(e) = self.map.get(&flow.key) {
-                if e.orig_src == flow.src && !e.seen_reply {
-                    self.map.remove(&flow.key);
+    /// An ICMP timestamp, information or address-mask request or reply: a flow keyed by type,
+    /// addresses and identifier, as the kernel tracks echo. Only a request starts one.
+    fn query(&mut self, key: QueryKey, src: IpAddr, request: bool) -> u8 {
+        match self.queries.get_mut(&key) {
+            Some(e) => {
+                if src != e.orig_src.addr {
+                    e.seen_reply = true;
+                    return ct::ESTABLISHED;
+                }
+                if e.seen_reply {
+                    ct::ESTABLISHED
+                } else {
+                    ct::NEW
                 }
             }
+            None if request => {
+                self.created = Some(Created::Query(key));
+                self.queries.insert(
+                    key,
+                    Entry {
+                        orig_src: Endpoint {
+                            addr: src,
+                            port: key.3,
+                        },
+                        seen_reply: false,
+                        fin_orig: false,
+                        fin_reply: false,
+                        closed: false,
+                    },
+                );
+                ct::NEW
+            }
+            None => ct::INVALID,
+        }
+    }
+
+    /// Forgets the entry the packet just observed created, when the packet was dropped: the
+    /// kernel only confirms a new connection once its first packet gets through. An entry that
+    /// was there before stays (a later packet of an unanswered flow being dropped does not
+    /// forget the flow).
+    pub fn unconfirm(&mut self, _s: &Summary) {
+        match self.created.take() {
+            Some(Created::Flow(k)) => {
+                self.map.remove(&k);
+            }
+            Some(Created::Query(k)) => {
+                self.queries.remove(&k);
+            }
+            None => {}
         }
     }
 
@@ -135,8 +220,7 @@ impl Conntrack {
     fn icmp_special(&self, s: &Summary) -> Option<u8> {
         if let Some(i) = s.icmp {
             return match i.typ {
-                0 | 8 => None,
-                13 | 15 | 17 => Some(ct::NEW),
+                0 | 8 | 13..=18 => None,
                 3 | 4 | 5 | 11 | 12 => Some(self.related(s)),
                 _ => Some(ct::INVALID),
             };
@@ -144,7 +228,11 @@ impl Conntrack {
         if let Some(i) = s.icmpv6 {
             return match i.typ {
                 128 | 129 => None,
-                130..=137 | 143 => Some(ct::UNTRACKED),
+                // A node information query starts a flow (Linux never answers one).
+                139 => Some(ct::NEW),
+                // The kernel's `noct_valid_new`: MLD, router and neighbour discovery, not
+                // redirects (137), which it cannot track and calls invalid.
+                130..=136 | 143 => Some(ct::UNTRACKED),
                 1..=4 => Some(self.related(s)),
                 _ => Some(ct::INVALID),
             };
@@ -157,15 +245,37 @@ impl Conntrack {
         let Some(inner) = s.inner else {
             return ct::INVALID;
         };
-        let proto = match inner.proto {
-            6 => SessionProto::Tcp,
-            17 => SessionProto::Udp,
-            p => SessionProto::Ip(p),
-        };
-        let (sp, dp) = if s.quoted {
-            (s.sport.unwrap_or(0), s.dport.unwrap_or(0))
-        } else {
-            (0, 0)
+        // The error must go back to whoever sent the quoted packet: the kernel calls one that
+        // goes elsewhere invalid ("outer daddr != inner saddr", nf_conntrack_inet_error).
+        if s.final_dst.or(s.dst) != Some(inner.src) {
+            return ct::INVALID;
+        }
+        let (proto, sp, dp) = match (inner.proto, inner.query) {
+            // A quoted ICMP query names its flow by type and identifier.
+            (1, Some((t @ 13..=18, id))) => {
+                let (lo, hi) = if inner.src <= inner.dst {
+                    (inner.src, inner.dst)
+                } else {
+                    (inner.dst, inner.src)
+                };
+                let known = self.queries.contains_key(&((t - 1) | 1, lo, hi, id));
+                return if known { ct::RELATED } else { ct::INVALID };
+            }
+            (1, Some((_, id))) => (SessionProto::IcmpEcho, id, id),
+            (58, Some((_, id))) => (SessionProto::Icmpv6Echo, id, id),
+            (6, _) if s.quoted => (
+                SessionProto::Tcp,
+                s.sport.unwrap_or(0),
+                s.dport.unwrap_or(0),
+            ),
+            (17, _) if s.quoted => (
+                SessionProto::Udp,
+                s.sport.unwrap_or(0),
+                s.dport.unwrap_or(0),
+            ),
+            (6, _) => (SessionProto::Tcp, 0, 0),
+            (17, _) => (SessionProto::Udp, 0, 0),
+            (p, _) => (SessionProto::Ip(p), 0, 0),
         };
         let a = Endpoint {
             addr: inner.src,

@@ -328,6 +328,160 @@ fn conntrack_states_follow_the_kernel() {
 }
 
 #[test]
+fn flag_lists_and_reject_dependencies_follow_nft() {
+    // Measured with `nft --debug=netlink` (1.0.6) and checked by tests/kernel_diff.rs.
+    let rs = parse(
+        "table inet f { chain c { type filter hook input priority 0; policy accept;\n\
+         tcp flags != syn,ack counter\n\
+         ct state != established,related counter\n\
+         reject with tcp reset\n } }",
+    );
+    let hits = |l4: u8, flags: u8, ct: u8| {
+        let p = pkt(PEER, HOST, l4, 1, 2, flags, ct);
+        evaluate(&rs, &[Hook::Input], &p, false)
+            .hits
+            .iter()
+            .map(|h| h.rule)
+            .collect::<Vec<_>>()
+    };
+    // `!= syn,ack` is `!= 0x12`; `!= established,related` is `!= 0x06`, true of every state.
+    assert_eq!(hits(6, 0x12, ct::ESTABLISHED), vec![1, 2]);
+    assert_eq!(hits(6, 0x10, ct::NEW), vec![0, 1, 2]);
+    // A TCP reset only answers TCP: the rule does not match UDP.
+    assert_eq!(hits(17, 0, ct::NEW), vec![1]);
+    // An ICMP reply only answers IPv4, an ICMPv6 one only IPv6.
+    let rs = parse(
+        "table inet f { chain c { type filter hook input priority 0; policy accept;\n\
+         reject with icmp type host-unreachable\n } }",
+    );
+    let mut p = pkt(PEER, HOST, 17, 1, 2, 0, ct::NEW);
+    assert_eq!(
+        evaluate(&rs, &[Hook::Input], &p, false).verdict,
+        Final::Reject
+    );
+    p.v6 = true;
+    p.src = "fd00::2".parse().unwrap();
+    p.dst = "fd00::1".parse().unwrap();
+    assert_eq!(
+        evaluate(&rs, &[Hook::Input], &p, false).verdict,
+        Final::Accept
+    );
+}
+
+#[test]
+fn conntrack_corner_cases_follow_the_kernel() {
+    use crate::decode::{IcmpInfo, Inner};
+    let a = |x: [u8; 4]| IpAddr::V4(Ipv4Addr::from(x));
+    let tcp = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, flags: u16| Summary {
+        src: Some(a(src)),
+        dst: Some(a(dst)),
+        sport: Some(sp),
+        dport: Some(dp),
+        ip_proto: Some(6),
+        proto: Proto::Tcp,
+        tcp: Some(TcpInfo {
+            flags,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let icmp = |src: [u8; 4], dst: [u8; 4], typ: u8, id: u16| Summary {
+        src: Some(a(src)),
+        dst: Some(a(dst)),
+        ip_proto: Some(1),
+        proto: Proto::Icmp,
+        icmp: Some(IcmpInfo {
+            typ,
+            code: 0,
+            echo: Some((id, 1)),
+        }),
+        ..Default::default()
+    };
+    let mut c = conntrack::Conntrack::default();
+    // A flow whose only answer is an RST is gone: an ACK after it is a loose pickup again.
+    assert_eq!(c.observe(&tcp(PEER, HOST, 9, 25, 0x02)), Some(ct::NEW));
+    assert_eq!(
+        c.observe(&tcp(HOST, PEER, 25, 9, 0x14)),
+        Some(ct::ESTABLISHED)
+    );
+    assert_eq!(c.observe(&tcp(PEER, HOST, 9, 25, 0x10)), Some(ct::NEW));
+    // Timestamp (information, address-mask) requests are flows like echo.
+    assert_eq!(c.observe(&icmp(PEER, HOST, 13, 7)), Some(ct::NEW));
+    assert_eq!(c.observe(&icmp(HOST, PEER, 14, 7)), Some(ct::ESTABLISHED));
+    assert_eq!(c.observe(&icmp(PEER, HOST, 13, 7)), Some(ct::ESTABLISHED));
+    assert_eq!(c.observe(&icmp(PEER, HOST, 14, 8)), Some(ct::INVALID));
+    assert_eq!(c.observe(&icmp(PEER, HOST, 17, 9)), Some(ct::NEW));
+    assert_eq!(c.observe(&icmp(PEER, HOST, 17, 9)), Some(ct::NEW));
+    // A later packet of an unanswered flow being dropped does not forget the flow.
+    assert_eq!(c.observe(&icmp(PEER, HOST, 8, 10)), Some(ct::NEW));
+    assert_eq!(c.observe(&icmp(PEER, HOST, 8, 10)), Some(ct::NEW));
+    c.unconfirm(&icmp(PEER, HOST, 8, 10));
+    assert_eq!(c.observe(&icmp(HOST, PEER, 0, 10)), Some(ct::ESTABLISHED));
+    // ICMP errors: related when about a tracked flow and sent to whoever sent the quoted packet.
+    let error = |to: [u8; 4], inner: Inner, ports: Option<(u16, u16)>| Summary {
+        src: Some(a(PEER)),
+        dst: Some(a(to)),
+        ip_proto: Some(1),
+        proto: Proto::Icmp,
+        icmp: Some(IcmpInfo {
+            typ: 3,
+            code: 3,
+            echo: None,
+        }),
+        inner: Some(inner),
+        quoted: ports.is_some(),
+        sport: ports.map(|p| p.0),
+        dport: ports.map(|p| p.1),
+        ..Default::default()
+    };
+    let echo_reply = Inner {
+        src: a(HOST),
+        dst: a(PEER),
+        proto: 1,
+        query: Some((0, 10)),
+    };
+    assert_eq!(c.observe(&error(HOST, echo_reply, None)), Some(ct::RELATED));
+    let syn_ack = Inner {
+        src: a(HOST),
+        dst: a(PEER),
+        proto: 6,
+        query: None,
+    };
+    assert_eq!(c.observe(&tcp(PEER, HOST, 11, 80, 0x02)), Some(ct::NEW));
+    assert_eq!(
+        c.observe(&error(HOST, syn_ack, Some((80, 11)))),
+        Some(ct::RELATED)
+    );
+    let peers_own = Inner {
+        src: a(PEER),
+        dst: a(HOST),
+        proto: 6,
+        query: None,
+    };
+    assert_eq!(
+        c.observe(&error(HOST, peers_own, Some((11, 80)))),
+        Some(ct::INVALID),
+        "an error about the peer's own packet, sent to the host, is invalid"
+    );
+    // ICMPv6: neighbour discovery untracked, redirects invalid, node information queries new.
+    let icmp6 = |typ: u8| Summary {
+        src: Some("fd00::2".parse().unwrap()),
+        dst: Some("fd00::1".parse().unwrap()),
+        ip_proto: Some(58),
+        proto: Proto::Icmpv6,
+        icmpv6: Some(IcmpInfo {
+            typ,
+            code: 0,
+            echo: None,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(c.observe(&icmp6(135)), Some(ct::UNTRACKED));
+    assert_eq!(c.observe(&icmp6(137)), Some(ct::INVALID));
+    assert_eq!(c.observe(&icmp6(139)), Some(ct::NEW));
+}
+
+#[test]
 fn locality_places_packets_on_hooks() {
     let l = Locality {
         nets: vec![parse_local("10.0.0.1/32").unwrap()],
