@@ -277,22 +277,33 @@ pub fn load_firewall(
 }
 
 /// `--print stats`: packets per top protocol, with the engine's totals.
-#[derive(Default)]
 struct Stats {
-    by_proto: std::collections::BTreeMap<&'static str, u64>,
+    /// Packets per `Proto`, indexed by its discriminant: an array add per packet, no lookup.
+    by_proto: [u64; 32],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats { by_proto: [0; 32] }
+    }
 }
 
 impl Stats {
     fn add(&mut self, s: &crate::decode::Summary) {
-        *self.by_proto.entry(s.proto.name()).or_default() += 1;
+        self.by_proto[s.proto as usize & 31] += 1;
     }
 
     fn print(&self, e: &Engine, json: bool) -> io::Result<()> {
         let mut out = io::stdout().lock();
+        let by_proto: std::collections::BTreeMap<&str, u64> = crate::decode::Proto::ALL
+            .iter()
+            .filter(|p| self.by_proto[**p as usize & 31] > 0)
+            .map(|p| (p.name(), self.by_proto[*p as usize & 31]))
+            .collect();
         if json {
             let v = serde_json::json!({
                 "packets": e.packets, "bytes": e.bytes, "malformed": e.malformed,
-                "protocols": self.by_proto,
+                "protocols": by_proto,
             });
             return writeln!(out, "{v}");
         }
@@ -301,7 +312,7 @@ impl Stats {
             "packets   {}\nbytes     {}\nmalformed {}",
             e.packets, e.bytes, e.malformed
         )?;
-        for (p, n) in &self.by_proto {
+        for (p, n) in &by_proto {
             writeln!(out, "  {p:<10} {n}")?;
         }
         Ok(())

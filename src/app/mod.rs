@@ -228,6 +228,11 @@ async fn event_loop(
                 dirty = true;
             },
             _ = stats_tick.tick() => {
+                if terminal_hung_up() {
+                    // The terminal went away (window closed, ssh dropped): crossterm's reader
+                    // would spin on the dead tty, and nobody is watching. Leave.
+                    break;
+                }
                 let (ch, k) = stats.drops();
                 let skipped = stats.paused_skipped.load(Ordering::Relaxed);
                 if (ch, k, skipped) != (app.channel_drops, app.kernel_drops, app.paused_skipped) {
@@ -277,4 +282,17 @@ fn ui_fit(terminal: &mut DefaultTerminal, app: &mut App) -> Result<()> {
         ratatui::layout::Rect::new(0, 0, size.width, size.height),
     );
     Ok(())
+}
+
+/// Whether our terminal (stdout) has hung up.
+fn terminal_hung_up() -> bool {
+    let mut p = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: `p` is a valid, initialised pollfd that lives across the call; nfds is 1 and the
+    // timeout 0, so poll(2) only reads and writes that one struct and returns at once.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    r > 0 && p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }

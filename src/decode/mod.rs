@@ -50,6 +50,28 @@ pub enum Proto {
 }
 
 impl Proto {
+    pub const ALL: [Proto; 19] = [
+        Proto::Unknown,
+        Proto::Ethernet,
+        Proto::Llc,
+        Proto::Sll,
+        Proto::Null,
+        Proto::Arp,
+        Proto::Rarp,
+        Proto::Ipv4,
+        Proto::Ipv6,
+        Proto::Icmp,
+        Proto::Icmpv6,
+        Proto::Igmp,
+        Proto::Gre,
+        Proto::Esp,
+        Proto::Sctp,
+        Proto::Tcp,
+        Proto::Udp,
+        Proto::Dns,
+        Proto::Mdns,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Proto::Unknown => "Unknown",
