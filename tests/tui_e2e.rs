@@ -312,3 +312,42 @@ fn toggling_a_firewall_rule_changes_counters_and_colours() {
     let s = t.wait_for("packetlab exited");
     assert!(s.contains("packetlab exited 0"), "{s}");
 }
+
+#[test]
+fn the_program_leaves_when_its_terminal_goes_away() {
+    if !common::have_tool("tmux") || !common::have_tool("setsid") {
+        common::require_or_skip("tmux or setsid is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("sample.pcapng");
+    write_sample(&cap);
+    let pidfile = dir.path().join("pid");
+    // setsid: no SIGHUP reaches packetlab when the terminal closes, only a dead tty — the case
+    // where a TUI may spin forever on it.
+    let cmd = format!(
+        "setsid -w sh -c 'echo $$ > {}; exec {} -r {}'",
+        pidfile.display(),
+        common::bin().display(),
+        cap.display()
+    );
+    let name = format!("packetlab-e2e-hup-{}", std::process::id());
+    let t = Tmux::start(&name, &cmd);
+    t.wait_for("Packets (9)");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    drop(t); // kills the tmux session: the terminal is gone
+    let t0 = Instant::now();
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        if t0.elapsed() > Duration::from_secs(5) {
+            // SAFETY: the pid is the packetlab this test started; end it before failing.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("packetlab still runs 5 s after its terminal went away");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
