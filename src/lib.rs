@@ -9,6 +9,7 @@ pub mod engine;
 pub mod explain;
 pub mod firewall;
 pub mod headless;
+pub mod lab;
 pub mod procs;
 pub mod run;
 pub mod sanitize;
