@@ -277,15 +277,10 @@ pub fn load_firewall(
 }
 
 /// `--print stats`: packets per top protocol, with the engine's totals.
+#[derive(Default)]
 struct Stats {
     /// Packets per `Proto`, indexed by its discriminant: an array add per packet, no lookup.
     by_proto: [u64; 32],
-}
-
-impl Default for Stats {
-    fn default() -> Self {
-        Stats { by_proto: [0; 32] }
-    }
 }
 
 impl Stats {

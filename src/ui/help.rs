@@ -9,20 +9,33 @@ use super::{pane, theme};
 use crate::app::keys::KEYS;
 
 pub fn render(f: &mut Frame, area: Rect) {
-    let h = KEYS.len() as u16 + 4;
+    // One column when the screen is tall enough, else two side by side.
+    let cols = if area.height as usize >= KEYS.len() + 4 {
+        1
+    } else {
+        2
+    };
+    let per = KEYS.len().div_ceil(cols);
+    let h = per as u16 + 4;
     let [v] = Layout::vertical([Constraint::Length(h)])
         .flex(Flex::Center)
         .areas(area);
-    let [r] = Layout::horizontal([Constraint::Length(86)])
+    let [r] = Layout::horizontal([Constraint::Length((59 * cols as u16 + 2).min(area.width))])
         .flex(Flex::Center)
         .areas(v);
-    let mut lines: Vec<Line> = KEYS
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<13}"), theme::HEADER),
-                Span::raw(*what),
-            ])
+    let cell = |(k, what): &(&str, &str)| {
+        vec![
+            Span::styled(format!(" {k:<13}"), theme::HEADER),
+            Span::raw(format!("{what:<45}")),
+        ]
+    };
+    let mut lines: Vec<Line> = (0..per)
+        .map(|i| {
+            let mut spans = cell(&KEYS[i]);
+            if let Some(k) = KEYS.get(i + per).filter(|_| cols == 2) {
+                spans.extend(cell(k));
+            }
+            Line::from(spans)
         })
         .collect();
     lines.push(Line::from(""));
