@@ -78,6 +78,11 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["read", "interfaces"])]
     pub demo: bool,
 
+    /// Start a lab scenario (`udp-vs-tcp`, `handshake`, `firewall-blocks-ssh`, `port-scan`;
+    /// `--lab list` lists them): its generators run on loopback, captured live when permitted.
+    #[arg(long, value_name = "SCENARIO")]
+    pub lab: Option<String>,
+
     /// List the interfaces live capture can use, and exit.
     #[arg(short = 'D', long = "list-interfaces")]
     pub list_interfaces: bool,

@@ -37,6 +37,10 @@ pub enum Input {
         path: PathBuf,
         reason: Option<String>,
     },
+    /// No packets at all: the lab runs without capture (`reason` says why).
+    Nothing {
+        reason: String,
+    },
 }
 
 /// Where the bundled demo capture is: next to the binary's crate in a checkout, or installed.
@@ -76,6 +80,18 @@ pub fn run(cli: Cli) -> Result<i32> {
     if cli.check {
         return check_rules(&cli);
     }
+    if let Some(name) = &cli.lab {
+        if name == "list" {
+            for s in crate::scenario::all() {
+                println!("{:<22} {}", s.name, s.title);
+            }
+            return Ok(0);
+        }
+        if crate::scenario::find(name).is_none() {
+            eprintln!("packetlab: no lab scenario {name:?} (packetlab --lab list shows them)");
+            return Ok(2);
+        }
+    }
     let input = choose_input(&cli);
     if cli.print == Some(PrintWhat::Rules) && cli.rules.is_none() {
         eprintln!("packetlab: --print rules needs --rules FILE");
@@ -85,6 +101,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         return match (what, input) {
             (_, Input::File { path, .. }) => print_file(&cli, &path),
             (_, Input::Live { interfaces }) => print_live(&cli, &interfaces),
+            (_, Input::Nothing { reason }) => {
+                eprintln!("packetlab: {reason}");
+                Ok(EXIT_NOT_PERMITTED)
+            }
             (_, Input::Demo { reason, .. }) => {
                 eprintln!(
                     "packetlab: {}",
@@ -98,6 +118,22 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 fn choose_input(cli: &Cli) -> Input {
+    if cli.lab.is_some() && cli.read.is_none() && cli.interfaces.is_empty() {
+        // The lab's traffic is on loopback: capture there when permitted.
+        return if live::permitted() {
+            Input::Live {
+                interfaces: vec!["lo".into()],
+            }
+        } else {
+            Input::Nothing {
+                reason: format!(
+                    "live capture is not permitted, so the lab shows its sockets' counters only; \
+                     to see its packets and sessions too: {}",
+                    grant_hint()
+                ),
+            }
+        };
+    }
     if let Some(path) = &cli.read {
         return Input::File {
             path: path.clone(),

@@ -351,3 +351,60 @@ fn the_program_leaves_when_its_terminal_goes_away() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The number after `label` on the screen line that mentions `row`.
+fn counter_in(screen: &str, row: &str, label: &str) -> Option<u64> {
+    let line = screen.lines().find(|l| l.contains(row))?;
+    let rest = &line[line.find(label)? + label.len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn lab_udp_vs_tcp_from_keys_shows_sessions_and_loss() {
+    if !common::have_tool("tmux") {
+        common::require_or_skip("tmux is not installed");
+        return;
+    }
+    if !common::is_root() {
+        common::require_or_skip("needs root to capture the lab's traffic on lo");
+        return;
+    }
+    let cmd = format!(
+        "sh -c '{} -i lo; echo \"packetlab exited $?\"; sleep 30'",
+        common::bin().display()
+    );
+    let t = Tmux::start(&format!("packetlab-e2e-lab-{}", std::process::id()), &cmd);
+    t.wait_for("Lab — 10 msg/s");
+    // Focus the lab, raise the rate, start "UDP over the lossy link" (8th) and "TCP over the
+    // lossy link" (9th) with Enter.
+    t.keys(&["L", "+", "+", "G", "k", "Enter", "j", "Enter"]);
+    std::thread::sleep(Duration::from_secs(4));
+    let s = t.screen();
+    let udp_lost = counter_in(&s, "UDP over the lossy", "lost").unwrap_or(0);
+    let tcp_retx = counter_in(&s, "TCP over the lossy", "retx").unwrap_or(0);
+    let tcp_lost = counter_in(&s, "TCP over the lossy", "lost").unwrap_or(0);
+    assert!(udp_lost > 0, "UDP loses messages at 10 % loss:\n{s}");
+    assert!(tcp_retx > 0, "TCP retransmits instead:\n{s}");
+    assert_eq!(tcp_lost, 0, "TCP loses nothing:\n{s}");
+    // Their traffic is on lo: the sessions pane lists the lab's UDP sessions, owned by us.
+    let sessions = s
+        .lines()
+        .filter(|l| l.contains("UDP") && l.contains("127.0.0.1") && l.contains("packetlab("))
+        .count();
+    assert!(
+        sessions >= 2,
+        "the lab's sessions appear, with packetlab as their process:\n{s}"
+    );
+    // The counters keep moving.
+    std::thread::sleep(Duration::from_secs(2));
+    let s2 = t.screen();
+    let udp_lost2 = counter_in(&s2, "UDP over the lossy", "lost").unwrap_or(0);
+    let retx2 = counter_in(&s2, "TCP over the lossy", "retx").unwrap_or(0);
+    assert!(
+        udp_lost2 > udp_lost || retx2 > tcp_retx,
+        "counters move:\n{s2}"
+    );
+    t.keys(&["q"]);
+    let s = t.wait_for("packetlab exited");
+    assert!(s.contains("packetlab exited 0"), "{s}");
+}

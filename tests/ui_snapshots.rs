@@ -511,3 +511,28 @@ fn explanation_of_a_dropped_syn() {
     app.apply(Action::Down);
     assert!(app.explain.is_none(), "any key closes it");
 }
+
+#[test]
+fn lab_pane() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut app = app_with(frames::sample());
+    app.lab = Some(packetlab::lab::Lab::new(rt.handle().clone()));
+    app.apply(Action::FocusPane(6));
+    app.apply(Action::Down);
+    let t = draw(&mut app, 160, 44);
+    let text = screen_text(&t);
+    for k in packetlab::lab::GeneratorKind::ALL {
+        let name: String = k.name().chars().take(18).collect();
+        assert!(text.contains(&name), "the lab lists {name}:\n{text}");
+    }
+    assert!(
+        text.contains("Lab — 10 msg/s, 64 B payload, lossy link 10 % loss"),
+        "{text}"
+    );
+    insta::assert_snapshot!(t.backend());
+    // Tuning: + doubles the rate, ) adds 5 % loss.
+    app.apply(Action::Faster);
+    app.apply(Action::MoreLoss);
+    let s = app.lab.as_ref().unwrap().settings().clone();
+    assert_eq!((s.rate_per_sec, s.loss_pct), (20, 15.0));
+}

@@ -47,6 +47,14 @@ pub enum Action {
     CycleVerdictFilter,
     /// Explain the selected packet, session or rule.
     Explain,
+    /// Show the lab pane (and focus it); in it: +/- rate, </> payload, (/) loss.
+    Lab,
+    Faster,
+    Slower,
+    Bigger,
+    Smaller,
+    MoreLoss,
+    LessLoss,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +71,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("f", "follow mode on / off"),
     ("Enter", "open detail + hex; fold a layer; session"),
     ("Tab", "focus: sessions, firewall, packets, …"),
-    ("1 2 3 4 5", "sessions, packets, detail, hex, firewall"),
+    ("1 … 6", "sessions, packets, detail, hex, firewall, lab"),
     ("z", "maximise the focused pane (again: back)"),
     ("s / S", "sessions: next sort column / reverse"),
     ("/", "sessions: filter by text (Esc clears)"),
@@ -76,6 +84,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("v", "packets: accepted, dropped, rejected, all"),
     ("Esc", "close help, detail, then filters"),
     ("x", "explain the selected packet, session or rule"),
+    ("L / 6", "the lab: make traffic on loopback"),
+    ("lab: Enter", "start / stop the selected generator"),
+    ("lab: + - < >", "rate up / down, payload bigger / smaller"),
+    ("lab: ( )", "lossy link: less / more loss"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -100,6 +112,14 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('w') => Action::SaveRules,
         KeyCode::Char('v') => Action::CycleVerdictFilter,
         KeyCode::Char('x') => Action::Explain,
+        KeyCode::Char('L') => Action::Lab,
+        KeyCode::Char('6') => Action::FocusPane(6),
+        KeyCode::Char('+') => Action::Faster,
+        KeyCode::Char('-') => Action::Slower,
+        KeyCode::Char('>') => Action::Bigger,
+        KeyCode::Char('<') => Action::Smaller,
+        KeyCode::Char(')') => Action::MoreLoss,
+        KeyCode::Char('(') => Action::LessLoss,
         KeyCode::Char(']') => Action::MoveRuleDown,
         KeyCode::Char('f') => Action::ToggleFollow,
         KeyCode::Tab | KeyCode::BackTab => Action::FocusNext,
@@ -190,6 +210,7 @@ impl App {
                     3 if self.detail.is_some() => Focus::Detail,
                     4 if self.detail.is_some() => Focus::Hex,
                     5 if self.engine.firewall.is_some() => Focus::Firewall,
+                    6 if self.lab.is_some() => Focus::Lab,
                     _ => self.focus,
                 }
             }
@@ -219,6 +240,18 @@ impl App {
             | Action::ReloadRules
             | Action::SaveRules => {}
             Action::Explain => self.explain = self.explanation(),
+            Action::Lab => {
+                if self.lab.is_some() {
+                    self.focus = Focus::Lab;
+                }
+            }
+            Action::Space if self.focus == Focus::Lab => self.toggle_generator(),
+            Action::Faster
+            | Action::Slower
+            | Action::Bigger
+            | Action::Smaller
+            | Action::MoreLoss
+            | Action::LessLoss => self.tune_lab(a),
             Action::CycleVerdictFilter => {
                 let next = match self.packet_filter.as_ref().map(|f| f.kind) {
                     None | Some(PacketFilterKind::Session(_)) => Some(Final::Accept),
@@ -250,9 +283,11 @@ impl App {
             }
             Action::FocusNext => {
                 let fw = self.engine.firewall.is_some();
+                let lab = self.lab.is_some();
                 self.focus = match (self.focus, self.detail.is_some()) {
-                    (Focus::Sessions, _) if fw => Focus::Firewall,
-                    (Focus::Sessions | Focus::Firewall, _) => Focus::List,
+                    (Focus::Sessions, _) if lab => Focus::Lab,
+                    (Focus::Sessions | Focus::Lab, _) if fw => Focus::Firewall,
+                    (Focus::Sessions | Focus::Firewall | Focus::Lab, _) => Focus::List,
                     (Focus::List, true) => Focus::Detail,
                     (Focus::Detail, _) => Focus::Hex,
                     _ => Focus::Sessions,
@@ -268,6 +303,7 @@ impl App {
                 }
                 Focus::Detail => self.toggle_fold(),
                 Focus::Hex | Focus::Firewall => {}
+                Focus::Lab => self.toggle_generator(),
                 Focus::Sessions => {
                     self.sessions.detail_open =
                         !self.sessions.detail_open && self.sessions.selected.is_some();
@@ -279,7 +315,7 @@ impl App {
             Action::PageDown => self.move_by(self.page() as i64),
             Action::First => self.move_by(i64::MIN / 2),
             Action::Last => match self.focus {
-                Focus::Sessions | Focus::Firewall => self.move_by(i64::MAX / 2),
+                Focus::Sessions | Focus::Firewall | Focus::Lab => self.move_by(i64::MAX / 2),
                 Focus::List => {
                     self.follow = true;
                     self.refresh_detail();
@@ -297,6 +333,7 @@ impl App {
             Focus::Hex => self.hex_rows,
             Focus::Sessions => self.sessions.visible_rows,
             Focus::Firewall => self.firewall.visible_rows,
+            Focus::Lab => crate::lab::GeneratorKind::ALL.len(),
         }
         .saturating_sub(1)
         .max(1)
@@ -326,6 +363,35 @@ impl App {
         self.rejudge();
     }
 
+    /// Starts or stops the selected lab generator.
+    fn toggle_generator(&mut self) {
+        let k = crate::lab::GeneratorKind::ALL[self.lab_selected];
+        if let Some(lab) = self.lab.as_mut() {
+            if let Err(e) = lab.toggle(k) {
+                self.errors.push(format!("lab: {}: {e}", k.name()));
+            }
+        }
+    }
+
+    /// Rate, payload and loss of the lab, by small steps.
+    fn tune_lab(&mut self, a: Action) {
+        if self.focus != Focus::Lab {
+            return;
+        }
+        let Some(lab) = self.lab.as_mut() else { return };
+        let mut s = lab.settings().clone();
+        match a {
+            Action::Faster => s.rate_per_sec = (s.rate_per_sec * 2).min(1000),
+            Action::Slower => s.rate_per_sec = (s.rate_per_sec / 2).max(1),
+            Action::Bigger => s.payload = (s.payload * 2).min(60_000),
+            Action::Smaller => s.payload = (s.payload / 2).max(16),
+            Action::MoreLoss => s.loss_pct = (s.loss_pct + 5.0).min(90.0),
+            Action::LessLoss => s.loss_pct = (s.loss_pct - 5.0).max(0.0),
+            _ => return,
+        }
+        lab.set_settings(s);
+    }
+
     /// The explanation of what the focused pane has selected.
     fn explanation(&self) -> Option<(String, Vec<&'static str>)> {
         use crate::explain;
@@ -339,6 +405,10 @@ impl App {
                     format!("Session {}: {} {}", s.id, s.proto.name(), s.state_name()),
                     explain::for_session(s, self.session_verdicts.get(&s.id)),
                 )
+            }
+            Focus::Lab => {
+                let k = crate::lab::GeneratorKind::ALL[self.lab_selected];
+                return Some((k.name().to_string(), vec![k.lesson()]));
             }
             Focus::Firewall => {
                 let fw = self.engine.firewall.as_ref()?;
@@ -554,7 +624,7 @@ impl App {
                     self.focus = Focus::List;
                 }
             }
-            Focus::Firewall => {}
+            Focus::Firewall | Focus::Lab => {}
             Focus::List | Focus::Detail | Focus::Hex => {
                 let sess = self
                     .selected_index()
@@ -579,6 +649,10 @@ impl App {
     fn move_by(&mut self, delta: i64) {
         match self.focus {
             Focus::Sessions => self.sessions.move_by(delta),
+            Focus::Lab => {
+                let n = crate::lab::GeneratorKind::ALL.len() as i64;
+                self.lab_selected = (self.lab_selected as i64 + delta).clamp(0, n - 1) as usize;
+            }
             Focus::Firewall => {
                 if let Some(fw) = &self.engine.firewall {
                     self.firewall.move_by(fw, delta);

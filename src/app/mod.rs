@@ -76,6 +76,15 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
                 vec![h],
             )
         }
+        Input::Nothing { reason } => {
+            drop(tx);
+            (
+                SourceKind::File("(no capture)".into()),
+                Some(reason),
+                Vec::new(),
+                Vec::new(),
+            )
+        }
         Input::Live { interfaces } => match live::start(&interfaces, stats.clone(), tx) {
             Ok((ifaces, handles)) => (SourceKind::Live(interfaces), None, ifaces, handles),
             Err(e) => {
@@ -104,6 +113,7 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         app.firewall.move_by(fw, 0);
     }
     app.analyze_rules();
+    start_lab(&mut app, &cli);
     app.notice = notice;
 
     let mut terminal = ratatui::init();
@@ -118,6 +128,10 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     )
     .await;
     ratatui::restore();
+    if let Some(lab) = app.lab.as_mut() {
+        // Every generator stops, and its sockets close, before the program ends.
+        lab.shutdown().await;
+    }
     stats.stop.store(true, Ordering::Relaxed);
     // Live receivers wake every 50 ms to see `stop`; a file or stdin reader may be blocked in a
     // read that never returns (an idle pipe), so it is left to end with the process.
@@ -249,6 +263,11 @@ async fn event_loop(
                 }
                 app.engine.sessions.age();
                 dirty |= app.refresh_sessions();
+                // Running generators change their counters all the time.
+                dirty |= app
+                    .lab
+                    .as_ref()
+                    .is_some_and(|l| crate::lab::GeneratorKind::ALL.iter().any(|k| l.is_running(*k)));
                 if let Some(w) = writer.as_mut() {
                     let _ = w.flush();
                 }
@@ -295,4 +314,53 @@ fn terminal_hung_up() -> bool {
     // timeout 0, so poll(2) only reads and writes that one struct and returns at once.
     let r = unsafe { libc::poll(&mut p, 1, 0) };
     r > 0 && p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
+/// The lab pane, and the scenario of `--lab NAME` started in it.
+fn start_lab(app: &mut App, cli: &Cli) {
+    let mut lab = crate::lab::Lab::new(tokio::runtime::Handle::current());
+    if let Some(sc) = cli.lab.as_deref().and_then(crate::scenario::find) {
+        let mut s = lab.settings().clone();
+        if let Some(r) = sc.rate {
+            s.rate_per_sec = r;
+        }
+        if let Some(p) = sc.payload {
+            s.payload = p;
+        }
+        if let Some(l) = sc.loss {
+            s.loss_pct = l;
+        }
+        lab.set_settings(s);
+        if let (Some((file, text)), None) = (&sc.rules, &app.engine.firewall) {
+            match crate::firewall::nft::parse(text, file) {
+                Ok(rs) => {
+                    let fw = crate::firewall::Firewall::new(rs, file.clone(), Default::default());
+                    app.firewall.move_by(&fw, 0);
+                    app.engine.firewall = Some(fw);
+                    app.analyze_rules();
+                }
+                Err(e) => app.errors.push(e.to_string()),
+            }
+        }
+        for name in &sc.start {
+            match crate::lab::GeneratorKind::from_slug(name) {
+                Some(k) => {
+                    if let Err(e) = lab.start(k) {
+                        app.errors.push(format!("lab: {}: {e}", k.name()));
+                    }
+                }
+                None => app
+                    .errors
+                    .push(format!("lab scenario {}: no generator {name}", sc.name)),
+            }
+        }
+        let title = format!("Lab: {} — {}", sc.title, sc.watch);
+        app.notice = Some(match app.notice.take() {
+            Some(n) => format!("{title} ({n})"),
+            None => title,
+        });
+        app.focus = state::Focus::Lab;
+        app.scenario = Some(sc);
+    }
+    app.lab = Some(lab);
 }

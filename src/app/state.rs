@@ -20,6 +20,7 @@ pub enum Focus {
     Detail,
     Hex,
     Firewall,
+    Lab,
 }
 
 /// What the packet list is narrowed to.
@@ -160,6 +161,12 @@ pub struct App {
     /// When set, the packet list shows only the packets that pass it.
     pub packet_filter: Option<PacketFilter>,
     pub rule_editor: Option<RuleEditor>,
+    /// The traffic lab (its generators run as tasks of the event loop), when shown.
+    pub lab: Option<crate::lab::Lab>,
+    /// Row of the selected generator in the lab pane.
+    pub lab_selected: usize,
+    /// The scenario running (`--lab NAME`): what to watch.
+    pub scenario: Option<crate::scenario::Scenario>,
     /// The explanation overlay: a title and paragraphs from `assets/explain.md`.
     pub explain: Option<(String, Vec<&'static str>)>,
     /// The focused pane fills the screen.
@@ -202,6 +209,9 @@ impl App {
             packet_filter: None,
             rule_editor: None,
             explain: None,
+            lab: None,
+            lab_selected: 0,
+            scenario: None,
             maximized: false,
             sockets: None,
             list_rows: 20,

@@ -6,6 +6,7 @@ mod detail;
 mod firewall;
 mod help;
 mod hex;
+mod lab;
 mod session_detail;
 mod sessions;
 mod status;
@@ -23,6 +24,7 @@ pub struct Areas {
     pub sessions: Option<Rect>,
     pub session_detail: Option<Rect>,
     pub firewall: Option<Rect>,
+    pub lab: Option<Rect>,
     pub list: Option<Rect>,
     pub detail: Option<Rect>,
     pub hex: Option<Rect>,
@@ -42,6 +44,7 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         sessions: None,
         session_detail: None,
         firewall: None,
+        lab: None,
         list: None,
         detail: None,
         hex: None,
@@ -55,22 +58,36 @@ pub fn layout(area: Rect, app: &App) -> Areas {
             Focus::Detail => a.detail = Some(main),
             Focus::Hex => a.hex = Some(main),
             Focus::Firewall => a.firewall = Some(main),
+            Focus::Lab => a.lab = Some(main),
         }
         return a;
     }
     // The session detail needs more height than the table alone.
     let share = if app.sessions.detail_open { 50 } else { 35 };
-    let fw_share = if app.engine.firewall.is_some() { 25 } else { 0 };
+    let middle = app.engine.firewall.is_some() || app.lab.is_some();
+    let fw_share = if middle { 25 } else { 0 };
     let share = share - fw_share / 3;
-    let [top, fw, packets] = Layout::vertical([
-        Constraint::Percentage(share),
-        Constraint::Percentage(fw_share),
-        Constraint::Percentage(100 - share - fw_share),
-    ])
-    .areas(main);
+    // The lab needs a row per generator (9), its header, its hint and borders.
+    let middle_c = if app.lab.is_some() {
+        Constraint::Length(13)
+    } else {
+        Constraint::Percentage(fw_share)
+    };
+    let [top, fw, packets] =
+        Layout::vertical([Constraint::Percentage(share), middle_c, Constraint::Fill(1)])
+            .areas(main);
     split_sessions(&mut a, top, app);
-    if fw_share > 0 {
-        a.firewall = Some(fw);
+    match (app.lab.is_some(), app.engine.firewall.is_some()) {
+        (true, true) => {
+            let [l, r] =
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(fw);
+            a.lab = Some(l);
+            a.firewall = Some(r);
+        }
+        (true, false) => a.lab = Some(fw),
+        (false, true) => a.firewall = Some(fw),
+        (false, false) => {}
     }
     if app.detail.is_some() {
         let [list, bottom] =
@@ -129,6 +146,9 @@ pub fn render(f: &mut Frame, app: &App) {
     }
     if let Some(r) = a.firewall {
         firewall::render(f, r, app);
+    }
+    if let Some(r) = a.lab {
+        lab::render(f, r, app);
     }
     if let Some(r) = a.list {
         capture_list::render(f, r, app);
