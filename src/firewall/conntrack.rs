@@ -4,6 +4,8 @@
 //! (a packet conntrack calls invalid creates no entry; `nf_conntrack_tcp_loose=1` picks up a
 //! connection from a bare ACK), and verdicts must be the kernel's. Measured on Linux 6.x with
 //! default sysctls:
+//! - TCP flags outside the kernel's `tcp_valid_flags` (e.g. FIN alone, SYN+FIN, no flag) are
+//!   `invalid` whatever the flow, and change nothing;
 //! - no entry: TCP is `new` only when its FIN/SYN/RST/ACK bits are exactly {SYN} or {ACK}, else
 //!   `invalid`; ICMP echo/timestamp/info/address-mask requests (ICMPv6 echo and node information
 //!   queries) are `new`, other ICMP `invalid`; UDP and other protocols are `new`;
@@ -44,6 +46,19 @@ fn query_flow(s: &Summary) -> Option<(QueryKey, IpAddr, bool)> {
     let request = (i.typ - 1) | 1;
     let (lo, hi) = if src <= dst { (src, dst) } else { (dst, src) };
     Some(((request, lo, hi, id), src, i.typ == request))
+}
+
+/// Whether the kernel's TCP tracker takes these flags at all (`tcp_valid_flags`; PSH, ECE and
+/// CWR do not count): SYN, SYN+URG, SYN+ACK, RST, RST+ACK, FIN+ACK, FIN+ACK+URG, ACK, ACK+URG.
+/// Any other mix is invalid whether or not a flow is known.
+fn valid_tcp_flags(flags: u16) -> bool {
+    const F: u16 = TcpInfo::FIN;
+    const S: u16 = TcpInfo::SYN;
+    const R: u16 = TcpInfo::RST;
+    const A: u16 = TcpInfo::ACK;
+    const U: u16 = TcpInfo::URG;
+    const VALID: [u16; 9] = [S, S | U, S | A, R, R | A, F | A, F | A | U, A, A | U];
+    VALID.contains(&(flags & (F | S | R | A | U)))
 }
 
 /// Entries kept; the table is cleared past this (a simulation, not a kernel).
@@ -95,6 +110,11 @@ impl Conntrack {
             self.map.clear();
         }
         let tcp = s.tcp.as_ref();
+        if tcp.is_some_and(|t| !valid_tcp_flags(t.flags)) {
+            // The kernel's tracker refuses these before looking for a flow: invalid, and the
+            // flow they belong to (if any) is left as it was.
+            return Some(ct::INVALID);
+        }
         let bits =
             tcp.map(|t| t.flags & (TcpInfo::FIN | TcpInfo::SYN | TcpInfo::RST | TcpInfo::ACK));
         let pure_syn = bits == Some(TcpInfo::SYN);

@@ -405,6 +405,20 @@ fn conntrack_corner_cases_follow_the_kernel() {
         Some(ct::ESTABLISHED)
     );
     assert_eq!(c.observe(&tcp(PEER, HOST, 9, 25, 0x10)), Some(ct::NEW));
+    // Flag mixes the kernel's tracker refuses are invalid even on a known flow, which they
+    // leave as it was.
+    assert_eq!(c.observe(&tcp(PEER, HOST, 12, 22, 0x02)), Some(ct::NEW));
+    assert_eq!(
+        c.observe(&tcp(HOST, PEER, 22, 12, 0x12)),
+        Some(ct::ESTABLISHED)
+    );
+    assert_eq!(c.observe(&tcp(PEER, HOST, 12, 22, 0x03)), Some(ct::INVALID)); // SYN+FIN
+    assert_eq!(c.observe(&tcp(PEER, HOST, 12, 22, 0x01)), Some(ct::INVALID)); // FIN alone
+    assert_eq!(c.observe(&tcp(PEER, HOST, 12, 22, 0x00)), Some(ct::INVALID)); // no flag
+    assert_eq!(
+        c.observe(&tcp(PEER, HOST, 12, 22, 0x18)),
+        Some(ct::ESTABLISHED)
+    );
     // Timestamp (information, address-mask) requests are flows like echo.
     assert_eq!(c.observe(&icmp(PEER, HOST, 13, 7)), Some(ct::NEW));
     assert_eq!(c.observe(&icmp(HOST, PEER, 14, 7)), Some(ct::ESTABLISHED));
