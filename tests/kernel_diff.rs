@@ -1,44 +1,52 @@
 //! Kernel differential test of the firewall simulator (issue 4).
 //!
-//! Two network namespaces joined by a veth pair (10.213.0.0/24 and fd00:213::/64, nothing else):
-//! the *sender* has no address and no IP stack traffic of its own; it writes pre-built Ethernet
-//! frames on an AF_PACKET socket bound to its end and reads what comes back. The *receiver*
-//! (10.213.0.2–6, fd00:213::2–6) runs a few TCP listeners and UDP echo sockets, and has a
-//! generated ruleset loaded with `nft -f` on its input hook. For each of ≥ 20 rulesets (seeded,
-//! deterministic) ≥ 500 frames are sent: TCP handshakes with data and FIN/RST ends, SYNs to closed
-//! ports and retries, single segments with every kind of flag mix, UDP exchanges, ICMP/ICMPv6
-//! echo, timestamp, info and mask requests, odd ICMP types, ICMP errors about known flows (both
+//! Two network namespaces joined by a veth pair (10.213.0.0/24 and fd00:213::/64, nothing else).
+//! The *sender* has routes and static neighbours but no address: it sends pre-built packets
+//! (correct checksums, a unique IPv4 id or IPv6 flow label each) through raw IP sockets, so they
+//! meet its own connection tracking and output hook, and it reads what leaves and what comes back
+//! on a packet socket bound to its veth end. The *receiver* (10.213.0.2–6, fd00:213::2–6) runs
+//! TCP listeners and UDP echo sockets. Each of ≥ 20 runs (seeded, deterministic) generates two
+//! rulesets in packetlab's nft subset, loaded with `nft -f`: one on the receiver's input hook,
+//! one on the sender's output hook; then traffic until ≥ 500 packets have left the sender: TCP
+//! handshakes with data and FIN/RST ends, SYNs to closed ports and what follows the RST, single
+//! segments with any flag mix where no flow is known, UDP exchanges, ICMP/ICMPv6 echo,
+//! timestamp, info and mask requests, odd ICMP types, ICMP errors about known flows (both
 //! directions) and about unknown ones.
 //!
-//! The kernel's side:
+//! The kernel's side, per hook:
 //! - per-rule `counter`s, read back with `nft -j list ruleset`;
-//! - per packet, through NFLOG (read by `tcpdump -i nflog:1`): once the ruleset file loaded
-//!   with `nft -f`, its tables are swapped (one transaction) for the same text where every rule
-//!   also has `log prefix "r<index>" group 1 queue-threshold 1` right after its `counter`, so
-//!   before its verdict, on the same line; a probe base chain at priority -500 logs the packet's
+//! - per packet, through NFLOG (`tcpdump -i nflog:1` in each namespace): once the ruleset file
+//!   is loaded with `nft -f`, its tables are swapped (one transaction) for the same text where
+//!   every rule also has `log prefix "r<index>" group 1 queue-threshold 1` right after its
+//!   `counter`, so before its verdict, on the same line; a probe base chain logs each packet's
 //!   `ct state`, a sentinel base chain at priority 1000 logs what got through. The kernel's
 //!   verdict, deciding rule and deciding chain follow from the records (and the sentinel must
-//!   agree with them; the records per rule must equal its counter).
+//!   agree with them; the records per rule must equal its counter). On the sender, what its
+//!   output hook let through must also be exactly what left on the wire.
 //!
-//! The simulator's side: `tcpdump -i veth-r` in the receiver records what reaches its IP stack
-//! (and what it sends back), in order; `packetlab -r CAPTURE --rules RULES --local <receiver
-//! addresses>` judges those packets (`--print packets` and `--print rules`, JSON).
+//! The simulator's side: packetlab reads each host's packets as the hook met them, in order —
+//! for the receiver a `tcpdump -i veth-r` capture (what reached its IP stack, and what it sent
+//! back), for the sender the packets it sent (before its output hook) interleaved with what came
+//! back, as read on its veth — with `--rules` the same file and `--local` that host's addresses
+//! (`--print packets` and `--print rules`, JSON).
 //!
-//! Compared, for every frame the sender sent: verdict (accept/drop/reject), deciding rule (the
+//! Compared, for every packet met by each hook: verdict (accept/drop/reject), deciding rule (the
 //! line, or none for a policy), deciding chain, `ct state`; for every rule: packets and bytes.
 //! Agreement must be 100 %. Replies (RST, ICMP unreachable) are rate-limited by the kernel and
-//! are not an oracle; they only feed both sides' connection tracking, through the capture.
+//! are not an oracle; they only feed both sides' connection tracking. The sender waits for the
+//! receiver's answers (its kernel's come within the send call; the UDP echo service is waited
+//! on until idle), so no answer races the next packet of its flow.
 //!
 //! What the simulator is not asked here: `th` ports of protocols without ports (the kernel
 //! reads raw transport-header bytes there; generated `th` matches come with a TCP/UDP match),
-//! interface names (a pcap file has none), output hooks (a capture after the hook cannot show
-//! what an output rule dropped), odd segments inside a live TCP connection (the kernel's TCP
-//! state machine and window checks judge those; the traffic keeps to clean connections, and
-//! puts odd flags only where no flow is known).
+//! interface names (a pcap file has none), `reject` on output (its answer loops back through
+//! the hook), output chains before conntrack (priority < -200: no `ct state` there), odd
+//! segments inside a live TCP connection other than flag mixes the tracker refuses outright (the
+//! kernel's TCP state machine and window checks judge those).
 //!
 //! Needs root, `ip`, `nft` and `tcpdump` (with NFLOG): skipped otherwise, a failure in CI.
 //! Knobs: PLK_KDIFF_RULESETS (default 20), PLK_KDIFF_PACKETS (default 500), PLK_KDIFF_SEED,
-//! PLK_KDIFF_KEEP=DIR keeps every ruleset's files there.
+//! PLK_KDIFF_KEEP=DIR keeps every run's files there.
 
 mod common;
 
@@ -74,8 +82,6 @@ const UDP_CLOSED: [u16; 4] = [161, 514, 5000, 1053];
 /// How long the sender waits for a reply the receiver's kernel may or may not send: it comes
 /// within the send call itself (the receive path runs in the sender's softirq), so this is slack.
 const KERNEL_REPLY: Duration = Duration::from_millis(4);
-/// How long it waits for the UDP echo service (a thread) to answer.
-const ECHO_REPLY: Duration = Duration::from_millis(15);
 /// The longest any setup step may take.
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -204,13 +210,17 @@ impl Lab {
         // From here on the guard removes what exists.
         ip(&["netns", "add", &lab.rcv]);
         for (ns, conf) in [
-            // The sender has no IP stack of its own on the link: no IPv6, no address (so it
-            // never answers what it receives), and a table that drops whatever it might send.
+            // The sender has routes but no address: it answers nothing it receives (nothing
+            // is for it) and sends nothing of its own (no link-local address, no DAD, no
+            // router solicitation, static neighbours), only the test's raw packets.
             (
                 &lab.snd,
                 &[
-                    "net.ipv6.conf.default.disable_ipv6=1",
-                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.all.accept_dad=0",
+                    "net.ipv6.conf.default.accept_dad=0",
+                    "net.ipv6.conf.default.addr_gen_mode=1",
+                    "net.ipv6.conf.default.accept_ra=0",
+                    "net.ipv6.conf.default.router_solicitations=0",
                 ][..],
             ),
             (
@@ -262,13 +272,18 @@ impl Lab {
         let _ = writeln!(batch, "link set lo up");
         let _ = writeln!(batch, "link set {RCV_IF} up");
         ip_batch(&lab.rcv, &batch);
-        ip_batch(&lab.snd, &format!("link set lo up\nlink set {SND_IF} up\n"));
-        nft_text(
-            &lab.snd,
-            "table inet plk_quiet {\n\
-             chain pre { type filter hook prerouting priority -500; policy drop; }\n\
-             chain out { type filter hook output priority -500; policy drop; }\n}\n",
-        );
+        let mut batch = format!("link set lo up\nlink set {SND_IF} up\n");
+        let _ = writeln!(batch, "route add 10.213.0.0/24 dev {SND_IF}");
+        let _ = writeln!(batch, "route add fd00:213::/64 dev {SND_IF}");
+        for h in RCV_HOSTS {
+            for a in [v4(h), v6(h)] {
+                let _ = writeln!(
+                    batch,
+                    "neigh replace {a} lladdr {rmac} dev {SND_IF} nud permanent"
+                );
+            }
+        }
+        ip_batch(&lab.snd, &batch);
         lab
     }
 }
@@ -411,13 +426,49 @@ impl Drop for Proc {
 struct Services {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
+    echo: Echo,
+}
+
+/// What the sender needs to know the UDP echo service is idle: its sockets (file descriptors
+/// are the process's, whichever namespace they live in) and a flag it holds while it works.
+#[derive(Clone)]
+struct Echo {
+    fds: Vec<i32>,
+    busy: Arc<AtomicBool>,
+}
+
+impl Echo {
+    /// Waits (boundedly) until no datagram waits in an echo socket and none is being answered:
+    /// then any answer has gone out and reached the sender (a send on a veth pair is delivered
+    /// within the call), so nothing of the receiver's races the sender's next packet.
+    fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            let mut fds: Vec<libc::pollfd> = self
+                .fds
+                .iter()
+                .map(|&fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: a valid array of pollfds of the length given; zero timeout.
+            let queued = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+            if queued == 0 && !self.busy.load(Ordering::SeqCst) {
+                return;
+            }
+            thread::sleep(Duration::from_micros(100));
+        }
+    }
 }
 
 impl Services {
     fn start(ns: &str) -> Services {
         let stop = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
-        let (ns, flag) = (ns.to_string(), stop.clone());
+        let (ns, flag, working) = (ns.to_string(), stop.clone(), busy.clone());
         let handle = thread::spawn(move || {
             enter_netns(&ns);
             let mut tcp = Vec::new();
@@ -437,7 +488,8 @@ impl Services {
                     }
                 }
             }
-            tx.send(()).unwrap();
+            tx.send(udp.iter().map(|s| s.as_raw_fd()).collect::<Vec<_>>())
+                .unwrap();
             let mut held = Vec::new();
             let mut buf = [0u8; 2048];
             let mut fds: Vec<libc::pollfd> = tcp
@@ -458,19 +510,24 @@ impl Services {
                         held.push(s);
                     }
                 }
+                // Busy from before taking a datagram until its answer is sent.
+                working.store(true, Ordering::SeqCst);
                 for s in &udp {
                     while let Ok((n, from)) = s.recv_from(&mut buf) {
                         let _ = s.send_to(&buf[..n], from);
                     }
                 }
+                working.store(false, Ordering::SeqCst);
             }
             drop(held);
         });
-        rx.recv_timeout(WAIT)
+        let fds = rx
+            .recv_timeout(WAIT)
             .expect("receiver services did not start");
         Services {
             stop,
             handle: Some(handle),
+            echo: Echo { fds, busy },
         }
     }
 }
@@ -707,26 +764,8 @@ impl PacketSocket {
         }
     }
 
-    fn send(&self, frame: &[u8]) {
-        // SAFETY: the buffer is valid for its length.
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                frame.as_ptr() as *const libc::c_void,
-                frame.len(),
-                0,
-            )
-        };
-        assert_eq!(
-            n,
-            frame.len() as isize,
-            "send: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-
-    /// The next incoming frame (not our own outgoing ones) within `timeout`.
-    fn recv(&self, timeout: Duration) -> Option<Vec<u8>> {
+    /// The next frame within `timeout`, and whether it is one this host sent.
+    fn recv(&self, timeout: Duration) -> Option<(Vec<u8>, bool)> {
         let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; 4096];
         loop {
@@ -755,8 +794,8 @@ impl PacketSocket {
                 );
                 (n, sll.sll_pkttype)
             };
-            if n > 0 && kind != libc::PACKET_OUTGOING {
-                return Some(buf[..n as usize].to_vec());
+            if n > 0 {
+                return Some((buf[..n as usize].to_vec(), kind == libc::PACKET_OUTGOING));
             }
             if Instant::now() >= deadline {
                 return None;
@@ -765,18 +804,97 @@ impl PacketSocket {
     }
 }
 
-/// One frame the sender sent: its key (IP version, IPv4 id or IPv6 flow label) and what it was.
+/// Raw IP sockets (`IPPROTO_RAW`: the packet is sent as built, header included) through the
+/// sender's own output path: its routing, connection tracking and output hook.
+struct RawSockets {
+    v4: OwnedFd,
+    v6: OwnedFd,
+}
+
+impl RawSockets {
+    fn open() -> RawSockets {
+        let open = |domain| {
+            // SAFETY: a plain socket call; the fd is owned right away.
+            let fd = unsafe { libc::socket(domain, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+            // SAFETY: fd is a fresh, valid descriptor nobody else owns.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        };
+        RawSockets {
+            v4: open(libc::AF_INET),
+            v6: open(libc::AF_INET6),
+        }
+    }
+
+    /// Sends an IP packet; false when the output hook dropped it (EPERM).
+    fn send(&self, dst: IpAddr, packet: &[u8]) -> bool {
+        // SAFETY: zeroed sockaddr structs are valid; the buffers are valid for their lengths.
+        let n = unsafe {
+            match dst {
+                IpAddr::V4(a) => {
+                    let mut sa: libc::sockaddr_in = std::mem::zeroed();
+                    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+                    sa.sin_addr.s_addr = u32::from_ne_bytes(a.octets());
+                    libc::sendto(
+                        self.v4.as_raw_fd(),
+                        packet.as_ptr() as *const libc::c_void,
+                        packet.len(),
+                        0,
+                        &sa as *const libc::sockaddr_in as *const libc::sockaddr,
+                        std::mem::size_of::<libc::sockaddr_in>() as u32,
+                    )
+                }
+                IpAddr::V6(a) => {
+                    let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+                    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                    sa.sin6_addr.s6_addr = a.octets();
+                    libc::sendto(
+                        self.v6.as_raw_fd(),
+                        packet.as_ptr() as *const libc::c_void,
+                        packet.len(),
+                        0,
+                        &sa as *const libc::sockaddr_in6 as *const libc::sockaddr,
+                        std::mem::size_of::<libc::sockaddr_in6>() as u32,
+                    )
+                }
+            }
+        };
+        if n == packet.len() as isize {
+            return true;
+        }
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM), "sendto {dst}: {e}");
+        false
+    }
+}
+
+/// One frame the sender sent: its key (IP version, IPv4 id or IPv6 flow label), what it was,
+/// whether its output hook let it go (sendto succeeded), and whether it left on the wire (the
+/// packet socket saw it go out, unchanged).
 #[derive(Clone, Debug)]
 struct Sent {
     key: (bool, u32),
     desc: String,
+    passed: bool,
+    on_wire: bool,
+    frame: Vec<u8>,
 }
 
 struct Sender {
     sock: PacketSocket,
+    raw: RawSockets,
+    echo: Echo,
     rng: Rng,
     next_key: u32,
     sent: Vec<Sent>,
+    by_key: HashMap<(bool, u32), usize>,
+    /// The sender's view, in order: what it sent (before its output hook) and what came back
+    /// (before its input path): the simulator's input for the output hook.
+    view: Vec<Vec<u8>>,
+    /// Answers read since the last send, not yet claimed by a wait.
+    pending: Vec<Reply>,
+    /// Frames that left altered or unasked: problems for the report.
+    odd: Vec<String>,
     used: HashSet<(u8, IpAddr, u16, IpAddr, u16)>,
     next_icmp_id: u16,
 }
@@ -807,11 +925,22 @@ impl Sender {
     fn send(&mut self, src: IpAddr, dst: IpAddr, proto: u8, l4: Vec<u8>, desc: String) {
         let key = self.key();
         let f = ip_frame(src, dst, proto, l4, key);
-        self.sock.send(&f);
+        // What arrived since the last send comes first in the sender's view.
+        self.drain();
+        self.pending.clear();
+        self.view.push(f.clone());
+        self.by_key.insert((src.is_ipv6(), key), self.sent.len());
         self.sent.push(Sent {
             key: (src.is_ipv6(), key),
             desc: format!("{desc} (key {key})"),
+            passed: false,
+            on_wire: false,
+            frame: f.clone(),
         });
+        let passed = self.raw.send(dst, &f[14..]);
+        self.sent.last_mut().unwrap().passed = passed;
+        // The packet going out, and what the receiver answered at once.
+        self.drain();
         // A breath now and then, so nothing queues up anywhere (NFLOG, tcpdump).
         if self.sent.len().is_multiple_of(64) {
             thread::sleep(Duration::from_millis(3));
@@ -859,13 +988,47 @@ impl Sender {
         self.send(src, dst, proto, icmp_msg(typ, code, rest, body), desc);
     }
 
-    /// Waits for the receiver's frame that `want` accepts.
+    /// Takes a frame from the packet socket: our own going out (checked against what was
+    /// sent), or the receiver's, which joins the sender's view.
+    fn take(&mut self, f: Vec<u8>, outgoing: bool) -> Option<Reply> {
+        if outgoing {
+            let key = (f.len() > 14).then(|| ip_key(&f[14..])).flatten();
+            match key.and_then(|k| self.by_key.get(&k)) {
+                Some(&i) if self.sent[i].frame == f && !self.sent[i].on_wire => {
+                    self.sent[i].on_wire = true;
+                }
+                _ => self.odd.push(format!("the sender's kernel sent {f:02x?}")),
+            }
+            return None;
+        }
+        let r = parse_reply(&f);
+        self.view.push(f);
+        r
+    }
+
+    /// Reads whatever is there now.
+    fn drain(&mut self) {
+        while let Some((f, out)) = self.sock.recv(Duration::ZERO) {
+            if let Some(r) = self.take(f, out) {
+                self.pending.push(r);
+            }
+        }
+    }
+
+    /// Waits for the receiver's frame that `want` accepts (none when the last packet did not
+    /// even leave).
     fn wait(&mut self, within: Duration, want: impl Fn(&Reply) -> bool) -> Option<Reply> {
+        if let Some(i) = self.pending.iter().position(&want) {
+            return Some(self.pending.remove(i));
+        }
+        if !self.sent.last().is_some_and(|s| s.passed) {
+            return None;
+        }
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let f = self.sock.recv(left)?;
-            if let Some(r) = parse_reply(&f) {
+            let (f, out) = self.sock.recv(left)?;
+            if let Some(r) = self.take(f, out) {
                 if want(&r) {
                     return Some(r);
                 }
@@ -980,10 +1143,12 @@ impl Sender {
         }
     }
 
-    /// One or two segments with any mix of flags on a fresh tuple. The second only when the
-    /// first left no flow behind for sure (no answer, or an RST, which ends a flow that only
-    /// had that answer): within a live connection the kernel's TCP state machine and window
-    /// checks judge odd segments, which the simulator does not model.
+    /// One or two segments with any mix of flags on a fresh tuple. Any mix only where no flow is
+    /// known at either end (the first segment started none, the sender's output dropped it, or
+    /// the receiver ended it with an RST, which ends a flow that had only that answer); on a
+    /// known flow only mixes the tracker refuses outright: within a live connection the
+    /// kernel's TCP state machine and window checks judge the rest, which the simulator does not
+    /// model.
     fn odd_tcp(&mut self) {
         let v6 = self.v6();
         let dport = match self.rng.below(3) {
@@ -993,8 +1158,22 @@ impl Sender {
         };
         let t = self.tuple(v6, 6, dport);
         let n = if self.rng.chance(0.35) { 2 } else { 1 };
+        // Whether the sender's own conntrack now knows this flow (its first segment passed the
+        // sender's output hook and the receiver did not end it with an RST).
+        let mut known = false;
         for _ in 0..n {
-            let flags = if self.rng.chance(0.5) {
+            let flags = if known {
+                // On a known flow only combinations the tracker refuses outright.
+                let mut f = TCP_SYN | TCP_FIN;
+                for _ in 0..64 {
+                    let x = self.rng.next() as u8;
+                    if !valid_tcp_flags(x) {
+                        f = x;
+                        break;
+                    }
+                }
+                f
+            } else if self.rng.chance(0.5) {
                 self.rng.next() as u8
             } else {
                 // The bits conntrack looks at, with the ones it ignores now and then.
@@ -1032,8 +1211,13 @@ impl Sender {
                 continue;
             }
             let reply = self.wait(KERNEL_REPLY, |r| r.proto == 6 && r.is_reply_to(&t));
-            if reply.is_some_and(|r| r.flags & TCP_RST == 0) {
+            if reply.as_ref().is_some_and(|r| r.flags & TCP_RST == 0) {
                 break;
+            }
+            let core = flags & (TCP_FIN | TCP_SYN | TCP_RST | TCP_ACK);
+            let passed = self.sent.last().is_some_and(|s| s.passed);
+            if passed && valid_tcp_flags(flags) && (core == TCP_SYN || core == TCP_ACK) {
+                known = reply.is_none();
             }
         }
     }
@@ -1053,7 +1237,8 @@ impl Sender {
             let n = self.rng.range(0, 120) as usize;
             self.udp(&t, &vec![b'u'; n]);
             if echo {
-                if let Some(r) = self.wait(ECHO_REPLY, |r| r.proto == 17 && r.is_reply_to(&t)) {
+                self.echo.settle();
+                if let Some(r) = self.wait(KERNEL_REPLY, |r| r.proto == 17 && r.is_reply_to(&t)) {
                     last = Some(r);
                 }
             }
@@ -1205,12 +1390,14 @@ impl Sender {
         self.icmp(from, r.src, (typ, code), [0; 4], &quoted[..keep], what);
     }
 
-    /// Runs scenarios until at least `n` frames were sent.
+    /// Runs scenarios until at least `n` frames went out on the wire (so the sender's output
+    /// hook met at least that many, and the receiver's input hook too).
     fn run(&mut self, n: usize) {
-        let mut guard = 0;
-        while self.sent.len() < n {
-            guard += 1;
-            assert!(guard < 100 * n, "traffic plan does not progress");
+        while self.sent.iter().filter(|s| s.on_wire).count() < n {
+            assert!(
+                self.sent.len() < 20 * n,
+                "the sender's output ruleset lets too little through"
+            );
             match self.rng.weighted(&[30, 18, 18, 12, 5, 12]) {
                 0 => self.tcp_connection(),
                 1 => self.odd_tcp(),
@@ -1222,7 +1409,26 @@ impl Sender {
         }
         // Late replies (delayed ACKs) land in the capture before it stops.
         thread::sleep(Duration::from_millis(60));
+        self.drain();
     }
+}
+
+/// The flag mixes the kernel's TCP tracker accepts at all (`tcp_valid_flags`, PSH/ECE/CWR
+/// aside); any other is invalid on any flow, known or not.
+fn valid_tcp_flags(f: u8) -> bool {
+    let core = f & (TCP_FIN | TCP_SYN | TCP_RST | TCP_ACK | TCP_URG);
+    [
+        TCP_SYN,
+        TCP_SYN | TCP_URG,
+        TCP_SYN | TCP_ACK,
+        TCP_RST,
+        TCP_RST | TCP_ACK,
+        TCP_FIN | TCP_ACK,
+        TCP_FIN | TCP_ACK | TCP_URG,
+        TCP_ACK,
+        TCP_ACK | TCP_URG,
+    ]
+    .contains(&core)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -1288,6 +1494,8 @@ impl GenTable {
 }
 
 struct GenRuleset {
+    /// The hook of its base chains: `input` (the receiver's) or `output` (the sender's).
+    hook: &'static str,
     tables: Vec<GenTable>,
     rules: Vec<GenRule>,
     text: String,
@@ -1458,6 +1666,7 @@ const CT_FORMS: [&str; 10] = [
 /// One rule: its text (matches, `counter`, verdict) and its verdict kind.
 fn gen_rule(
     rng: &mut Rng,
+    output: bool,
     inet: bool,
     sets: &[(String, bool, bool)],
     user: bool,
@@ -1595,7 +1804,12 @@ fn gen_rule(
     let w_jump = if targets.is_empty() { 0 } else { 22 };
     let w_goto = if targets.is_empty() { 0 } else { 8 };
     let w_ret = if user { 10 } else { 0 };
-    let verdict = match rng.weighted(&[14, 22, 14, 10, w_jump, w_goto, w_ret]) {
+    // No reject on output: its answer would go to the sender's own (absent) address, through
+    // its output hook again, and the packet would be dropped there all the same. Fewer drops
+    // there too: the receiver is to see most of the traffic.
+    let w_reject = if output { 0 } else { 10 };
+    let w_drop = if output { 7 } else { 14 };
+    let verdict = match rng.weighted(&[14, 22, w_drop, w_reject, w_jump, w_goto, w_ret]) {
         0 => Verd::None,
         1 => Verd::Accept,
         2 => Verd::Drop,
@@ -1654,11 +1868,17 @@ fn gen_rule(
     (text, verdict)
 }
 
-fn gen_ruleset(rng: &mut Rng, k: usize) -> GenRuleset {
+fn gen_ruleset(rng: &mut Rng, k: usize, hook: &'static str) -> GenRuleset {
+    let output = hook == "output";
     let ntables = if rng.chance(0.7) { 2 } else { 1 };
     let mut prios: Vec<i32> = Vec::new();
+    let choices: &[i32] = if output {
+        &[-150, -10, 0, 10, 50, 100, 200, 300]
+    } else {
+        &[-300, -150, -10, 0, 10, 50, 100, 200, 300]
+    };
     while prios.len() < ntables {
-        let p = *rng.pick(&[-300, -150, -10, 0, 10, 50, 100, 200, 300]);
+        let p = *rng.pick(choices);
         if !prios.contains(&p) {
             prios.push(p);
         }
@@ -1687,8 +1907,8 @@ fn gen_ruleset(rng: &mut Rng, k: usize) -> GenRuleset {
         }
         let nuser = rng.below(4) as usize;
         let mut chains = vec![GenChain {
-            name: "input".into(),
-            base: Some((prio, rng.chance(0.25))),
+            name: hook.into(),
+            base: Some((prio, rng.chance(if output { 0.15 } else { 0.25 }))),
             rules: Vec::new(),
         }];
         for u in 0..nuser {
@@ -1718,14 +1938,15 @@ fn gen_ruleset(rng: &mut Rng, k: usize) -> GenRuleset {
                 ));
             }
             for _ in 0..n {
-                texts.push(gen_rule(rng, inet, &sets_meta, ci > 0, &targets));
+                texts.push(gen_rule(rng, output, inet, &sets_meta, ci > 0, &targets));
             }
-            // A policy of drop mostly comes with a broad accept before it.
-            if chains[ci].base.is_some_and(|b| b.1) && rng.chance(0.6) {
-                let text = match rng.below(3) {
-                    0 => "meta l4proto { tcp, udp } counter accept",
-                    1 => "ip saddr 10.213.0.16/28 counter accept",
-                    _ => "ct state new counter accept",
+            // A policy of drop mostly comes with a broad accept before it; on the sender's
+            // output always (the receiver is to see plenty).
+            if chains[ci].base.is_some_and(|b| b.1) && (output || rng.chance(0.6)) {
+                let text = match rng.below(if output { 2 } else { 3 }) {
+                    0 => "meta l4proto { tcp, udp, icmp, ipv6-icmp } counter accept",
+                    1 => "ct state new,established,related counter accept",
+                    _ => "ip saddr 10.213.0.16/28 counter accept",
                 };
                 texts.push((text.to_string(), Verd::Accept));
             }
@@ -1747,6 +1968,7 @@ fn gen_ruleset(rng: &mut Rng, k: usize) -> GenRuleset {
         });
     }
     let mut rs = GenRuleset {
+        hook,
         tables,
         rules,
         text: String::new(),
@@ -1789,7 +2011,8 @@ fn render_text(rs: &GenRuleset, logged: bool) -> (String, Vec<u32>) {
                 push(
                     &mut out,
                     &format!(
-                        "        type filter hook input priority {prio}; policy {};",
+                        "        type filter hook {} priority {prio}; policy {};",
+                        rs.hook,
                         if drop { "drop" } else { "accept" }
                     ),
                 );
@@ -1817,21 +2040,38 @@ fn render_text(rs: &GenRuleset, logged: bool) -> (String, Vec<u32>) {
 // ---------------------------------------------------------------------------------------------
 // The kernel's side: instrumentation, NFLOG records, counters.
 
-const PROBE: &str = "table inet plk_probe {
-    chain ct_probe {
-        type filter hook input priority -500; policy accept;
-        ct state new log prefix \"ct-new\" group 1 queue-threshold 1
-        ct state established log prefix \"ct-est\" group 1 queue-threshold 1
-        ct state related log prefix \"ct-rel\" group 1 queue-threshold 1
-        ct state invalid log prefix \"ct-inv\" group 1 queue-threshold 1
-        ct state untracked log prefix \"ct-unt\" group 1 queue-threshold 1
+/// A base chain that logs each packet's `ct state`, and a sentinel at priority 1000 that logs
+/// what got through every base chain of the hook. On input connection tracking has run in
+/// prerouting, so the probe can come first (-500); on output it runs in the hook itself at
+/// -200, so the probe comes after it (-190) — and the generated output chains too (≥ -150):
+/// a chain before it would see no `ct state` at all (invalid), which the simulator does not
+/// model.
+fn probe(hook: &str) -> String {
+    let prio = if hook == "output" { -190 } else { -500 };
+    let mut t = format!(
+        "table inet plk_probe {{\n    chain ct_probe {{\n        \
+         type filter hook {hook} priority {prio}; policy accept;\n"
+    );
+    for (state, tag) in [
+        ("new", "new"),
+        ("established", "est"),
+        ("related", "rel"),
+        ("invalid", "inv"),
+        ("untracked", "unt"),
+    ] {
+        let _ = writeln!(
+            t,
+            "        ct state {state} log prefix \"ct-{tag}\" group 1 queue-threshold 1"
+        );
     }
-    chain sentinel {
-        type filter hook input priority 1000; policy accept;
-        log prefix \"acc\" group 1 queue-threshold 1
-    }
+    let _ = write!(
+        t,
+        "    }}\n    chain sentinel {{\n        \
+         type filter hook {hook} priority 1000; policy accept;\n        \
+         log prefix \"acc\" group 1 queue-threshold 1\n    }}\n}}\n"
+    );
+    t
 }
-";
 
 /// The rules of the generated tables in the kernel, in chain order: (table, chain, handle,
 /// counter packets, counter bytes).
@@ -2042,20 +2282,46 @@ fn kernel_outcome(rs: &GenRuleset, v6: bool, hits: &[usize], ct: &str) -> Outcom
 // ---------------------------------------------------------------------------------------------
 // packetlab's side.
 
-fn packetlab(capture: &Path, rules: &Path, what: &str) -> Vec<Value> {
+fn packetlab(capture: &Path, rules: &Path, what: &str, locals: &[String]) -> Vec<Value> {
     let mut cmd = Command::new(common::bin());
     cmd.arg("-r")
         .arg(capture)
         .arg("--rules")
         .arg(rules)
         .args(["--print", what, "--format", "json"]);
-    for h in RCV_HOSTS {
-        cmd.args(["--local", &v4(h).to_string(), "--local", &v6(h).to_string()]);
+    for l in locals {
+        cmd.args(["--local", l]);
     }
     let out = run(&mut cmd);
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect()
+}
+
+/// Writes Ethernet frames as a pcap file, a microsecond apart.
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut out = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for (i, f) in frames.iter().enumerate() {
+        let len = (f.len() as u32).to_le_bytes();
+        out.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        out.extend_from_slice(&(i as u32).to_le_bytes());
+        out.extend_from_slice(&len);
+        out.extend_from_slice(&len);
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// tcpdump's closing words must say it lost nothing.
+fn lost(said: &str) -> Option<String> {
+    let dropped = said
+        .lines()
+        .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    (dropped != Some(0)).then(|| format!("tcpdump lost packets: {said}"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2076,78 +2342,70 @@ struct Figures {
     problems: Vec<String>,
 }
 
-fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> Figures {
-    let mut rng = Rng(seed ^ (k as u64).wrapping_mul(0x9e37_79b9));
-    let rs = gen_ruleset(&mut rng, k);
-    let dir = work.join(format!("ruleset-{k:02}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let rules_path = dir.join("rules.nft");
-    std::fs::write(&rules_path, &rs.text).unwrap();
+impl Figures {
+    fn agreed(&self) -> usize {
+        self.verdict_ok
+            .min(self.rule_ok)
+            .min(self.chain_ok)
+            .min(self.ct_ok)
+    }
 
-    let lab = Lab::create(k);
-    in_ns(&lab.rcv, "nft", &["-f", rules_path.to_str().unwrap()]);
-    instrument(&lab.rcv, &rs, &dir);
-    nft_text(&lab.rcv, PROBE);
-    let services = Services::start(&lab.rcv);
-    let cap_path = dir.join("veth.pcap");
-    let log_path = dir.join("nflog.pcap");
-    let cap = Proc::tcpdump(&lab.rcv, RCV_IF, &cap_path);
-    let log = Proc::tcpdump(&lab.rcv, "nflog:1", &log_path);
+    fn line(&self) -> String {
+        format!(
+            "{} packets: verdict {}/{0}, rule {}/{0}, chain {}/{0}, ct {}/{0}; counters {}/{} \
+             ({} hit); kernel {:?} {:?}",
+            self.packets,
+            self.verdict_ok,
+            self.rule_ok,
+            self.chain_ok,
+            self.ct_ok,
+            self.counters_ok,
+            self.rules,
+            self.rules_hit,
+            self.verdicts,
+            self.states,
+        )
+    }
+}
 
-    let snd_ns = lab.snd.clone();
-    let traffic_seed = rng.next();
-    let sent = thread::spawn(move || {
-        enter_netns(&snd_ns);
-        let mut s = Sender {
-            sock: PacketSocket::open(SND_IF),
-            rng: Rng(traffic_seed),
-            next_key: 0,
-            sent: Vec::new(),
-            used: HashSet::new(),
-            next_icmp_id: 0x100,
-        };
-        s.run(packets);
-        s.sent
-    })
-    .join()
-    .expect("sender thread");
-    thread::sleep(Duration::from_millis(150));
-    let cap_said = cap.stop();
-    let log_said = log.stop();
-    let counters = by_position(&rs, &kernel_rules(&lab.rcv, &rs));
-    drop(services);
-    drop(lab);
+/// One hook's two accounts of the same packets.
+struct Side<'a> {
+    /// "receiver input" or "sender output".
+    what: &'static str,
+    rs: &'a GenRuleset,
+    rules: PathBuf,
+    /// What packetlab reads: the packets as the hook's host met them, in order.
+    capture: PathBuf,
+    /// `--local` for packetlab: the host's addresses.
+    locals: Vec<String>,
+    /// NFLOG prefixes by packet key, in order.
+    records: HashMap<(bool, u32), Vec<String>>,
+    /// The kernel's counter of each rule: (rule, handle, packets, bytes).
+    counters: Vec<(usize, u64, u64, u64)>,
+}
 
+/// Compares, for the frames `sent` (which must all have met the hook), the kernel's ct state,
+/// verdict, deciding rule and chain with packetlab's, then every rule's counters.
+fn compare(side: &Side<'_>, sent: &[&Sent]) -> Figures {
+    let rs = side.rs;
     let mut f = Figures {
         rules: rs.rules.len(),
         ..Figures::default()
     };
-    for said in [&cap_said, &log_said] {
-        let dropped = said
-            .lines()
-            .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
-            .and_then(|n| n.trim().parse::<u64>().ok());
-        if dropped != Some(0) {
-            f.problems.push(format!("tcpdump lost packets: {said}"));
-        }
-    }
-
-    // The kernel's records and the simulator's verdicts, per sent frame.
-    let records = nflog_records(&log_path);
-    let (link, frames) = read_pcap(&cap_path);
-    assert_eq!(link, 1, "veth capture is Ethernet");
-    let pl_packets = packetlab(&cap_path, &rules_path, "packets");
+    let (link, frames) = read_pcap(&side.capture);
+    assert_eq!(link, 1, "{}: Ethernet", side.capture.display());
+    let pl = packetlab(&side.capture, &side.rules, "packets", &side.locals);
     assert_eq!(
-        pl_packets.len(),
+        pl.len(),
         frames.len(),
-        "packetlab prints one line per captured frame"
+        "packetlab prints one line per frame"
     );
     let mut at: HashMap<(bool, u32), usize> = HashMap::new();
     for (i, fr) in frames.iter().enumerate() {
         if fr.len() > 14 && fr[6..12] == SND_MAC {
             if let Some(key) = ip_key(&fr[14..]) {
                 if at.insert(key, i).is_some() {
-                    f.problems.push(format!("frame {key:?} captured twice"));
+                    f.problems.push(format!("frame {key:?} seen twice"));
                 }
             }
         }
@@ -2155,14 +2413,14 @@ fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> Figures {
     let line_of = |r: &usize| rs.rules[*r].line;
     let mut hits_per_rule: HashMap<usize, u64> = HashMap::new();
     let mut shown = 0;
-    for s in &sent {
+    for s in sent {
         f.packets += 1;
         let Some(&i) = at.get(&s.key) else {
             f.problems
-                .push(format!("not captured on {RCV_IF}: {}", s.desc));
+                .push(format!("not in {}: {}", side.capture.display(), s.desc));
             continue;
         };
-        let recs = records.get(&s.key).cloned().unwrap_or_default();
+        let recs = side.records.get(&s.key).cloned().unwrap_or_default();
         let ct = match recs.first().map(String::as_str) {
             Some("ct-new") => "new",
             Some("ct-est") => "established",
@@ -2171,7 +2429,7 @@ fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> Figures {
             Some("ct-unt") => "untracked",
             _ => {
                 f.problems.push(format!(
-                    "no ct record (did it reach the input hook?): {} {recs:?}",
+                    "no ct record (did it meet the hook?): {} {recs:?}",
                     s.desc
                 ));
                 continue;
@@ -2186,14 +2444,14 @@ fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> Figures {
         for r in &hits {
             *hits_per_rule.entry(*r).or_default() += 1;
         }
-        let kern = kernel_outcome(&rs, s.key.0, &hits, ct);
+        let kern = kernel_outcome(rs, s.key.0, &hits, ct);
         if accepted != (kern.verdict == "accept") {
             f.problems.push(format!(
                 "NFLOG records inconsistent (sentinel {accepted}, replay {}): {} {recs:?}",
                 kern.verdict, s.desc
             ));
         }
-        let p = &pl_packets[i];
+        let p = &pl[i];
         let sim = Outcome {
             verdict: match p["verdict"].as_str() {
                 Some("accept") => "accept",
@@ -2214,7 +2472,8 @@ fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> Figures {
         if sim != kern {
             if shown < 12 {
                 f.problems.push(format!(
-                    "packet {} ({}):\n      kernel:    {kern:?} via lines {:?}\n      packetlab: {sim:?} ({})",
+                    "packet {} ({}):\n      kernel:    {kern:?} via lines {:?}\n      \
+                     packetlab: {sim:?} ({})",
                     i + 1,
                     s.desc,
                     hits.iter().map(line_of).collect::<Vec<_>>(),
@@ -2230,7 +2489,7 @@ fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> Figures {
     }
 
     // Counters: the kernel's against the simulator's, and against the NFLOG records.
-    let pl_rules = packetlab(&cap_path, &rules_path, "rules");
+    let pl_rules = packetlab(&side.capture, &side.rules, "rules", &side.locals);
     let sim_counters: HashMap<u64, (u64, u64)> = pl_rules
         .iter()
         .map(|r| {
@@ -2240,7 +2499,7 @@ fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> Figures {
             )
         })
         .collect();
-    for (r, _, kp, kb) in &counters {
+    for (r, _, kp, kb) in &side.counters {
         let line = rs.rules[*r].line;
         let sim = sim_counters.get(&(line as u64)).copied();
         if *kp > 0 {
@@ -2262,9 +2521,137 @@ fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> Figures {
         }
     }
     if !f.problems.is_empty() {
-        f.problems.insert(0, format!("ruleset {k}:\n{}", rs.text));
+        f.problems.insert(
+            0,
+            format!(
+                "{} ruleset ({}):\n{}",
+                side.what,
+                side.rules.display(),
+                rs.text
+            ),
+        );
     }
     f
+}
+
+/// Loads a generated ruleset in a namespace with `nft -f`, then its logging twin and the probe.
+fn load(ns: &str, rs: &GenRuleset, path: &Path, dir: &Path) {
+    std::fs::write(path, &rs.text).unwrap();
+    in_ns(ns, "nft", &["-f", path.to_str().unwrap()]);
+    instrument(ns, rs, dir);
+    nft_text(ns, &probe(rs.hook));
+}
+
+/// The two sides of one run: the receiver's input hook, the sender's output hook.
+fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> (Figures, Figures) {
+    let mut rng = Rng(seed ^ (k as u64).wrapping_mul(0x9e37_79b9));
+    let rs_in = gen_ruleset(&mut rng, k, "input");
+    let rs_out = gen_ruleset(&mut rng, k, "output");
+    let dir = work.join(format!("ruleset-{k:02}"));
+    let (dir_in, dir_out) = (dir.join("receiver"), dir.join("sender"));
+    std::fs::create_dir_all(&dir_in).unwrap();
+    std::fs::create_dir_all(&dir_out).unwrap();
+    let (rules_in, rules_out) = (dir_in.join("rules.nft"), dir_out.join("rules.nft"));
+
+    let lab = Lab::create(k);
+    load(&lab.rcv, &rs_in, &rules_in, &dir_in);
+    load(&lab.snd, &rs_out, &rules_out, &dir_out);
+    let services = Services::start(&lab.rcv);
+    let cap_path = dir_in.join("veth.pcap");
+    let log_in = dir_in.join("nflog.pcap");
+    let log_out = dir_out.join("nflog.pcap");
+    let cap = Proc::tcpdump(&lab.rcv, RCV_IF, &cap_path);
+    let log_rcv = Proc::tcpdump(&lab.rcv, "nflog:1", &log_in);
+    let log_snd = Proc::tcpdump(&lab.snd, "nflog:1", &log_out);
+
+    let snd_ns = lab.snd.clone();
+    let traffic_seed = rng.next();
+    let echo = services.echo.clone();
+    let (sent, view, odd) = thread::spawn(move || {
+        enter_netns(&snd_ns);
+        let mut s = Sender {
+            sock: PacketSocket::open(SND_IF),
+            raw: RawSockets::open(),
+            echo,
+            rng: Rng(traffic_seed),
+            next_key: 0,
+            sent: Vec::new(),
+            by_key: HashMap::new(),
+            view: Vec::new(),
+            pending: Vec::new(),
+            odd: Vec::new(),
+            used: HashSet::new(),
+            next_icmp_id: 0x100,
+        };
+        s.run(packets);
+        (s.sent, s.view, s.odd)
+    })
+    .join()
+    .expect("sender thread");
+    thread::sleep(Duration::from_millis(150));
+    let said = [cap.stop(), log_rcv.stop(), log_snd.stop()];
+    let counters_in = by_position(&rs_in, &kernel_rules(&lab.rcv, &rs_in));
+    let counters_out = by_position(&rs_out, &kernel_rules(&lab.snd, &rs_out));
+    drop(services);
+    drop(lab);
+
+    let view_path = dir_out.join("view.pcap");
+    write_pcap(&view_path, &view);
+    let rcv_locals: Vec<String> = RCV_HOSTS
+        .iter()
+        .flat_map(|&h| [v4(h).to_string(), v6(h).to_string()])
+        .collect();
+    let snd_locals: Vec<String> = [
+        "10.213.0.1",
+        "10.213.0.16/28",
+        "10.213.0.32/28",
+        "fd00:213::1",
+        "fd00:213::10/124",
+        "fd00:213::20/124",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out_side = Side {
+        what: "sender output",
+        rs: &rs_out,
+        rules: rules_out,
+        capture: view_path,
+        locals: snd_locals,
+        records: nflog_records(&log_out),
+        counters: counters_out,
+    };
+    let mut fo = compare(&out_side, &sent.iter().collect::<Vec<_>>());
+    // What the output hook let go is what went on the wire, and nothing else did.
+    for s in &sent {
+        let sentinel = out_side.records.get(&s.key).and_then(|r| r.last()) == Some(&"acc".into());
+        if s.passed != s.on_wire || s.passed != sentinel {
+            fo.problems.push(format!(
+                "{}: sendto {}, on the wire {}, output sentinel {sentinel}",
+                s.desc, s.passed, s.on_wire
+            ));
+        }
+    }
+    let keys: HashSet<(bool, u32)> = sent.iter().map(|s| s.key).collect();
+    for k in out_side.records.keys().filter(|k| !keys.contains(k)) {
+        fo.problems.push(format!(
+            "the sender's output hook met a packet not sent: {k:?}"
+        ));
+    }
+    fo.problems.extend(odd);
+
+    let in_side = Side {
+        what: "receiver input",
+        rs: &rs_in,
+        rules: rules_in,
+        capture: cap_path,
+        locals: rcv_locals,
+        records: nflog_records(&log_in),
+        counters: counters_in,
+    };
+    let arrived: Vec<&Sent> = sent.iter().filter(|s| s.on_wire).collect();
+    let mut fi = compare(&in_side, &arrived);
+    fi.problems.extend(said.iter().filter_map(|s| lost(s)));
+    (fi, fo)
 }
 
 #[test]
@@ -2300,40 +2687,39 @@ fn kernel_differential() {
         .unwrap_or_else(|| tmp.path().to_path_buf());
     let started = Instant::now();
     let mut failures = Vec::new();
-    let (mut total, mut agreed, mut rules, mut rules_ok, mut hit) = (0, 0, 0, 0, 0);
+    let mut totals = [[0usize; 5]; 2];
     for k in 0..rulesets {
         let t0 = Instant::now();
-        let f = run_ruleset(k, seed, packets, &work);
-        let all = f.verdict_ok.min(f.rule_ok).min(f.chain_ok).min(f.ct_ok);
-        total += f.packets;
-        agreed += all;
-        rules += f.rules;
-        rules_ok += f.counters_ok;
-        hit += f.rules_hit;
+        let (fi, fo) = run_ruleset(k, seed, packets, &work);
         eprintln!(
-            "ruleset {k:2}: {} packets: verdict {}/{0}, rule {}/{0}, chain {}/{0}, ct {}/{0}; \
-             counters {}/{} rules ({} hit); kernel {:?} {:?} ({:.1} s)",
-            f.packets,
-            f.verdict_ok,
-            f.rule_ok,
-            f.chain_ok,
-            f.ct_ok,
-            f.counters_ok,
-            f.rules,
-            f.rules_hit,
-            f.verdicts,
-            f.states,
-            t0.elapsed().as_secs_f64()
+            "ruleset {k:2} ({:.1} s)\n  receiver input: {}\n  sender output:  {}",
+            t0.elapsed().as_secs_f64(),
+            fi.line(),
+            fo.line()
         );
-        if !f.problems.is_empty() {
-            failures.push(f.problems.join("\n  "));
+        for (t, f) in totals.iter_mut().zip([&fi, &fo]) {
+            for (x, v) in
+                t.iter_mut()
+                    .zip([f.packets, f.agreed(), f.rules, f.counters_ok, f.rules_hit])
+            {
+                *x += v;
+            }
+        }
+        for f in [fi, fo] {
+            if !f.problems.is_empty() {
+                failures.push(format!("ruleset {k}, {}", f.problems.join("\n  ")));
+            }
         }
     }
-    eprintln!(
-        "kernel differential: {rulesets} rulesets, {total} packets, {agreed} in full agreement; \
-         {rules_ok}/{rules} rule counters equal, {hit} rules hit ({:.1} s)",
-        started.elapsed().as_secs_f64()
-    );
+    for (what, [packets_seen, agreed, rules, rules_ok, hit]) in
+        ["receiver input", "sender output"].iter().zip(totals)
+    {
+        eprintln!(
+            "kernel differential, {what}: {rulesets} rulesets, {packets_seen} packets, {agreed} \
+             in full agreement; {rules_ok}/{rules} rule counters equal, {hit} rules hit"
+        );
+    }
+    eprintln!("({:.1} s)", started.elapsed().as_secs_f64());
     let leftover = ip(&["netns", "list"]);
     let pid = std::process::id().to_string();
     assert!(
@@ -2347,5 +2733,6 @@ fn kernel_differential() {
         "the simulator disagrees with the kernel:\n{}",
         failures.join("\n\n")
     );
-    assert!(rulesets >= 1 && total >= rulesets * packets);
+    let [[seen_in, ..], [seen_out, ..]] = totals;
+    assert!(rulesets >= 1 && seen_out >= rulesets * packets && seen_in > 0);
 }
