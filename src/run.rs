@@ -158,7 +158,7 @@ fn choose_input(cli: &Cli) -> Input {
         _ => Input::Demo {
             path: demo_path(),
             reason: Some(format!(
-                "live capture is not permitted for this user; to enable it: {}",
+                "live capture is not permitted for this user. Enable it: {}",
                 grant_hint()
             )),
         },

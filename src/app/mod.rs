@@ -65,10 +65,7 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         Input::Demo { path, reason } => {
             let h = source::spawn_file(path.clone(), true, stats.clone(), tx);
             let why = reason.unwrap_or_else(|| "demo requested with --demo".into());
-            let notice = format!(
-                "Demo capture {} replayed at its original pace — {why}",
-                path.display()
-            );
+            let notice = format!("Demo capture, replayed at its original pace — {why}");
             (
                 SourceKind::Demo(path.display().to_string()),
                 Some(notice),

@@ -33,7 +33,15 @@ pub struct Areas {
 }
 
 pub fn layout(area: Rect, app: &App) -> Areas {
-    let notice_h = u16::from(app.notice.is_some()) + u16::from(!app.errors.is_empty());
+    // Each notice wraps to as many lines as the screen's width needs (the enable-capture command
+    // must be readable whole).
+    let lines = |t: &str| {
+        (t.chars().count() as u16 + 2)
+            .div_ceil(area.width.max(1))
+            .clamp(1, 3)
+    };
+    let notice_h = app.notice.as_deref().map(lines).unwrap_or(0)
+        + app.errors.last().map(|e| lines(e)).unwrap_or(0);
     let [main, notice, status] = Layout::vertical([
         Constraint::Min(3),
         Constraint::Length(notice_h),

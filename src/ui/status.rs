@@ -55,6 +55,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
 }
 
 pub fn render_notice(f: &mut Frame, area: Rect, app: &App) {
+    use ratatui::widgets::Wrap;
     let mut lines = Vec::new();
     if let Some(n) = &app.notice {
         lines.push(Line::styled(
@@ -72,5 +73,5 @@ pub fn render_notice(f: &mut Frame, area: Rect, app: &App) {
             theme::ERROR,
         ));
     }
-    f.render_widget(Paragraph::new(lines), area);
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
