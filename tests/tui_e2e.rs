@@ -360,7 +360,7 @@ fn counter_in(screen: &str, row: &str, label: &str) -> Option<u64> {
 }
 
 #[test]
-fn lab_udp_vs_tcp_from_keys_shows_sessions_and_loss() {
+fn lab_udp_vs_tcp_scenario_from_a_key_shows_sessions_and_loss() {
     if !common::have_tool("tmux") {
         common::require_or_skip("tmux is not installed");
         return;
@@ -375,9 +375,11 @@ fn lab_udp_vs_tcp_from_keys_shows_sessions_and_loss() {
     );
     let t = Tmux::start(&format!("packetlab-e2e-lab-{}", std::process::id()), &cmd);
     t.wait_for("Lab — 10 msg/s");
-    // Focus the lab, raise the rate, start "UDP over the lossy link" (8th) and "TCP over the
-    // lossy link" (9th) with Enter.
-    t.keys(&["L", "+", "+", "G", "k", "Enter", "j", "Enter"]);
+    // Focus the lab and start the first scenario, udp-vs-tcp, with s: UDP and TCP over the
+    // lossy link at 50 messages a second.
+    t.keys(&["L", "s"]);
+    t.wait_for("Lab: UDP and TCP over the same lossy link");
+    t.wait_for("Lab — 50 msg/s");
     std::thread::sleep(Duration::from_secs(4));
     let s = t.screen();
     let udp_lost = counter_in(&s, "UDP over the lossy", "lost").unwrap_or(0);

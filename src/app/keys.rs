@@ -88,6 +88,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("lab: Enter", "start / stop the selected generator"),
     ("lab: + - < >", "rate up / down, payload bigger / smaller"),
     ("lab: ( )", "lossy link: less / more loss"),
+    ("lab: s / S", "start the next / previous scenario"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -215,6 +216,22 @@ impl App {
                 }
             }
             Action::Maximize => self.maximized = !self.maximized,
+            Action::SortNext | Action::SortReverse if self.focus == Focus::Lab => {
+                // s / S in the lab: the next / previous scenario.
+                let all = crate::scenario::all();
+                let cur = self
+                    .scenario
+                    .as_ref()
+                    .and_then(|c| all.iter().position(|s| s.name == c.name));
+                let n = all.len();
+                let next = match (cur, a) {
+                    (None, Action::SortNext) => 0,
+                    (None, _) => n - 1,
+                    (Some(i), Action::SortNext) => (i + 1) % n,
+                    (Some(i), _) => (i + n - 1) % n,
+                };
+                self.start_scenario(all[next].clone());
+            }
             Action::SortNext if self.focus == Focus::Sessions => {
                 self.sessions.cycle_sort();
                 self.refresh_sessions();

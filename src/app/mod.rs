@@ -315,49 +315,8 @@ fn terminal_hung_up() -> bool {
 
 /// The lab pane, and the scenario of `--lab NAME` started in it.
 fn start_lab(app: &mut App, cli: &Cli) {
-    let mut lab = crate::lab::Lab::new(tokio::runtime::Handle::current());
+    app.lab = Some(crate::lab::Lab::new(tokio::runtime::Handle::current()));
     if let Some(sc) = cli.lab.as_deref().and_then(crate::scenario::find) {
-        let mut s = lab.settings().clone();
-        if let Some(r) = sc.rate {
-            s.rate_per_sec = r;
-        }
-        if let Some(p) = sc.payload {
-            s.payload = p;
-        }
-        if let Some(l) = sc.loss {
-            s.loss_pct = l;
-        }
-        lab.set_settings(s);
-        if let (Some((file, text)), None) = (&sc.rules, &app.engine.firewall) {
-            match crate::firewall::nft::parse(text, file) {
-                Ok(rs) => {
-                    let fw = crate::firewall::Firewall::new(rs, file.clone(), Default::default());
-                    app.firewall.move_by(&fw, 0);
-                    app.engine.firewall = Some(fw);
-                    app.analyze_rules();
-                }
-                Err(e) => app.errors.push(e.to_string()),
-            }
-        }
-        for name in &sc.start {
-            match crate::lab::GeneratorKind::from_slug(name) {
-                Some(k) => {
-                    if let Err(e) = lab.start(k) {
-                        app.errors.push(format!("lab: {}: {e}", k.name()));
-                    }
-                }
-                None => app
-                    .errors
-                    .push(format!("lab scenario {}: no generator {name}", sc.name)),
-            }
-        }
-        let title = format!("Lab: {} — {}", sc.title, sc.watch);
-        app.notice = Some(match app.notice.take() {
-            Some(n) => format!("{title} ({n})"),
-            None => title,
-        });
-        app.focus = state::Focus::Lab;
-        app.scenario = Some(sc);
+        app.start_scenario(sc);
     }
-    app.lab = Some(lab);
 }

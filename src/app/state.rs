@@ -277,6 +277,57 @@ impl App {
             .refresh_with(&self.engine.sessions, &self.session_verdicts)
     }
 
+    /// Starts a lab scenario: its settings, its ruleset (unless one is loaded), its generators
+    /// (the others stop), and the notice saying what to watch.
+    pub fn start_scenario(&mut self, sc: crate::scenario::Scenario) {
+        let Some(lab) = self.lab.as_mut() else { return };
+        lab.stop_all();
+        let mut s = lab.settings().clone();
+        if let Some(r) = sc.rate {
+            s.rate_per_sec = r;
+        }
+        if let Some(p) = sc.payload {
+            s.payload = p;
+        }
+        if let Some(l) = sc.loss {
+            s.loss_pct = l;
+        }
+        lab.set_settings(s);
+        for name in &sc.start {
+            match crate::lab::GeneratorKind::from_slug(name) {
+                Some(k) => {
+                    if let Err(e) = lab.start(k) {
+                        self.errors.push(format!("lab: {}: {e}", k.name()));
+                    }
+                }
+                None => self
+                    .errors
+                    .push(format!("lab scenario {}: no generator {name}", sc.name)),
+            }
+        }
+        if let (Some((file, text)), None) = (&sc.rules, &self.engine.firewall) {
+            match crate::firewall::nft::parse(text, file) {
+                Ok(rs) => {
+                    let fw = crate::firewall::Firewall::new(rs, file.clone(), Default::default());
+                    self.firewall.move_by(&fw, 0);
+                    self.engine.firewall = Some(fw);
+                    self.analyze_rules();
+                }
+                Err(e) => self.errors.push(e.to_string()),
+            }
+        }
+        // The previous scenario's notice gives way; another notice (the demo's) stays after it.
+        let keep = self
+            .notice
+            .take()
+            .filter(|n| !n.starts_with("Lab: "))
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        self.notice = Some(format!("Lab: {} — {}{keep}", sc.title, sc.watch));
+        self.focus = Focus::Lab;
+        self.scenario = Some(sc);
+    }
+
     /// Runs the ruleset analysis again (the rules changed).
     pub fn analyze_rules(&mut self) {
         self.fw_findings = self
