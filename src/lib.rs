@@ -7,6 +7,7 @@ pub mod cli;
 pub mod decode;
 pub mod engine;
 pub mod explain;
+pub mod filter;
 pub mod firewall;
 pub mod headless;
 pub mod lab;

@@ -279,13 +279,17 @@ fn read<'a>(f: Field, p: &PacketView<'a>) -> Option<Read<'a>> {
     })
 }
 
-enum Read<'a> {
+/// One value read from a packet, as a match tests it (the display filter reads into it too).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Read<'a> {
     Addr(IpAddr),
     Int(u64),
     Name(&'a str),
 }
 
-fn value_has(v: &Value, r: &Read<'_>) -> bool {
+/// Whether the match value `v` (an address, prefix, range, number or name) holds `r`: the one
+/// containment test of rules and display filters alike.
+pub(crate) fn value_has(v: &Value, r: &Read<'_>) -> bool {
     match (v, r) {
         (Value::Prefix(net, len), Read::Addr(a)) => prefix_contains(*net, *len, *a),
         (Value::AddrRange(lo, hi), Read::Addr(a)) => {
