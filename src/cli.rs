@@ -38,6 +38,12 @@ pub struct Cli {
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
 
+    /// Display filter (Wireshark syntax subset, like tshark -Y): only matching packets are
+    /// printed by `--print packets`, numbered as in the capture. E.g. `tcp.port in {80, 443}`,
+    /// `ip.addr == 10.0.0.0/8 && !dns`, `verdict == drop`.
+    #[arg(short = 'Y', long = "filter", value_name = "EXPR")]
+    pub filter: Option<String>,
+
     /// Keep the last N packets (with their bytes) for browsing; older ones are dropped and counted.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub keep: usize,

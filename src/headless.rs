@@ -152,6 +152,11 @@ impl<W: Write> PacketPrinter<W> {
         }
     }
 
+    /// A frame not printed (filtered out): times stay relative to the capture's first frame.
+    pub fn skip(&mut self, f: &FrameRef<'_>) {
+        self.first_ts.get_or_insert(f.ts.0);
+    }
+
     pub fn print(
         &mut self,
         no: u64,

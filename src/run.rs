@@ -11,9 +11,11 @@ use tokio::sync::mpsc;
 use crate::capture::file::CaptureReader;
 use crate::capture::live;
 use crate::capture::write::PcapngWriter;
+use crate::capture::FrameRef;
 use crate::capture::Interface;
 use crate::cli::{Cli, Format, PrintWhat};
-use crate::engine::Engine;
+use crate::engine::{Engine, Seen};
+use crate::filter::{DisplayFilter, FilterPacket};
 use crate::headless::PacketPrinter;
 use crate::source::{self, SourceMsg, SourceStats};
 
@@ -175,7 +177,34 @@ fn is_broken_pipe(e: &io::Error) -> bool {
 }
 
 /// `--print packets -r FILE`: the hot path, no threads and no allocation per packet.
+/// The `-Y` filter, compiled; `Err` (already reported) when it does not parse.
+fn display_filter(cli: &Cli) -> std::result::Result<Option<DisplayFilter>, ()> {
+    match cli.filter.as_deref().map(DisplayFilter::parse).transpose() {
+        Ok(f) => Ok(f.filter(|f| !f.is_empty())),
+        Err(e) => {
+            eprintln!("packetlab: -Y: {e}");
+            Err(())
+        }
+    }
+}
+
+/// Whether `-Y` keeps this packet (no filter keeps all).
+fn keeps(filter: Option<&DisplayFilter>, f: &FrameRef<'_>, seen: &Seen) -> bool {
+    filter.is_none_or(|flt| {
+        flt.matches(&FilterPacket {
+            summary: &seen.summary,
+            data: f.data,
+            len: f.orig_len,
+            verdict: seen.judgement.as_ref().map(|j| j.verdict),
+            session: seen.session.as_ref().map(|o| o.session),
+        })
+    })
+}
+
 fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
+    let Ok(filter) = display_filter(cli) else {
+        return Ok(2);
+    };
     let mut reader = match CaptureReader::open(path) {
         Ok(r) => r,
         Err(e) => {
@@ -223,6 +252,10 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
         }
         if !per_packet {
             stats.add(&s.summary);
+            continue;
+        }
+        if !keeps(filter.as_ref(), &f, &s) {
+            printer.skip(&f);
             continue;
         }
         // A stream (stdin) is printed as it arrives, not when a buffer fills.
@@ -355,6 +388,9 @@ impl Stats {
 
 /// `--print packets -i IFACE`: live until `-c` packets or Ctrl-C.
 fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
+    let Ok(filter) = display_filter(cli) else {
+        return Ok(2);
+    };
     let stats = Arc::new(SourceStats::default());
     let (tx, mut rx) = mpsc::channel(source::CHANNEL_BATCHES);
     let (ifaces, handles) = match live::start(names, stats.clone(), tx) {
@@ -424,6 +460,10 @@ fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
                         w.write(&f)?;
                     }
                     if !per_packet {
+                        continue;
+                    }
+                    if !keeps(filter.as_ref(), &f, &s) {
+                        printer.skip(&f);
                         continue;
                     }
                     match printer.print(engine.packets, &f, &s, engine.firewall.as_ref()) {
