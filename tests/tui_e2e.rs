@@ -410,3 +410,46 @@ fn lab_udp_vs_tcp_scenario_from_a_key_shows_sessions_and_loss() {
     let s = t.wait_for("packetlab exited");
     assert!(s.contains("packetlab exited 0"), "{s}");
 }
+
+#[test]
+fn display_filter_shrinks_the_list_and_clears() {
+    if !common::have_tool("tmux") {
+        common::require_or_skip("tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("sample.pcapng");
+    write_sample(&cap);
+    let cmd = format!(
+        "sh -c '{} -r {}; echo \"packetlab exited $?\"; sleep 30'",
+        common::bin().display(),
+        cap.display()
+    );
+    let t = Tmux::start(
+        &format!("packetlab-e2e-filter-{}", std::process::id()),
+        &cmd,
+    );
+    t.wait_for("Packets (9)");
+    t.wait_for(" END ");
+    // Focus the packets, open the filter bar, type a filter.
+    t.keys(&["2", "/"]);
+    Command::new("tmux")
+        .args(["send-keys", "-t", &t.name, "-l", "icmp || dns"])
+        .status()
+        .unwrap();
+    t.wait_for("✔ Enter applies");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("showing 3 of 9");
+    assert!(s.contains("Packets matching icmp || dns (3 of 9)"), "{s}");
+    assert!(!s.contains("[SYN]"), "TCP packets are hidden:\n{s}");
+    // Clear it: an empty filter shows everything again.
+    t.keys(&[
+        "/", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace",
+        "BSpace", "BSpace", "BSpace", "Enter",
+    ]);
+    let s = t.wait_for("Packets (9)");
+    assert!(!s.contains("showing"), "{s}");
+    t.keys(&["q"]);
+    let s = t.wait_for("packetlab exited");
+    assert!(s.contains("packetlab exited 0"), "{s}");
+}

@@ -536,3 +536,56 @@ fn lab_pane() {
     let s = app.lab.as_ref().unwrap().settings().clone();
     assert_eq!((s.rate_per_sec, s.loss_pct), (20, 15.0));
 }
+
+#[test]
+fn display_filter_bar_validates_and_filters() {
+    use crossterm::event::KeyCode;
+    let mut app = app_with(frames::sample());
+    app.apply(Action::FocusPane(2));
+    app.apply(Action::EditFilter);
+    type_text(&mut app, "tcp.prot == 80");
+    let err = app
+        .filter_bar
+        .as_ref()
+        .unwrap()
+        .error
+        .clone()
+        .expect("an error");
+    assert_eq!(err.pos, 0, "{err}");
+    assert!(err.msg.contains("tcp.prot"), "{err}");
+    let t = draw(&mut app, 120, 30);
+    let text = screen_text(&t);
+    assert!(text.contains("filter: tcp.prot == 80"), "{text}");
+    insta::assert_snapshot!("filter_bar_error", t.backend());
+    press(&mut app, KeyCode::Enter);
+    assert!(app.filter_bar.is_some(), "an invalid filter is not applied");
+    for _ in 0.."prot == 80".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "port == 80 && tcp.flags.syn == 1");
+    assert_eq!(app.filter_bar.as_ref().unwrap().error, None);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view_len(), 2, "the SYN and the SYN-ACK");
+    let t = draw(&mut app, 120, 30);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("showing 2 of 9 (tcp.port == 80"),
+        "the status bar counts: {text}"
+    );
+    // History: the bar reopens with the filter; Up recalls it after clearing.
+    app.apply(Action::EditFilter);
+    for _ in 0..40 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        app.packet_filter.is_none() && app.view_len() == 9,
+        "an empty filter shows all"
+    );
+    app.apply(Action::EditFilter);
+    press(&mut app, KeyCode::Up);
+    assert_eq!(
+        app.filter_bar.as_ref().unwrap().text,
+        "tcp.port == 80 && tcp.flags.syn == 1"
+    );
+}

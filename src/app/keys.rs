@@ -74,7 +74,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("1 … 6", "sessions, packets, detail, hex, firewall, lab"),
     ("z", "maximise the focused pane (again: back)"),
     ("s / S", "sessions: next sort column / reverse"),
-    ("/", "sessions: filter by text (Esc clears)"),
+    ("/", "packets: display filter; sessions: text filter"),
     ("J", "jump: packet ↔ its session's packets"),
     ("l", "sessions: list listening sockets too"),
     ("Space / p", "pause capture (firewall: toggle rule)"),
@@ -150,6 +150,10 @@ impl App {
         }
         if self.rule_editor.is_some() && key.kind != KeyEventKind::Release {
             self.edit_rule_key(key.code);
+            return None;
+        }
+        if self.filter_bar.is_some() && key.kind != KeyEventKind::Release {
+            self.filter_bar_key(key.code);
             return None;
         }
         action_for(key).and_then(|a| self.apply(a))
@@ -241,6 +245,20 @@ impl App {
                 self.refresh_sessions();
             }
             Action::EditFilter if self.focus == Focus::Sessions => self.sessions.editing = true,
+            Action::EditFilter
+                if matches!(self.focus, Focus::List | Focus::Detail | Focus::Hex) =>
+            {
+                let text = self
+                    .display_filter
+                    .as_ref()
+                    .map(|f| f.text().to_string())
+                    .unwrap_or_default();
+                self.filter_bar = Some(super::state::FilterBar {
+                    text,
+                    error: None,
+                    history_pos: None,
+                });
+            }
             Action::ToggleListening => self.sessions.show_listening = !self.sessions.show_listening,
             Action::Jump => self.jump(),
             Action::SortNext | Action::SortReverse | Action::EditFilter => {}
@@ -271,7 +289,9 @@ impl App {
             | Action::LessLoss => self.tune_lab(a),
             Action::CycleVerdictFilter => {
                 let next = match self.packet_filter.as_ref().map(|f| f.kind) {
-                    None | Some(PacketFilterKind::Session(_)) => Some(Final::Accept),
+                    None | Some(PacketFilterKind::Session(_) | PacketFilterKind::Display) => {
+                        Some(Final::Accept)
+                    }
                     Some(PacketFilterKind::Verdict(Final::Accept)) => Some(Final::Drop),
                     Some(PacketFilterKind::Verdict(Final::Drop)) => Some(Final::Reject),
                     Some(PacketFilterKind::Verdict(Final::Reject)) => None,
@@ -378,6 +398,69 @@ impl App {
             r.enabled = !r.enabled;
         }
         self.rejudge();
+    }
+
+    /// A key while the display-filter bar is open: typing (checked at every key), Enter applies
+    /// a valid filter (an empty one shows all), Esc leaves it unchanged, Up / Down walk the
+    /// history.
+    fn filter_bar_key(&mut self, code: KeyCode) {
+        let Some(bar) = self.filter_bar.as_mut() else {
+            return;
+        };
+        match code {
+            KeyCode::Char(c) => bar.text.push(c),
+            KeyCode::Backspace => {
+                bar.text.pop();
+            }
+            KeyCode::Up | KeyCode::Down => {
+                let n = self.filter_history.len();
+                if n == 0 {
+                    return;
+                }
+                let pos = match (bar.history_pos, code) {
+                    (None, KeyCode::Up) => n - 1,
+                    (None, _) => return,
+                    (Some(p), KeyCode::Up) => p.saturating_sub(1),
+                    (Some(p), _) => (p + 1).min(n - 1),
+                };
+                bar.history_pos = Some(pos);
+                bar.text = self.filter_history[pos].clone();
+            }
+            KeyCode::Esc => {
+                self.filter_bar = None;
+                return;
+            }
+            KeyCode::Enter => {
+                let text = bar.text.trim().to_string();
+                if text.is_empty() {
+                    self.filter_bar = None;
+                    self.display_filter = None;
+                    self.filter_packets(None);
+                    self.follow = true;
+                    return;
+                }
+                match crate::filter::DisplayFilter::parse(&text) {
+                    Ok(f) => {
+                        self.filter_bar = None;
+                        if self.filter_history.last() != Some(&text) {
+                            self.filter_history.push(text);
+                        }
+                        self.display_filter = Some(f);
+                        self.detail = None;
+                        self.filter_packets(Some(PacketFilterKind::Display));
+                    }
+                    Err(e) => bar.error = Some(e),
+                }
+                return;
+            }
+            _ => return,
+        }
+        let err = crate::filter::DisplayFilter::parse(bar.text.trim()).err();
+        bar.error = if bar.text.trim().is_empty() {
+            None
+        } else {
+            err
+        };
     }
 
     /// Starts or stops the selected lab generator.

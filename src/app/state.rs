@@ -30,15 +30,36 @@ pub enum PacketFilterKind {
     Session(u64),
     /// The packets the firewall gives this verdict.
     Verdict(crate::firewall::eval::Final),
+    /// The packets the display filter (`App::display_filter`) keeps.
+    Display,
 }
 
 impl PacketFilterKind {
-    pub fn accepts(self, p: &Packet) -> bool {
+    pub fn accepts(self, p: &Packet, df: Option<&crate::filter::DisplayFilter>) -> bool {
         match self {
             PacketFilterKind::Session(id) => p.session == Some(id),
             PacketFilterKind::Verdict(v) => p.judgement.is_some_and(|j| j.verdict == v),
+            PacketFilterKind::Display => df.is_some_and(|f| {
+                f.matches(&crate::filter::FilterPacket {
+                    summary: &p.summary,
+                    data: &p.frame.data,
+                    len: p.frame.orig_len,
+                    verdict: p.judgement.map(|j| j.verdict),
+                    session: p.session,
+                })
+            }),
         }
     }
+}
+
+/// The display-filter bar of the packet list, open while a filter is typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterBar {
+    pub text: String,
+    /// Why the text is not a filter (yet), checked at every key.
+    pub error: Option<crate::filter::FilterError>,
+    /// Position in the history while browsing it with Up / Down.
+    pub history_pos: Option<usize>,
 }
 
 pub struct PacketFilter {
@@ -161,6 +182,11 @@ pub struct App {
     /// When set, the packet list shows only the packets that pass it.
     pub packet_filter: Option<PacketFilter>,
     pub rule_editor: Option<RuleEditor>,
+    /// The display filter in force on the packet list (with `PacketFilterKind::Display`).
+    pub display_filter: Option<crate::filter::DisplayFilter>,
+    pub filter_bar: Option<FilterBar>,
+    /// Filters applied before, oldest first.
+    pub filter_history: Vec<String>,
     /// The traffic lab (its generators run as tasks of the event loop), when shown.
     pub lab: Option<crate::lab::Lab>,
     /// Row of the selected generator in the lab pane.
@@ -208,6 +234,9 @@ impl App {
             session_verdicts: Default::default(),
             packet_filter: None,
             rule_editor: None,
+            display_filter: None,
+            filter_bar: None,
+            filter_history: Vec::new(),
             explain: None,
             lab: None,
             lab_selected: 0,
@@ -240,7 +269,7 @@ impl App {
                 f.matches.pop_front();
             }
             let last = self.engine.store.get(self.engine.store.len() - 1);
-            if last.is_some_and(|p| p.no == no && f.kind.accepts(p)) {
+            if last.is_some_and(|p| p.no == no && f.kind.accepts(p, self.display_filter.as_ref())) {
                 f.matches.push_back(no);
             }
         }
@@ -346,7 +375,7 @@ impl App {
                 .engine
                 .store
                 .iter()
-                .filter(|p| kind.accepts(p))
+                .filter(|p| kind.accepts(p, self.display_filter.as_ref()))
                 .map(|p| p.no)
                 .collect(),
         });

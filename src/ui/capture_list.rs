@@ -19,6 +19,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             match f.kind {
                 PacketFilterKind::Session(id) => format!("of session {id}"),
                 PacketFilterKind::Verdict(v) => format!("with verdict {}", v.name()),
+                PacketFilterKind::Display => format!(
+                    "matching {}",
+                    app.display_filter.as_ref().map(|f| f.text()).unwrap_or("")
+                ),
             },
             n,
             app.engine.packets
@@ -103,9 +107,53 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         names.insert(5, "Verdict");
     }
     let header = Row::new(names).style(theme::HEADER);
-    let table = Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .block(block);
-    f.render_widget(table, area);
+    let inner = block.inner(area);
+    let bar_h = u16::from(app.filter_bar.is_some()) * 2;
+    let table = Table::new(rows, widths).header(header).column_spacing(1);
+    f.render_widget(block, area);
+    f.render_widget(
+        table,
+        Rect {
+            height: inner.height.saturating_sub(bar_h),
+            ..inner
+        },
+    );
+    if let Some(bar) = &app.filter_bar {
+        render_filter_bar(f, inner, bar, bar_h);
+    }
+}
+
+/// The display-filter line and, under it, whether the text is a filter (or where it is not).
+fn render_filter_bar(f: &mut Frame, inner: Rect, bar: &crate::app::state::FilterBar, h: u16) {
+    use ratatui::style::{Color, Style};
+    use ratatui::text::{Line, Span};
+    let r = Rect {
+        y: inner.y + inner.height.saturating_sub(h),
+        height: h.min(inner.height),
+        ..inner
+    };
+    let status = match &bar.error {
+        Some(e) => Line::from(vec![
+            // A caret under the column where the problem is.
+            Span::raw(" ".repeat(8 + e.pos)),
+            Span::styled(format!("^ {e}"), Style::new().fg(Color::LightRed)),
+        ]),
+        None if bar.text.trim().is_empty() => Line::styled(
+            "empty: Enter shows every packet, Esc keeps the list",
+            theme::DIM,
+        ),
+        None => Line::styled(
+            "✔ Enter applies, Esc cancels, ↑ ↓ history",
+            Style::new().fg(Color::LightGreen),
+        ),
+    };
+    let lines = vec![
+        Line::from(vec![
+            Span::styled("filter: ", theme::HEADER),
+            Span::raw(sanitize(&bar.text).into_owned()),
+            Span::styled("▏", theme::BORDER_FOCUS),
+        ]),
+        status,
+    ];
+    f.render_widget(ratatui::widgets::Paragraph::new(lines), r);
 }

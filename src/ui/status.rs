@@ -36,6 +36,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             e.store.evicted()
         ));
     }
+    if let Some(f) = &app.packet_filter {
+        text.push_str(&format!(
+            " | showing {} of {}",
+            f.matches.len(),
+            e.store.len()
+        ));
+        if let (crate::app::state::PacketFilterKind::Display, Some(df)) =
+            (f.kind, &app.display_filter)
+        {
+            text.push_str(&format!(" ({})", df.text()));
+        }
+    }
     if app.paused_skipped > 0 {
         text.push_str(&format!(
             " | {} not recorded while paused",
