@@ -187,8 +187,16 @@ fn quoted(p: &FilterPacket<'_>, proto: u8) -> bool {
     s.quoted && s.inner.is_some_and(|i| i.proto == proto)
 }
 
+/// A TCP header, even one cut short after its ports (tshark still shows a malformed TCP layer).
+/// The type of the ICMP (1) or ICMPv6 (58) query an ICMP error quotes (tshark decodes it too).
+fn quoted_query(p: &FilterPacket<'_>, proto: u8) -> Option<u8> {
+    let i = p.summary.inner.filter(|i| i.proto == proto)?;
+    i.query.map(|(t, _)| t)
+}
+
 fn has_tcp(p: &FilterPacket<'_>) -> bool {
-    p.summary.tcp.is_some() || quoted(p, 6)
+    let s = p.summary;
+    s.tcp.is_some() || (s.ip_proto == Some(6) && !s.quoted && s.sport.is_some()) || quoted(p, 6)
 }
 
 fn has_udp(p: &FilterPacket<'_>) -> bool {
@@ -205,8 +213,15 @@ pub(crate) fn has_layer(l: Layer, p: &FilterPacket<'_>) -> bool {
         Layer::Eth => s.eth_src.is_some(),
         Layer::Vlan => s.vlan.is_some(),
         Layer::Arp => s.arp.is_some(),
-        Layer::Ip => matches!(s.src, Some(IpAddr::V4(_))) || inner_v6 == Some(false),
-        Layer::Ipv6 => matches!(s.src, Some(IpAddr::V6(_))) || inner_v6 == Some(true),
+        // A header too malformed to give addresses is still the layer (the topmost one).
+        Layer::Ip => {
+            matches!(s.src, Some(IpAddr::V4(_)))
+                || s.proto == Proto::Ipv4
+                || inner_v6 == Some(false)
+        }
+        Layer::Ipv6 => {
+            matches!(s.src, Some(IpAddr::V6(_))) || s.proto == Proto::Ipv6 || inner_v6 == Some(true)
+        }
         Layer::Icmp => s.icmp.is_some(),
         Layer::Icmpv6 => s.icmpv6.is_some(),
         Layer::Igmp => s.proto == Proto::Igmp,
@@ -323,9 +338,15 @@ pub(crate) fn read<'a>(f: Field, p: &FilterPacket<'a>) -> Occurrences<'a> {
         Field::EthSrc => o.push_opt(s.eth_src, |m| int(mac(m))),
         Field::EthDst => o.push_opt(s.eth_dst, |m| int(mac(m))),
         Field::VlanId => o.push_opt(s.vlan, int),
-        Field::IcmpType => o.push_opt(s.icmp, |i| int(i.typ)),
+        Field::IcmpType => {
+            o.push_opt(s.icmp, |i| int(i.typ));
+            o.push_opt(quoted_query(p, 1), int);
+        }
         Field::IcmpCode => o.push_opt(s.icmp, |i| int(i.code)),
-        Field::Icmpv6Type => o.push_opt(s.icmpv6, |i| int(i.typ)),
+        Field::Icmpv6Type => {
+            o.push_opt(s.icmpv6, |i| int(i.typ));
+            o.push_opt(quoted_query(p, 58), int);
+        }
         Field::Icmpv6Code => o.push_opt(s.icmpv6, |i| int(i.code)),
         Field::ArpOpcode => o.push_opt(s.arp, |a| int(a.op)),
         Field::FrameLen => o.push(int(p.len)),
