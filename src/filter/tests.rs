@@ -500,3 +500,62 @@ fn errors_are_placed_where_the_problem_is() {
         "col 13: expected a value"
     );
 }
+
+#[test]
+fn malformed_headers_and_quoted_queries_count_as_tshark_counts_them() {
+    // A TCP header cut short after its ports: still the TCP layer, with its ports.
+    let cut = Summary {
+        src: ip("10.0.0.1"),
+        dst: ip("10.0.0.2"),
+        ip_proto: Some(6),
+        sport: Some(1),
+        dport: Some(80),
+        proto: Proto::Tcp,
+        error: Some("TCP header truncated"),
+        ..Default::default()
+    };
+    check(
+        &pkt(&cut, &[]),
+        &[
+            ("tcp", true),
+            ("tcp.port == 80", true),
+            ("tcp.flags.syn == 0", false),
+        ],
+    );
+    // An IPv4 header too short to give addresses: still the IP layer.
+    let bad_ip = Summary {
+        eth_src: Some([1; 6]),
+        proto: Proto::Ipv4,
+        error: Some("IPv4 header length below 20 bytes"),
+        ..Default::default()
+    };
+    check(
+        &pkt(&bad_ip, &[]),
+        &[("ip", true), ("ip.addr == 0.0.0.0/0", false)],
+    );
+    // Host unreachable quoting an echo request: icmp.type is 3 and (quoted) 8.
+    let mut e = icmp_error();
+    e.sport = None;
+    e.dport = None;
+    e.quoted = false;
+    e.icmp = Some(IcmpInfo {
+        typ: 3,
+        code: 1,
+        echo: None,
+    });
+    e.inner = Some(Inner {
+        proto: 1,
+        query: Some((8, 0x4024)),
+        ..e.inner.unwrap()
+    });
+    check(
+        &pkt(&e, &[]),
+        &[
+            ("icmp.type == 8", true),
+            ("icmp.type == 3", true),
+            ("icmp.type != 8", false),
+            ("udp", false),
+            ("ip.proto == 1", true),
+        ],
+    );
+}
