@@ -20,6 +20,11 @@
 //! occurrence does; `a != b` means `!(a == b)` (Wireshark 3.6+); any comparison on an absent field
 //! is false, so `ip.addr != 10.0.0.1` is false for an ARP packet.
 //!
+//! What a field reads is packetlab's decode ([`Summary`]): of the packet an ICMP error quotes, the
+//! addresses, protocol, ports and ICMP query type count (as in tshark), its TTL and TCP flags do
+//! not (the summary does not keep them); packets carried inside application messages (OpenFlow)
+//! are not decoded. `tests/filter_vs_tshark.rs` holds the known differences from tshark.
+//!
 //! One evaluator, two syntaxes: a comparison compiles to the firewall's match values
 //! ([`crate::firewall::model::Value`]: prefixes, address ranges, integers, integer ranges) — an
 //! ordering such as `frame.len > 100` is the range `101..=max` — and is tested with the firewall's
