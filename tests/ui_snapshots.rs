@@ -589,3 +589,44 @@ fn display_filter_bar_validates_and_filters() {
         "tcp.port == 80 && tcp.flags.syn == 1"
     );
 }
+
+#[test]
+fn search_moves_to_matches_without_hiding_rows() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = app_with(frames::sample());
+    app.apply(Action::FocusPane(2));
+    app.apply(Action::First);
+    app.on_key(KeyEvent::new(KeyCode::Char('f'), KeyModifiers::CONTROL));
+    assert!(app.filter_bar.as_ref().is_some_and(|b| b.search));
+    type_text(&mut app, "tcp.flags.syn == 1");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.selected, Some(3), "the first SYN");
+    app.apply(Action::SearchNext);
+    assert_eq!(app.selected, Some(4), "the SYN-ACK");
+    app.apply(Action::SearchNext);
+    assert_eq!(app.selected, Some(3), "wraps around");
+    app.apply(Action::SearchPrev);
+    assert_eq!(app.selected, Some(4));
+    assert_eq!(app.view_len(), 9, "nothing is hidden");
+    let t = draw(&mut app, 120, 30);
+    // The matches are underlined; the others are not.
+    let text = screen_text(&t);
+    let buf = t.backend().buffer();
+    let row_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u16;
+    let underlined = |y: u16| {
+        buf[(3, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::UNDERLINED)
+    };
+    assert!(underlined(row_of("51000 → 80 [SYN]")));
+    assert!(!underlined(row_of("Who has")));
+    insta::assert_snapshot!(t.backend());
+    // Plain text (not a filter) searches the Info column; in the sessions pane, the rows.
+    app.on_key(KeyEvent::new(KeyCode::Char('f'), KeyModifiers::CONTROL));
+    for _ in 0..30 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "Echo (ping) reply");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.selected, Some(8));
+}

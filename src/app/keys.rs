@@ -29,6 +29,10 @@ pub enum Action {
     SortReverse,
     /// Start typing a filter for the sessions pane.
     EditFilter,
+    /// Ctrl-F: type what n / N look for.
+    Search,
+    SearchNext,
+    SearchPrev,
     /// Packets pane: go to this packet's session. Sessions pane: show its packets.
     Jump,
     ToggleListening,
@@ -75,6 +79,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("z", "maximise the focused pane (again: back)"),
     ("s / S", "sessions: next sort column / reverse"),
     ("/", "packets: display filter; sessions: text filter"),
+    (
+        "Ctrl-F, n / N",
+        "search (filter or text); next / previous match",
+    ),
     ("J", "jump: packet ↔ its session's packets"),
     ("l", "sessions: list listening sockets too"),
     ("Space / p", "pause capture (firewall: toggle rule)"),
@@ -122,7 +130,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char(')') => Action::MoreLoss,
         KeyCode::Char('(') => Action::LessLoss,
         KeyCode::Char(']') => Action::MoveRuleDown,
-        KeyCode::Char('f') => Action::ToggleFollow,
+        KeyCode::Char('f') if !ctrl => Action::ToggleFollow,
         KeyCode::Tab | KeyCode::BackTab => Action::FocusNext,
         KeyCode::Char('k') | KeyCode::Up => Action::Up,
         KeyCode::Char('j') | KeyCode::Down => Action::Down,
@@ -136,6 +144,9 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('s') => Action::SortNext,
         KeyCode::Char('S') => Action::SortReverse,
         KeyCode::Char('/') => Action::EditFilter,
+        KeyCode::Char('f') if ctrl => Action::Search,
+        KeyCode::Char('n') => Action::SearchNext,
+        KeyCode::Char('N') => Action::SearchPrev,
         KeyCode::Char('J') => Action::Jump,
         KeyCode::Char('l') => Action::ToggleListening,
         _ => return None,
@@ -257,11 +268,26 @@ impl App {
                     text,
                     error: None,
                     history_pos: None,
+                    search: false,
                 });
             }
             Action::ToggleListening => self.sessions.show_listening = !self.sessions.show_listening,
             Action::Jump => self.jump(),
             Action::SortNext | Action::SortReverse | Action::EditFilter => {}
+            Action::Search => {
+                self.filter_bar = Some(super::state::FilterBar {
+                    text: self
+                        .search
+                        .as_ref()
+                        .map(|s| s.text.clone())
+                        .unwrap_or_default(),
+                    error: None,
+                    history_pos: None,
+                    search: true,
+                });
+            }
+            Action::SearchNext => self.search_step(1),
+            Action::SearchPrev => self.search_step(-1),
             Action::Space if self.focus == Focus::Firewall => self.toggle_rule(),
             Action::EditRule | Action::AddRule if self.focus == Focus::Firewall => {
                 self.open_editor(a)
@@ -430,6 +456,13 @@ impl App {
                 self.filter_bar = None;
                 return;
             }
+            KeyCode::Enter if bar.search => {
+                let text = bar.text.trim().to_string();
+                self.filter_bar = None;
+                self.search = (!text.is_empty()).then(|| super::state::Search::new(&text));
+                self.search_step(1);
+                return;
+            }
             KeyCode::Enter => {
                 let text = bar.text.trim().to_string();
                 if text.is_empty() {
@@ -461,6 +494,52 @@ impl App {
         } else {
             err
         };
+    }
+
+    /// Moves the selection of the focused pane to the next (or previous, `dir` < 0) row the
+    /// search matches, wrapping around; other rows stay in view.
+    fn search_step(&mut self, dir: i64) {
+        let Some(search) = &self.search else { return };
+        match self.focus {
+            Focus::Sessions => {
+                let needle = search.text.to_lowercase();
+                let rows = &self.sessions.rows;
+                let n = rows.len();
+                let cur = self.sessions.selected_row().unwrap_or(0);
+                let hit = (1..=n)
+                    .map(|k| (cur as i64 + dir * k as i64).rem_euclid(n.max(1) as i64) as usize)
+                    .find(|&i| {
+                        self.engine.sessions.get(rows[i]).is_some_and(|s| {
+                            super::sessions_view::row_text(s)
+                                .to_lowercase()
+                                .contains(&needle)
+                        })
+                    });
+                if let Some(i) = hit {
+                    let id = rows[i];
+                    self.sessions.selected = Some(id);
+                    self.sessions.move_by(0);
+                }
+            }
+            _ => {
+                let n = self.view_len();
+                if n == 0 {
+                    return;
+                }
+                let cur = self.selected_index().unwrap_or(0);
+                let hit = (1..=n)
+                    .map(|k| (cur as i64 + dir * k as i64).rem_euclid(n as i64) as usize)
+                    .find(|&i| self.view_get(i).is_some_and(|p| search.hits_packet(p)));
+                if let Some(i) = hit {
+                    // Move the packet list's selection, whichever of its panes has focus.
+                    let delta = i as i64 - cur as i64;
+                    let focus = self.focus;
+                    self.focus = Focus::List;
+                    self.move_by(delta);
+                    self.focus = focus;
+                }
+            }
+        }
     }
 
     /// Starts or stops the selected lab generator.

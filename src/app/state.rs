@@ -60,6 +60,35 @@ pub struct FilterBar {
     pub error: Option<crate::filter::FilterError>,
     /// Position in the history while browsing it with Up / Down.
     pub history_pos: Option<usize>,
+    /// The bar sets the search (n / N), not the filter.
+    pub search: bool,
+}
+
+/// What n / N look for: a display filter when the text is one, else the text itself (in a
+/// packet's Info, a session's row).
+pub struct Search {
+    pub text: String,
+    pub filter: Option<crate::filter::DisplayFilter>,
+}
+
+impl Search {
+    pub fn new(text: &str) -> Search {
+        Search {
+            text: text.to_string(),
+            filter: crate::filter::DisplayFilter::parse(text)
+                .ok()
+                .filter(|f| !f.is_empty()),
+        }
+    }
+
+    pub fn hits_packet(&self, p: &Packet) -> bool {
+        match &self.filter {
+            Some(f) => PacketFilterKind::Display.accepts(p, Some(f)),
+            None => crate::decode::info::info(&p.summary, &p.frame.data)
+                .to_lowercase()
+                .contains(&self.text.to_lowercase()),
+        }
+    }
 }
 
 pub struct PacketFilter {
@@ -185,6 +214,7 @@ pub struct App {
     /// The display filter in force on the packet list (with `PacketFilterKind::Display`).
     pub display_filter: Option<crate::filter::DisplayFilter>,
     pub filter_bar: Option<FilterBar>,
+    pub search: Option<Search>,
     /// Filters applied before, oldest first.
     pub filter_history: Vec<String>,
     /// The traffic lab (its generators run as tasks of the event loop), when shown.
@@ -236,6 +266,7 @@ impl App {
             rule_editor: None,
             display_filter: None,
             filter_bar: None,
+            search: None,
             filter_history: Vec::new(),
             explain: None,
             lab: None,

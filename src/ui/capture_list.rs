@@ -54,11 +54,17 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         let s = &p.summary;
         let (src, dst) = endpoints(s);
         let rel = (p.frame.ts.0 - t0) as f64 / 1e9;
-        let style = if Some(i) == sel {
+        let mut style = if Some(i) == sel {
             theme::SELECTED
         } else {
             theme::packet_style(s)
         };
+        // Search matches stand out without hiding the other rows.
+        if app.search.as_ref().is_some_and(|q| q.hits_packet(p)) {
+            style = style.add_modifier(
+                ratatui::style::Modifier::BOLD | ratatui::style::Modifier::UNDERLINED,
+            );
+        }
         let mut cells = vec![
             Cell::from(p.no.to_string()),
             Cell::from(format!("{rel:.6}")),
@@ -132,6 +138,7 @@ fn render_filter_bar(f: &mut Frame, inner: Rect, bar: &crate::app::state::Filter
         height: h.min(inner.height),
         ..inner
     };
+    let label = if bar.search { "search: " } else { "filter: " };
     let status = match &bar.error {
         Some(e) => Line::from(vec![
             // A caret under the column where the problem is.
@@ -149,7 +156,7 @@ fn render_filter_bar(f: &mut Frame, inner: Rect, bar: &crate::app::state::Filter
     };
     let lines = vec![
         Line::from(vec![
-            Span::styled("filter: ", theme::HEADER),
+            Span::styled(label, theme::HEADER),
             Span::raw(sanitize(&bar.text).into_owned()),
             Span::styled("▏", theme::BORDER_FOCUS),
         ]),

@@ -48,6 +48,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             text.push_str(&format!(" ({})", df.text()));
         }
     }
+    if let Some(q) = &app.search {
+        text.push_str(&format!(" | search: {} (n/N)", q.text));
+    }
     if app.paused_skipped > 0 {
         text.push_str(&format!(
             " | {} not recorded while paused",
