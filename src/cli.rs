@@ -62,6 +62,10 @@ pub struct Cli {
     #[arg(long = "local", value_name = "CIDR")]
     pub locals: Vec<String>,
 
+    /// The session `--print follow` follows (its id, as `--print sessions` numbers it).
+    #[arg(long, value_name = "N")]
+    pub session: Option<u64>,
+
     /// Check the --rules file and exit: shadowed, redundant and never-matching rules, unreachable
     /// chains. Exit 0 when nothing is wrong (warnings only), 1 on errors, 2 when unreadable.
     #[arg(long, requires = "rules")]
@@ -104,6 +108,8 @@ pub enum PrintWhat {
     Stats,
     /// Every rule of --rules with its packet and byte counters, at the end.
     Rules,
+    /// The payload of the session --session N, in order, each direction apart (follow stream).
+    Follow,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

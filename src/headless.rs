@@ -342,3 +342,33 @@ pub fn print_rules<W: Write>(out: &mut W, fw: &Firewall, json: bool) -> io::Resu
     }
     Ok(())
 }
+
+/// `--print follow`: the session's payload, chunk by chunk: text with escapes (B→A indented),
+/// or JSON lines `{"dir": "ab"|"ba", "no": N, "hex": "…"}`.
+pub fn print_follow<W: Write>(
+    out: &mut W,
+    f: &crate::follow::Follower,
+    json: bool,
+) -> io::Result<()> {
+    use crate::follow::{escaped, hex, Dir};
+    for c in &f.chunks {
+        let dir = if c.dir == Dir::AtoB { "ab" } else { "ba" };
+        if json {
+            let v = serde_json::json!({"dir": dir, "no": c.no, "hex": hex(&c.bytes)});
+            writeln!(out, "{v}")?;
+        } else {
+            let indent = if c.dir == Dir::AtoB { "" } else { "\t" };
+            writeln!(
+                out,
+                "{indent}── {} {} bytes (packet {}) ──",
+                if c.dir == Dir::AtoB { "A→B" } else { "B→A" },
+                c.bytes.len(),
+                c.no
+            )?;
+            for line in escaped(&c.bytes).lines() {
+                writeln!(out, "{indent}{line}")?;
+            }
+        }
+    }
+    Ok(())
+}

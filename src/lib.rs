@@ -9,6 +9,7 @@ pub mod engine;
 pub mod explain;
 pub mod filter;
 pub mod firewall;
+pub mod follow;
 pub mod headless;
 pub mod lab;
 pub mod procs;

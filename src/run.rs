@@ -217,6 +217,11 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
     let mut printer = PacketPrinter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), json);
     let per_packet = cli.print == Some(PrintWhat::Packets);
     let streaming = path.as_os_str() == "-";
+    let mut follower: Option<crate::follow::Follower> = None;
+    if cli.print == Some(PrintWhat::Follow) && cli.session.is_none() {
+        eprintln!("packetlab: --print follow needs --session N (the id --print sessions shows)");
+        return Ok(2);
+    }
     let mut stats = Stats::default();
     let mut writer = match &cli.write {
         Some(p) => Some(open_writer(p, reader.interfaces().to_vec())?),
@@ -250,6 +255,14 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
             w.learn_interfaces(ifaces);
             w.write(&f)?;
         }
+        if let (Some(want), Some(o)) = (cli.session, s.session) {
+            if o.session == want && cli.print == Some(PrintWhat::Follow) {
+                let fo = follower.get_or_insert_with(|| {
+                    crate::follow::Follower::new(engine.sessions.get(want).expect("just seen"))
+                });
+                fo.add(engine.packets, &s.summary, f.data);
+            }
+        }
         if !per_packet {
             stats.add(&s.summary);
             continue;
@@ -275,6 +288,20 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
             if let Some(fw) = &engine.firewall {
                 crate::headless::print_rules(&mut io::stdout().lock(), fw, json)?;
             }
+        }
+        Some(PrintWhat::Follow) => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            match &follower {
+                Some(fo) => crate::headless::print_follow(&mut out, fo, json)?,
+                None => {
+                    eprintln!(
+                        "packetlab: no session {} in this capture",
+                        cli.session.unwrap_or(0)
+                    );
+                    code = code.max(1);
+                }
+            }
+            out.flush()?;
         }
         Some(PrintWhat::Sessions) => {
             engine.sessions.age();
