@@ -630,3 +630,35 @@ fn search_moves_to_matches_without_hiding_rows() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.selected, Some(8));
 }
+
+#[test]
+fn follow_view_shows_the_conversation() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::FocusPane(1));
+    app.apply(Action::Down); // the TCP session
+    app.apply(Action::Follow);
+    let v = app.follow_view.as_ref().expect("the follow view");
+    assert_eq!(
+        v.follower.bytes(packetlab::follow::Dir::AtoB),
+        b"GET / HTTP/1.1\r\nHost: b\r\n\r\n"
+    );
+    let t = draw(&mut app, 120, 30);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("Follow session 1: A → B 27 bytes, B → A 0 bytes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GET / HTTP/1.1\\r"),
+        "text with escapes: {text}"
+    );
+    insta::assert_snapshot!("follow_text", t.backend());
+    press(&mut app, crossterm::event::KeyCode::Char('h'));
+    let t = draw(&mut app, 120, 30);
+    assert!(
+        screen_text(&t).contains("000000  47 45 54 20 2f 20 48 54"),
+        "hex view"
+    );
+    press(&mut app, crossterm::event::KeyCode::Esc);
+    assert!(app.follow_view.is_none());
+}

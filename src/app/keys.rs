@@ -31,6 +31,8 @@ pub enum Action {
     EditFilter,
     /// Ctrl-F: type what n / N look for.
     Search,
+    /// F: follow the selected session's stream.
+    Follow,
     SearchNext,
     SearchPrev,
     /// Packets pane: go to this packet's session. Sessions pane: show its packets.
@@ -84,6 +86,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "search (filter or text); next / previous match",
     ),
     ("J", "jump: packet ↔ its session's packets"),
+    ("F", "follow the session's stream (h hex, w save)"),
     ("l", "sessions: list listening sockets too"),
     ("Space / p", "pause capture (firewall: toggle rule)"),
     ("[ / ]", "firewall: move the rule up / down"),
@@ -147,6 +150,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('f') if ctrl => Action::Search,
         KeyCode::Char('n') => Action::SearchNext,
         KeyCode::Char('N') => Action::SearchPrev,
+        KeyCode::Char('F') => Action::Follow,
         KeyCode::Char('J') => Action::Jump,
         KeyCode::Char('l') => Action::ToggleListening,
         _ => return None,
@@ -166,6 +170,9 @@ impl App {
         if self.filter_bar.is_some() && key.kind != KeyEventKind::Release {
             self.filter_bar_key(key.code);
             return None;
+        }
+        if self.follow_view.is_some() && key.kind != KeyEventKind::Release {
+            return self.follow_key(key);
         }
         action_for(key).and_then(|a| self.apply(a))
     }
@@ -285,6 +292,18 @@ impl App {
                     history_pos: None,
                     search: true,
                 });
+            }
+            Action::Follow => {
+                let id = match self.focus {
+                    Focus::Sessions => self.sessions.selected,
+                    _ => self
+                        .selected_index()
+                        .and_then(|i| self.view_get(i))
+                        .and_then(|p| p.session),
+                };
+                if let Some(id) = id {
+                    self.open_follow(id);
+                }
             }
             Action::SearchNext => self.search_step(1),
             Action::SearchPrev => self.search_step(-1),
@@ -494,6 +513,53 @@ impl App {
         } else {
             err
         };
+    }
+
+    /// Keys of the follow view: scroll, h toggles hex, w saves, Esc / q closes.
+    fn follow_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let Some(v) = self.follow_view.as_mut() else {
+            return None;
+        };
+        let n = v.lines().len();
+        match key.code {
+            KeyCode::Char('c') if ctrl => {
+                self.quit = true;
+                return Some(Effect::Quit);
+            }
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('F') => self.follow_view = None,
+            KeyCode::Char('h') => {
+                v.hex = !v.hex;
+                v.scroll = 0;
+            }
+            KeyCode::Char('j') | KeyCode::Down => {
+                v.scroll = (v.scroll + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::Char('k') | KeyCode::Up => v.scroll = v.scroll.saturating_sub(1),
+            KeyCode::PageDown => v.scroll = (v.scroll + 20).min(n.saturating_sub(1)),
+            KeyCode::PageUp => v.scroll = v.scroll.saturating_sub(20),
+            KeyCode::Char('g') | KeyCode::Home => v.scroll = 0,
+            KeyCode::Char('G') | KeyCode::End => v.scroll = n.saturating_sub(1),
+            KeyCode::Char('w') => {
+                let path = format!("packetlab-follow-session-{}.txt", v.session);
+                let mut text = String::new();
+                for (_, _, l) in v.lines() {
+                    text.push_str(&l);
+                    text.push('\n');
+                }
+                match std::fs::write(&path, text) {
+                    Ok(()) => {
+                        self.notice = Some(format!(
+                            "Saved the stream of session {} to {path}",
+                            v.session
+                        ))
+                    }
+                    Err(e) => self.errors.push(format!("{path}: {e}")),
+                }
+            }
+            _ => {}
+        }
+        None
     }
 
     /// Moves the selection of the focused pane to the next (or previous, `dir` < 0) row the

@@ -64,6 +64,60 @@ pub struct FilterBar {
     pub search: bool,
 }
 
+/// A session's payload shown as a conversation (follow stream).
+pub struct FollowView {
+    pub session: u64,
+    pub follower: crate::follow::Follower,
+    /// Hex dump instead of text.
+    pub hex: bool,
+    pub scroll: usize,
+}
+
+impl FollowView {
+    /// The lines the view shows: a header per chunk, then its bytes as text or hex.
+    pub fn lines(&self) -> Vec<(crate::follow::Dir, bool, String)> {
+        use crate::follow::{escaped, Dir};
+        let mut v = Vec::new();
+        for c in &self.follower.chunks {
+            let arrow = if c.dir == Dir::AtoB {
+                "A → B"
+            } else {
+                "B → A"
+            };
+            v.push((
+                c.dir,
+                true,
+                format!("{arrow}: {} bytes (packet {})", c.bytes.len(), c.no),
+            ));
+            if self.hex {
+                for (i, row) in c.bytes.chunks(16).enumerate() {
+                    let hex: Vec<String> = row.iter().map(|b| format!("{b:02x}")).collect();
+                    let text: String = row
+                        .iter()
+                        .map(|&b| {
+                            if (0x20..0x7f).contains(&b) {
+                                b as char
+                            } else {
+                                '.'
+                            }
+                        })
+                        .collect();
+                    v.push((
+                        c.dir,
+                        false,
+                        format!("{:06x}  {:<48} {text}", i * 16, hex.join(" ")),
+                    ));
+                }
+            } else {
+                for l in escaped(&c.bytes).lines() {
+                    v.push((c.dir, false, l.to_string()));
+                }
+            }
+        }
+        v
+    }
+}
+
 /// What n / N look for: a display filter when the text is one, else the text itself (in a
 /// packet's Info, a session's row).
 pub struct Search {
@@ -215,6 +269,8 @@ pub struct App {
     pub display_filter: Option<crate::filter::DisplayFilter>,
     pub filter_bar: Option<FilterBar>,
     pub search: Option<Search>,
+    /// The follow-stream view of a session, when open.
+    pub follow_view: Option<FollowView>,
     /// Filters applied before, oldest first.
     pub filter_history: Vec<String>,
     /// The traffic lab (its generators run as tasks of the event loop), when shown.
@@ -267,6 +323,7 @@ impl App {
             display_filter: None,
             filter_bar: None,
             search: None,
+            follow_view: None,
             filter_history: Vec::new(),
             explain: None,
             lab: None,
@@ -386,6 +443,23 @@ impl App {
         self.notice = Some(format!("Lab: {} — {}{keep}", sc.title, sc.watch));
         self.focus = Focus::Lab;
         self.scenario = Some(sc);
+    }
+
+    /// Opens the follow view of session `id`, from the packets still kept.
+    pub fn open_follow(&mut self, id: u64) {
+        let Some(s) = self.engine.sessions.get(id) else {
+            return;
+        };
+        let mut f = crate::follow::Follower::new(s);
+        for p in self.engine.store.iter().filter(|p| p.session == Some(id)) {
+            f.add(p.no, &p.summary, &p.frame.data);
+        }
+        self.follow_view = Some(FollowView {
+            session: id,
+            follower: f,
+            hex: false,
+            scroll: 0,
+        });
     }
 
     /// Runs the ruleset analysis again (the rules changed).

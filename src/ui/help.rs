@@ -86,3 +86,43 @@ pub fn render_explain(f: &mut Frame, area: Rect, title: &str, paragraphs: &[&str
         r,
     );
 }
+
+/// The follow-stream view: the session's conversation, A → B and B → A in two colours.
+pub fn render_follow(f: &mut Frame, area: Rect, v: &crate::app::state::FollowView) {
+    use crate::follow::Dir;
+    use ratatui::style::{Color, Modifier, Style};
+    let r = Rect {
+        x: area.x + 2,
+        y: area.y + 1,
+        width: area.width.saturating_sub(4),
+        height: area.height.saturating_sub(2),
+    };
+    let rows = r.height.saturating_sub(2) as usize;
+    let lines: Vec<Line> = v
+        .lines()
+        .into_iter()
+        .skip(v.scroll)
+        .take(rows)
+        .map(|(dir, head, text)| {
+            let colour = if dir == Dir::AtoB {
+                Color::LightCyan
+            } else {
+                Color::LightMagenta
+            };
+            let mut style = Style::new().fg(colour);
+            if head {
+                style = style.add_modifier(Modifier::BOLD | Modifier::REVERSED);
+            }
+            Line::styled(crate::sanitize::sanitize(&text).into_owned(), style)
+        })
+        .collect();
+    let a = v.follower.bytes(Dir::AtoB).len();
+    let b = v.follower.bytes(Dir::BtoA).len();
+    let title = format!(
+        " Follow session {}: A → B {a} bytes, B → A {b} bytes — h {}, w save, Esc close ",
+        v.session,
+        if v.hex { "text" } else { "hex" }
+    );
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(pane(title, true)), r);
+}

@@ -174,6 +174,9 @@ pub fn render(f: &mut Frame, app: &App) {
     if app.show_help {
         help::render(f, f.area());
     }
+    if let Some(v) = &app.follow_view {
+        help::render_follow(f, f.area(), v);
+    }
     if let Some((title, paragraphs)) = &app.explain {
         help::render_explain(f, f.area(), title, paragraphs);
     }
