@@ -518,9 +518,7 @@ impl App {
     /// Keys of the follow view: scroll, h toggles hex, w saves, Esc / q closes.
     fn follow_key(&mut self, key: KeyEvent) -> Option<Effect> {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let Some(v) = self.follow_view.as_mut() else {
-            return None;
-        };
+        let v = self.follow_view.as_mut()?;
         let n = v.lines().len();
         match key.code {
             KeyCode::Char('c') if ctrl => {
