@@ -12,7 +12,7 @@ use clap::{Parser, ValueEnum};
     long_about = "A terminal packet lab.\n\n\
         With no arguments it captures live on the default interface when permitted, otherwise it \
         opens the bundled demo capture and tells how to enable live capture.\n\n\
-        Keys in the TUI: press ? for the full list."
+        Keys in the TUI: press ? for the full list. NO_COLOR=1 turns the colours off."
 )]
 pub struct Cli {
     /// Capture live on this interface (repeat for several). Without -i and -r, packetlab picks the
@@ -92,6 +92,14 @@ pub struct Cli {
     /// `--lab list` lists them): its generators run on loopback, captured live when permitted.
     #[arg(long, value_name = "SCENARIO")]
     pub lab: Option<String>,
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the manual page (roff; `packetlab --man | man -l -`) and exit.
+    #[arg(long)]
+    pub man: bool,
 
     /// List the interfaces live capture can use, and exit.
     #[arg(short = 'D', long = "list-interfaces")]

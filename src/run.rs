@@ -66,6 +66,16 @@ pub fn grant_hint() -> String {
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
+    if let Some(shell) = cli.completions {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut cmd, "packetlab", &mut io::stdout());
+        return Ok(0);
+    }
+    if cli.man {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        clap_mangen::Man::new(cmd).render(&mut io::stdout())?;
+        return Ok(0);
+    }
     if cli.list_interfaces {
         for (n, i) in live::interfaces().iter().enumerate() {
             let addrs: Vec<String> = i.ips.iter().map(|a| a.to_string()).collect();

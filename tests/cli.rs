@@ -152,3 +152,19 @@ fn check_reports_shadowed_rules_and_sets_the_exit_code() {
         "{err}"
     );
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let (code, out, _) = run(&["--completions", "bash"]);
+    assert_eq!(code, 0);
+    for flag in ["--read", "--rules", "--print", "--lab", "--filter"] {
+        assert!(out.contains(flag), "bash completion offers {flag}");
+    }
+    let (code, out, _) = run(&["--man"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(".TH packetlab 1") && out.contains("\\-\\-rules"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
+}

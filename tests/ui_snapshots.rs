@@ -662,3 +662,18 @@ fn follow_view_shows_the_conversation() {
     press(&mut app, crossterm::event::KeyCode::Esc);
     assert!(app.follow_view.is_none());
 }
+
+#[test]
+fn no_color_keeps_the_layout_without_colours() {
+    let mut app = app_with(frames::sample());
+    app.no_color = true; // what NO_COLOR=1 in the environment sets at start
+    let t = draw(&mut app, 120, 20);
+    let buf = t.backend().buffer();
+    let coloured = buf
+        .content()
+        .iter()
+        .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+        .count();
+    assert_eq!(coloured, 0, "no cell keeps a colour");
+    assert!(screen_text(&t).contains("Packets (9)"));
+}

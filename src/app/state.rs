@@ -269,6 +269,8 @@ pub struct App {
     pub display_filter: Option<crate::filter::DisplayFilter>,
     pub filter_bar: Option<FilterBar>,
     pub search: Option<Search>,
+    /// Draw without colours (`NO_COLOR`).
+    pub no_color: bool,
     /// The follow-stream view of a session, when open.
     pub follow_view: Option<FollowView>,
     /// Filters applied before, oldest first.
@@ -324,6 +326,7 @@ impl App {
             filter_bar: None,
             search: None,
             follow_view: None,
+            no_color: crate::ui::no_color_env(),
             filter_history: Vec::new(),
             explain: None,
             lab: None,

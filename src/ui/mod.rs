@@ -145,6 +145,27 @@ pub fn fit(app: &mut App, area: Rect) {
 }
 
 pub fn render(f: &mut Frame, app: &App) {
+    render_panes(f, app);
+    if app.no_color {
+        // NO_COLOR (https://no-color.org): keep bold, reverse and underline, drop the colours.
+        let area = f.area();
+        let buf = f.buffer_mut();
+        for y in area.top()..area.bottom() {
+            for x in area.left()..area.right() {
+                let c = &mut buf[(x, y)];
+                c.fg = ratatui::style::Color::Reset;
+                c.bg = ratatui::style::Color::Reset;
+            }
+        }
+    }
+}
+
+/// Whether the person asked for no colours: `NO_COLOR` set and not empty (read once, at start).
+pub fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+fn render_panes(f: &mut Frame, app: &App) {
     let a = layout(f.area(), app);
     if let Some(r) = a.sessions {
         sessions::render(f, r, app);
