@@ -37,6 +37,8 @@ pub struct Engine {
     /// Names of the source's interfaces by index (pcapng `if_name`, live `-i`), which
     /// `iifname`/`oifname` rules compare with.
     pub iface_names: Vec<Option<String>>,
+    /// Bytes per second by protocol family, for the graphs.
+    pub throughput: crate::throughput::Throughput,
 }
 
 impl Engine {
@@ -56,6 +58,7 @@ impl Engine {
             generation: 0,
             firewall: None,
             iface_names: Vec::new(),
+            throughput: Default::default(),
         }
     }
 
@@ -72,6 +75,7 @@ impl Engine {
         }
         self.generation += 1;
         let session = self.sessions.observe(&s, f.ts, f.orig_len);
+        self.throughput.add(f.ts.secs(), &s, f.orig_len);
         let judgement = self.judge(&s, f.iface);
         Seen {
             summary: s,

@@ -19,4 +19,5 @@ pub mod scenario;
 pub mod sessions;
 pub mod source;
 pub mod store;
+pub mod throughput;
 pub mod ui;

@@ -677,3 +677,35 @@ fn no_color_keeps_the_layout_without_colours() {
     assert_eq!(coloured, 0, "no cell keeps a colour");
     assert!(screen_text(&t).contains("Packets (9)"));
 }
+
+#[test]
+fn graphs_show_throughput_and_top_talkers() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::Graphs);
+    let t = draw(&mut app, 120, 40);
+    let text = screen_text(&t);
+    // All 9 frames fall in one second: 502 bytes, of which ARP (42) is "other".
+    for want in [
+        "all: 502 B/s now",
+        "TCP: 297 B/s now",
+        "UDP: 71 B/s now",
+        "ICMP: 92 B/s now",
+        "other: 42 B/s now",
+        "Top talkers",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    // 192.168.1.10 is in every session: 297 + 71 + 92 = 460 bytes.
+    let first = text
+        .lines()
+        .skip_while(|l| !l.contains("Top talkers"))
+        .nth(1)
+        .unwrap();
+    assert!(
+        first.contains("192.168.1.10") && first.contains("460 B"),
+        "{first}"
+    );
+    insta::assert_snapshot!(t.backend());
+    app.apply(Action::Down);
+    assert!(!app.show_graphs, "any key closes it");
+}

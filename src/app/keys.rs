@@ -33,6 +33,8 @@ pub enum Action {
     Search,
     /// F: follow the selected session's stream.
     Follow,
+    /// T: the graphs (throughput, top talkers).
+    Graphs,
     SearchNext,
     SearchPrev,
     /// Packets pane: go to this packet's session. Sessions pane: show its packets.
@@ -87,6 +89,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("J", "jump: packet ↔ its session's packets"),
     ("F", "follow the session's stream (h hex, w save)"),
+    ("T", "graphs: throughput by protocol, top talkers"),
     ("l", "sessions: list listening sockets too"),
     ("Space / p", "pause capture (firewall: toggle rule)"),
     ("[ / ]", "firewall: move the rule up / down"),
@@ -151,6 +154,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('n') => Action::SearchNext,
         KeyCode::Char('N') => Action::SearchPrev,
         KeyCode::Char('F') => Action::Follow,
+        KeyCode::Char('T') => Action::Graphs,
         KeyCode::Char('J') => Action::Jump,
         KeyCode::Char('l') => Action::ToggleListening,
         _ => return None,
@@ -197,6 +201,11 @@ impl App {
     }
 
     pub fn apply(&mut self, a: Action) -> Option<Effect> {
+        if self.show_graphs && !matches!(a, Action::Quit) {
+            // Any key closes the graphs.
+            self.show_graphs = false;
+            return None;
+        }
         if self.explain.is_some() && !matches!(a, Action::Quit) {
             // Any key closes the explanation.
             self.explain = None;
@@ -305,6 +314,7 @@ impl App {
                     self.open_follow(id);
                 }
             }
+            Action::Graphs => self.show_graphs = true,
             Action::SearchNext => self.search_step(1),
             Action::SearchPrev => self.search_step(-1),
             Action::Space if self.focus == Focus::Firewall => self.toggle_rule(),

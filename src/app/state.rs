@@ -269,6 +269,8 @@ pub struct App {
     pub display_filter: Option<crate::filter::DisplayFilter>,
     pub filter_bar: Option<FilterBar>,
     pub search: Option<Search>,
+    /// The graphs view (throughput by protocol, top talkers) is open.
+    pub show_graphs: bool,
     /// Draw without colours (`NO_COLOR`).
     pub no_color: bool,
     /// The follow-stream view of a session, when open.
@@ -326,6 +328,7 @@ impl App {
             filter_bar: None,
             search: None,
             follow_view: None,
+            show_graphs: false,
             no_color: crate::ui::no_color_env(),
             filter_history: Vec::new(),
             explain: None,

@@ -195,6 +195,9 @@ fn render_panes(f: &mut Frame, app: &App) {
     if app.show_help {
         help::render(f, f.area());
     }
+    if app.show_graphs {
+        help::render_graphs(f, f.area(), app);
+    }
     if let Some(v) = &app.follow_view {
         help::render_follow(f, f.area(), v);
     }
