@@ -709,3 +709,42 @@ fn graphs_show_throughput_and_top_talkers() {
     app.apply(Action::Down);
     assert!(!app.show_graphs, "any key closes it");
 }
+
+#[test]
+fn interface_picker() {
+    use packetlab::app::state::{Picker, PickerItem};
+    let mut app = app_with(frames::sample());
+    app.picker = Some(Picker {
+        items: vec![
+            PickerItem {
+                name: "lo".into(),
+                up: true,
+                addrs: vec!["127.0.0.1/8".into(), "::1/128".into()],
+            },
+            PickerItem {
+                name: "eth0".into(),
+                up: true,
+                addrs: vec!["192.0.2.10/24".into()],
+            },
+            PickerItem {
+                name: "wlan0".into(),
+                up: false,
+                addrs: vec![],
+            },
+        ],
+        selected: 0,
+    });
+    press(&mut app, crossterm::event::KeyCode::Down);
+    let t = draw(&mut app, 120, 30);
+    insta::assert_snapshot!(t.backend());
+    let e = app.on_key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Enter,
+        crossterm::event::KeyModifiers::NONE,
+    ));
+    assert_eq!(
+        e,
+        Some(packetlab::app::keys::Effect::Capture("eth0".into())),
+        "Enter asks the loop to capture on eth0"
+    );
+    assert!(app.picker.is_none());
+}

@@ -35,6 +35,8 @@ pub enum Action {
     Follow,
     /// T: the graphs (throughput, top talkers).
     Graphs,
+    /// i: the interface picker.
+    Interfaces,
     SearchNext,
     SearchPrev,
     /// Packets pane: go to this packet's session. Sessions pane: show its packets.
@@ -65,9 +67,11 @@ pub enum Action {
     LessLoss,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     SetPaused(bool),
+    /// Capture live on this interface from now on (the interface picker).
+    Capture(String),
     Quit,
 }
 
@@ -90,6 +94,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("J", "jump: packet ↔ its session's packets"),
     ("F", "follow the session's stream (h hex, w save)"),
     ("T", "graphs: throughput by protocol, top talkers"),
+    ("i", "interfaces: pick one to capture live on"),
     ("l", "sessions: list listening sockets too"),
     ("Space / p", "pause capture (firewall: toggle rule)"),
     ("[ / ]", "firewall: move the rule up / down"),
@@ -155,6 +160,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('N') => Action::SearchPrev,
         KeyCode::Char('F') => Action::Follow,
         KeyCode::Char('T') => Action::Graphs,
+        KeyCode::Char('i') => Action::Interfaces,
         KeyCode::Char('J') => Action::Jump,
         KeyCode::Char('l') => Action::ToggleListening,
         _ => return None,
@@ -177,6 +183,9 @@ impl App {
         }
         if self.follow_view.is_some() && key.kind != KeyEventKind::Release {
             return self.follow_key(key);
+        }
+        if self.picker.is_some() && key.kind != KeyEventKind::Release {
+            return self.picker_key(key.code);
         }
         action_for(key).and_then(|a| self.apply(a))
     }
@@ -315,6 +324,19 @@ impl App {
                 }
             }
             Action::Graphs => self.show_graphs = true,
+            Action::Interfaces => {
+                self.picker = Some(super::state::Picker {
+                    items: crate::capture::live::interfaces()
+                        .iter()
+                        .map(|i| super::state::PickerItem {
+                            name: i.name.clone(),
+                            up: i.is_up(),
+                            addrs: i.ips.iter().map(|n| n.to_string()).collect(),
+                        })
+                        .collect(),
+                    selected: 0,
+                })
+            }
             Action::SearchNext => self.search_step(1),
             Action::SearchPrev => self.search_step(-1),
             Action::Space if self.focus == Focus::Firewall => self.toggle_rule(),
@@ -523,6 +545,26 @@ impl App {
         } else {
             err
         };
+    }
+
+    /// Keys of the interface picker: move, Enter captures on the interface, Esc closes.
+    fn picker_key(&mut self, code: KeyCode) -> Option<Effect> {
+        let p = self.picker.as_mut()?;
+        let n = p.items.len();
+        match code {
+            KeyCode::Char('j') | KeyCode::Down => {
+                p.selected = (p.selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::Char('k') | KeyCode::Up => p.selected = p.selected.saturating_sub(1),
+            KeyCode::Esc | KeyCode::Char('q') => self.picker = None,
+            KeyCode::Enter => {
+                let name = p.items.get(p.selected)?.name.clone();
+                self.picker = None;
+                return Some(Effect::Capture(name));
+            }
+            _ => {}
+        }
+        None
     }
 
     /// Keys of the follow view: scroll, h toggles hex, w saves, Esc / q closes.

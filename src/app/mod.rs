@@ -110,15 +110,15 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         app.firewall.move_by(fw, 0);
     }
     app.analyze_rules();
-    start_lab(&mut app, &cli);
     app.notice = notice;
+    start_lab(&mut app, &cli);
 
     let mut terminal = ratatui::init();
     let result = event_loop(
         &mut terminal,
         &mut app,
         rx,
-        &stats,
+        stats.clone(),
         writer,
         cli.count,
         owners,
@@ -144,7 +144,7 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     app: &mut App,
     mut rx: mpsc::Receiver<SourceMsg>,
-    stats: &SourceStats,
+    mut stats: Arc<SourceStats>,
     mut writer: Option<PcapngWriter<BufWriter<File>>>,
     count: Option<u64>,
     owners: Option<crate::procs::Watcher>,
@@ -174,6 +174,26 @@ async fn event_loop(
                     match app.on_key(k) {
                         Some(Effect::Quit) => break,
                         Some(Effect::SetPaused(p)) => stats.paused.store(p, Ordering::Relaxed),
+                        Some(Effect::Capture(name)) => {
+                            // Switch to live capture on `name` without restarting: the old
+                            // source stops (its threads see `stop`), a new one feeds the loop.
+                            let new_stats = Arc::new(SourceStats::default());
+                            let (tx, new_rx) = mpsc::channel(source::CHANNEL_BATCHES);
+                            match live::start(std::slice::from_ref(&name), new_stats.clone(), tx) {
+                                Ok((ifaces, _handles)) => {
+                                    stats.stop.store(true, Ordering::Relaxed);
+                                    stats = new_stats;
+                                    rx = new_rx;
+                                    source_open = true;
+                                    app.source_done = false;
+                                    app.engine.iface_names = ifaces.iter().map(|i| i.name.clone()).collect();
+                                    app.source = SourceKind::Live(vec![name.clone()]);
+                                    app.notice = Some(format!("Capturing live on {name}"));
+                                    app.follow = true;
+                                }
+                                Err(e) => app.errors.push(e.to_string()),
+                            }
+                        }
                         None => {}
                     }
                     ui_fit(terminal, app)?;
@@ -285,6 +305,7 @@ async fn event_loop(
             break;
         }
     }
+    stats.stop.store(true, Ordering::Relaxed);
     if let Some(mut w) = writer {
         w.flush().wrap_err("writing the capture file")?;
     }

@@ -64,6 +64,18 @@ pub struct FilterBar {
     pub search: bool,
 }
 
+/// The interfaces live capture can use, to pick one.
+pub struct Picker {
+    pub items: Vec<PickerItem>,
+    pub selected: usize,
+}
+
+pub struct PickerItem {
+    pub name: String,
+    pub up: bool,
+    pub addrs: Vec<String>,
+}
+
 /// A session's payload shown as a conversation (follow stream).
 pub struct FollowView {
     pub session: u64,
@@ -269,6 +281,8 @@ pub struct App {
     pub display_filter: Option<crate::filter::DisplayFilter>,
     pub filter_bar: Option<FilterBar>,
     pub search: Option<Search>,
+    /// The interface picker, when open.
+    pub picker: Option<Picker>,
     /// The graphs view (throughput by protocol, top talkers) is open.
     pub show_graphs: bool,
     /// Draw without colours (`NO_COLOR`).
@@ -329,6 +343,7 @@ impl App {
             search: None,
             follow_view: None,
             show_graphs: false,
+            picker: None,
             no_color: crate::ui::no_color_env(),
             filter_history: Vec::new(),
             explain: None,

@@ -208,3 +208,54 @@ pub fn render_graphs(f: &mut Frame, area: Rect, app: &crate::app::state::App) {
     }
     f.render_widget(Paragraph::new(lines), area);
 }
+
+/// The interface picker: name, state and addresses; Enter captures live on the selected one.
+pub fn render_picker(f: &mut Frame, area: Rect, p: &crate::app::state::Picker) {
+    use ratatui::style::{Color, Style};
+    let h = p.items.len() as u16 + 4;
+    let [v] = Layout::vertical([Constraint::Length(h)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::horizontal([Constraint::Length(90.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    let mut lines: Vec<Line> = p
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            let style = if i == p.selected {
+                theme::SELECTED
+            } else if it.up {
+                Style::new()
+            } else {
+                theme::DIM
+            };
+            Line::from(vec![
+                Span::styled(
+                    format!(" {:<12}", crate::sanitize::sanitize(&it.name)),
+                    style,
+                ),
+                Span::styled(
+                    if it.up { " up   " } else { " down " },
+                    Style::new().fg(if it.up {
+                        Color::LightGreen
+                    } else {
+                        Color::Gray
+                    }),
+                ),
+                Span::raw(it.addrs.join("  ")),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        " Enter: capture live here (needs permission)   Esc: close",
+        theme::DIM,
+    ));
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(pane(" Interfaces ".into(), true)),
+        r,
+    );
+}

@@ -195,6 +195,9 @@ fn render_panes(f: &mut Frame, app: &App) {
     if app.show_help {
         help::render(f, f.area());
     }
+    if let Some(p) = &app.picker {
+        help::render_picker(f, f.area(), p);
+    }
     if app.show_graphs {
         help::render_graphs(f, f.area(), app);
     }
