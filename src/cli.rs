@@ -93,6 +93,18 @@ pub struct Cli {
     #[arg(long, value_name = "SCENARIO")]
     pub lab: Option<String>,
 
+    /// Read defaults from this file instead of ~/.config/packetlab/config.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Draw without colours (set by NO_COLOR or the config file's ui.no_color).
+    #[arg(skip)]
+    pub no_color: bool,
+
+    /// What was wrong in the config file (shown, then the defaults are used).
+    #[arg(skip)]
+    pub config_warnings: Vec<String>,
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
     #[arg(long, value_name = "SHELL")]
     pub completions: Option<clap_complete::Shell>,

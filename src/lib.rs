@@ -4,6 +4,7 @@
 pub mod app;
 pub mod capture;
 pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod explain;

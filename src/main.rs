@@ -1,5 +1,3 @@
-use clap::Parser;
-
 fn main() -> color_eyre::Result<()> {
     // A command-line tool piped into `head` should end quietly when the pipe closes, as C tools
     // do: Rust ignores SIGPIPE, which turns every later write into an error or a panic.
@@ -10,7 +8,15 @@ fn main() -> color_eyre::Result<()> {
     // Installed before the TUI starts, whose own panic hook restores the terminal and then
     // hands over to this one.
     color_eyre::install()?;
-    let cli = packetlab::cli::Cli::parse();
+    let matches = <packetlab::cli::Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = <packetlab::cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches)?;
+    // Command line > config file > built-in defaults.
+    if let Some(path) = cli.config.clone().or_else(packetlab::config::default_path) {
+        cli.config_warnings = packetlab::config::apply(&mut cli, &matches, &path);
+    }
+    for w in &cli.config_warnings {
+        eprintln!("packetlab: warning: {w}");
+    }
     let code = packetlab::run::run(cli)?;
     std::process::exit(code);
 }

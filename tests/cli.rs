@@ -168,3 +168,65 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         &out[..200.min(out.len())]
     );
 }
+
+#[test]
+fn config_file_sets_defaults_and_a_bad_value_is_a_warning_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[defaults]\nformat = \"json\"\nkeep = \"lots\"\ncolour = 1\n",
+    )
+    .unwrap();
+    let cap = dir.path().join("s.pcapng");
+    {
+        let f = std::fs::File::create(&cap).unwrap();
+        let mut w = packetlab::capture::write::PcapngWriter::new(f, vec![]).unwrap();
+        for fr in common::frames::sample() {
+            w.write(&fr.as_ref()).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let (c, cap) = (cfg.to_str().unwrap(), cap.to_str().unwrap());
+    let (code, out, err) = run(&["--config", c, "-r", cap, "--print", "packets", "-c", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("{\"no\":1"),
+        "the file's format = json applies: {out}"
+    );
+    assert!(
+        err.contains("config.toml: defaults.keep: expected a positive integer; using the default"),
+        "{err}"
+    );
+    assert!(
+        err.contains("config.toml: defaults.colour: unknown key, ignored"),
+        "{err}"
+    );
+    // The command line wins over the file.
+    let (_, out, _) = run(&[
+        "--config", c, "-r", cap, "--print", "packets", "-c", "1", "--format", "text",
+    ]);
+    assert!(out.trim_start().starts_with('1'), "{out}");
+    // A file that is not TOML: one warning with its line, and the defaults.
+    std::fs::write(dir.path().join("bad.toml"), "[defaults\nkeep = 1\n").unwrap();
+    let bad = dir.path().join("bad.toml");
+    let (code, out, err) = run(&[
+        "--config",
+        bad.to_str().unwrap(),
+        "-r",
+        cap,
+        "--print",
+        "packets",
+        "-c",
+        "1",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.trim_start().starts_with('1'),
+        "text, the default: {out}"
+    );
+    assert!(
+        err.contains("bad.toml:1:") && err.contains("using the defaults"),
+        "{err}"
+    );
+}

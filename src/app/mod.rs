@@ -111,6 +111,8 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     }
     app.analyze_rules();
     app.notice = notice;
+    app.no_color |= cli.no_color;
+    app.errors.extend(cli.config_warnings.iter().cloned());
     start_lab(&mut app, &cli);
 
     let mut terminal = ratatui::init();

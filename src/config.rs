@@ -1,0 +1,139 @@
+//! `~/.config/packetlab/config.toml` (or `$XDG_CONFIG_HOME/packetlab/config.toml`, or
+//! `--config FILE`): defaults for flags and the look. Merged command line > file > built-in
+//! defaults. A bad value is a warning naming the key; the built-in default is used instead.
+//!
+//! ```toml
+//! [defaults]
+//! keep = 50000            # --keep
+//! max_sessions = 20000    # --max-sessions
+//! format = "json"         # --format (text, json)
+//! rules = "~/fw.nft"      # --rules
+//! local = ["192.168.1.10"] # --local
+//!
+//! [ui]
+//! no_color = true         # as NO_COLOR
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+
+use crate::cli::{Cli, Format};
+
+/// The file read when `--config` is not given.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("packetlab/config.toml"))
+}
+
+fn from_command_line(m: &ArgMatches, id: &str) -> bool {
+    m.value_source(id) == Some(ValueSource::CommandLine)
+}
+
+/// Applies the file at `path` to `cli` where the command line did not set the value. Returns
+/// the warnings (unknown keys, bad values), each naming the file and the key.
+pub fn apply(cli: &mut Cli, m: &ArgMatches, path: &Path) -> Vec<String> {
+    let mut warn = Vec::new();
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return warn,
+        Err(e) => return vec![format!("{name}: {e}; using the defaults")],
+    };
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            let msg = e.message().to_string();
+            let line = e
+                .span()
+                .map(|s| text[..s.start].lines().count().max(1))
+                .unwrap_or(0);
+            return vec![format!("{name}:{line}: {msg}; using the defaults")];
+        }
+    };
+    let mut unknown = Vec::new();
+    let mut bad = |key: &str, want: &str| {
+        warn.push(format!("{name}: {key}: expected {want}; using the default"));
+    };
+    for (section, v) in &table {
+        let Some(t) = v.as_table() else {
+            bad(section, "a [section]");
+            continue;
+        };
+        for (k, v) in t {
+            let key = format!("{section}.{k}");
+            match (section.as_str(), k.as_str()) {
+                ("defaults", "keep") => match v.as_integer() {
+                    Some(n) if n > 0 => {
+                        if !from_command_line(m, "keep") {
+                            cli.keep = n as usize;
+                        }
+                    }
+                    _ => bad(&key, "a positive integer"),
+                },
+                ("defaults", "max_sessions") => match v.as_integer() {
+                    Some(n) if n > 0 => {
+                        if !from_command_line(m, "max_sessions") {
+                            cli.max_sessions = n as usize;
+                        }
+                    }
+                    _ => bad(&key, "a positive integer"),
+                },
+                ("defaults", "format") => match v.as_str() {
+                    Some("text") | Some("json") => {
+                        if !from_command_line(m, "format") {
+                            cli.format = if v.as_str() == Some("json") {
+                                Format::Json
+                            } else {
+                                Format::Text
+                            };
+                        }
+                    }
+                    _ => bad(&key, "\"text\" or \"json\""),
+                },
+                ("defaults", "rules") => match v.as_str() {
+                    Some(p) => {
+                        if cli.rules.is_none() {
+                            cli.rules = Some(expand_home(p));
+                        }
+                    }
+                    None => bad(&key, "a file path"),
+                },
+                ("defaults", "local") => match v.as_array() {
+                    Some(a)
+                        if a.iter().all(|x| {
+                            x.as_str().and_then(crate::firewall::parse_local).is_some()
+                        }) =>
+                    {
+                        if cli.locals.is_empty() {
+                            cli.locals = a
+                                .iter()
+                                .filter_map(|x| x.as_str().map(str::to_string))
+                                .collect();
+                        }
+                    }
+                    _ => bad(&key, "a list of addresses or CIDRs"),
+                },
+                ("ui", "no_color") => match v.as_bool() {
+                    Some(b) => cli.no_color |= b,
+                    None => bad(&key, "true or false"),
+                },
+                _ => unknown.push(key),
+            }
+        }
+    }
+    for key in unknown {
+        warn.push(format!("{name}: {key}: unknown key, ignored"));
+    }
+    warn
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(h)) => PathBuf::from(h).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
