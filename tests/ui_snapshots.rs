@@ -748,3 +748,36 @@ fn interface_picker() {
     );
     assert!(app.picker.is_none());
 }
+
+#[test]
+fn mouse_click_selects_and_wheel_scrolls() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let mut app = app_with(frames::sample());
+    let area = Rect::new(0, 0, 120, 40);
+    let t = draw(&mut app, 120, 40);
+    let text = screen_text(&t);
+    // Click on packet 4's row.
+    let y = text
+        .lines()
+        .position(|l| l.contains("80 → 51000 [SYN, ACK]"))
+        .unwrap() as u16;
+    let ev = |kind, row| MouseEvent {
+        kind,
+        column: 10,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(ev(MouseEventKind::Down(MouseButton::Left), y), area);
+    assert_eq!(app.focus, packetlab::app::state::Focus::List);
+    assert_eq!(app.selected, Some(4));
+    app.on_mouse(ev(MouseEventKind::ScrollDown, y), area);
+    assert_eq!(app.selected, Some(7), "the wheel moves three rows");
+    // A click in the sessions pane focuses it and selects the row.
+    let y = text
+        .lines()
+        .position(|l| l.contains("ICMP   192.168.1.10"))
+        .unwrap() as u16;
+    app.on_mouse(ev(MouseEventKind::Down(MouseButton::Left), y), area);
+    assert_eq!(app.focus, packetlab::app::state::Focus::Sessions);
+    assert_eq!(app.sessions.selected, Some(2));
+}

@@ -547,6 +547,70 @@ impl App {
         };
     }
 
+    /// A mouse event on a screen of `area`: the wheel scrolls the pane under the pointer, a
+    /// click focuses the pane and selects the row under it.
+    pub fn on_mouse(&mut self, m: crossterm::event::MouseEvent, area: ratatui::layout::Rect) {
+        use crossterm::event::{MouseButton, MouseEventKind};
+        if self.show_help
+            || self.explain.is_some()
+            || self.follow_view.is_some()
+            || self.picker.is_some()
+        {
+            return;
+        }
+        let a = crate::ui::layout(area, self);
+        let at = |r: Option<ratatui::layout::Rect>| {
+            r.is_some_and(|r| r.contains(ratatui::layout::Position::new(m.column, m.row)))
+        };
+        let (focus, rect) = if at(a.sessions) {
+            (Focus::Sessions, a.sessions)
+        } else if at(a.list) {
+            (Focus::List, a.list)
+        } else if at(a.detail) {
+            (Focus::Detail, a.detail)
+        } else if at(a.hex) {
+            (Focus::Hex, a.hex)
+        } else if at(a.firewall) {
+            (Focus::Firewall, a.firewall)
+        } else if at(a.lab) {
+            (Focus::Lab, a.lab)
+        } else {
+            return;
+        };
+        match m.kind {
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let before = self.focus;
+                self.focus = focus;
+                self.move_by(if m.kind == MouseEventKind::ScrollDown {
+                    3
+                } else {
+                    -3
+                });
+                self.focus = before;
+            }
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.focus = focus;
+                let r = rect.expect("the pane under the pointer");
+                // Table panes: a border row and a header row above the first data row.
+                let row = m.row.saturating_sub(r.y + 2) as i64;
+                match focus {
+                    Focus::List => {
+                        let target = self.top_index() as i64 + row;
+                        let cur = self.selected_index().unwrap_or(0) as i64;
+                        self.move_by(target - cur);
+                    }
+                    Focus::Sessions => {
+                        let target = self.sessions.top as i64 + row;
+                        let cur = self.sessions.selected_row().unwrap_or(0) as i64;
+                        self.sessions.move_by(target - cur);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Keys of the interface picker: move, Enter captures on the interface, Esc closes.
     fn picker_key(&mut self, code: KeyCode) -> Option<Effect> {
         let p = self.picker.as_mut()?;

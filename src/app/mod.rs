@@ -116,6 +116,8 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     start_lab(&mut app, &cli);
 
     let mut terminal = ratatui::init();
+    // Mouse: click to focus and select, wheel to scroll. Turned off again before restoring.
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
     let result = event_loop(
         &mut terminal,
         &mut app,
@@ -126,6 +128,7 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         owners,
     )
     .await;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
     if let Some(lab) = app.lab.as_mut() {
         // Every generator stops, and its sockets close, before the program ends.
@@ -206,6 +209,12 @@ async fn event_loop(
                 Some(Ok(Event::Resize(_, _))) => {
                     ui_fit(terminal, app)?;
                     dirty = true;
+                }
+                Some(Ok(Event::Mouse(m))) => {
+                    let size = terminal.size()?;
+                    app.on_mouse(m, ratatui::layout::Rect::new(0, 0, size.width, size.height));
+                    terminal.draw(|f| crate::ui::render(f, app))?;
+                    dirty = false;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e).wrap_err("reading the terminal"),
