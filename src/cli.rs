@@ -93,6 +93,11 @@ pub struct Cli {
     #[arg(long, value_name = "SCENARIO")]
     pub lab: Option<String>,
 
+    /// No reverse DNS lookups (names learned from DNS answers in the traffic are still shown
+    /// when names are on, key r).
+    #[arg(short = 'n', long = "no-resolve")]
+    pub no_resolve: bool,
+
     /// Read defaults from this file instead of ~/.config/packetlab/config.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

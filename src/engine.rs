@@ -37,6 +37,8 @@ pub struct Engine {
     /// Names of the source's interfaces by index (pcapng `if_name`, live `-i`), which
     /// `iifname`/`oifname` rules compare with.
     pub iface_names: Vec<Option<String>>,
+    /// Names learned from the DNS answers in the traffic.
+    pub names: crate::names::SniffedNames,
     /// Bytes per second by protocol family, for the graphs.
     pub throughput: crate::throughput::Throughput,
 }
@@ -59,6 +61,7 @@ impl Engine {
             firewall: None,
             iface_names: Vec::new(),
             throughput: Default::default(),
+            names: Default::default(),
         }
     }
 
@@ -76,6 +79,7 @@ impl Engine {
         self.generation += 1;
         let session = self.sessions.observe(&s, f.ts, f.orig_len);
         self.throughput.add(f.ts.secs(), &s, f.orig_len);
+        self.names.learn(&s, f.data);
         let judgement = self.judge(&s, f.iface);
         Seen {
             summary: s,

@@ -13,6 +13,7 @@ pub mod firewall;
 pub mod follow;
 pub mod headless;
 pub mod lab;
+pub mod names;
 pub mod procs;
 pub mod run;
 pub mod sanitize;

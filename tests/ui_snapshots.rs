@@ -781,3 +781,35 @@ fn mouse_click_selects_and_wheel_scrolls() {
     assert_eq!(app.focus, packetlab::app::state::Focus::Sessions);
     assert_eq!(app.sessions.selected, Some(2));
 }
+
+#[test]
+fn names_from_dns_answers_replace_addresses_when_asked() {
+    let mut fr = frames::sample();
+    fr.insert(2, frames::dns_response());
+    let mut app = app_with(fr);
+    assert_eq!(
+        app.engine
+            .names
+            .names
+            .get(&"192.168.1.20".parse().unwrap())
+            .map(String::as_str),
+        Some("example.org"),
+        "learned from the response's A record"
+    );
+    let t = draw(&mut app, 140, 30);
+    assert!(
+        !screen_text(&t).contains("example.org:80"),
+        "addresses by default"
+    );
+    app.apply(Action::Names);
+    let t = draw(&mut app, 140, 30);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("example.org:80 http"),
+        "the session's B by name: {text}"
+    );
+    assert!(
+        text.contains("example.org "),
+        "the packet list by name: {text}"
+    );
+}

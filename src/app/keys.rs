@@ -37,6 +37,8 @@ pub enum Action {
     Graphs,
     /// i: the interface picker.
     Interfaces,
+    /// r: names instead of addresses, and back.
+    Names,
     SearchNext,
     SearchPrev,
     /// Packets pane: go to this packet's session. Sessions pane: show its packets.
@@ -95,6 +97,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("F", "follow the session's stream (h hex, w save)"),
     ("T", "graphs: throughput by protocol, top talkers"),
     ("i", "interfaces: pick one to capture live on"),
+    ("r", "names: from DNS answers seen and reverse DNS"),
     ("l", "sessions: list listening sockets too"),
     ("Space / p", "pause capture (firewall: toggle rule)"),
     ("[ / ]", "firewall: move the rule up / down"),
@@ -161,6 +164,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('F') => Action::Follow,
         KeyCode::Char('T') => Action::Graphs,
         KeyCode::Char('i') => Action::Interfaces,
+        KeyCode::Char('r') => Action::Names,
         KeyCode::Char('J') => Action::Jump,
         KeyCode::Char('l') => Action::ToggleListening,
         _ => return None,
@@ -324,6 +328,7 @@ impl App {
                 }
             }
             Action::Graphs => self.show_graphs = true,
+            Action::Names => self.show_names = !self.show_names,
             Action::Interfaces => {
                 self.picker = Some(super::state::Picker {
                     items: crate::capture::live::interfaces()

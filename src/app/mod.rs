@@ -112,6 +112,9 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     app.analyze_rules();
     app.notice = notice;
     app.no_color |= cli.no_color;
+    if !cli.no_resolve {
+        app.resolver = Some(crate::names::Resolver::start());
+    }
     app.errors.extend(cli.config_warnings.iter().cloned());
     start_lab(&mut app, &cli);
 

@@ -281,6 +281,10 @@ pub struct App {
     pub display_filter: Option<crate::filter::DisplayFilter>,
     pub filter_bar: Option<FilterBar>,
     pub search: Option<Search>,
+    /// Show names instead of addresses (key r).
+    pub show_names: bool,
+    /// Reverse DNS on its own thread (none with -n).
+    pub resolver: Option<crate::names::Resolver>,
     /// The interface picker, when open.
     pub picker: Option<Picker>,
     /// The graphs view (throughput by protocol, top talkers) is open.
@@ -344,6 +348,8 @@ impl App {
             follow_view: None,
             show_graphs: false,
             picker: None,
+            show_names: false,
+            resolver: None,
             no_color: crate::ui::no_color_env(),
             filter_history: Vec::new(),
             explain: None,
@@ -464,6 +470,19 @@ impl App {
         self.notice = Some(format!("Lab: {} — {}{keep}", sc.title, sc.watch));
         self.focus = Focus::Lab;
         self.scenario = Some(sc);
+    }
+
+    /// How an address is shown: its name when names are on and one is known.
+    pub fn addr_text(&self, a: std::net::IpAddr) -> String {
+        if self.show_names {
+            if let Some(n) = self.engine.names.names.get(&a) {
+                return n.clone();
+            }
+            if let Some(n) = self.resolver.as_ref().and_then(|r| r.name(a)) {
+                return n;
+            }
+        }
+        a.to_string()
     }
 
     /// Opens the follow view of session `id`, from the packets still kept.

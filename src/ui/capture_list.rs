@@ -52,7 +52,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let rows = (top..(top + rows_n).min(n)).filter_map(|i| {
         let p = app.view_get(i)?;
         let s = &p.summary;
-        let (src, dst) = endpoints(s);
+        let (src, dst) = match (s.src, s.dst) {
+            (Some(a), Some(b)) if app.show_names => (app.addr_text(a), app.addr_text(b)),
+            _ => endpoints(s),
+        };
         let rel = (p.frame.ts.0 - t0) as f64 / 1e9;
         let mut style = if Some(i) == sel {
             theme::SELECTED

@@ -41,9 +41,15 @@ fn state_cell(s: &Session, verdicts: Option<&[u32; 3]>) -> Cell<'static> {
     Cell::from(Line::from(spans))
 }
 
-fn endpoint_cell(proto: SessionProto, e: Endpoint) -> Cell<'static> {
+fn endpoint_cell(app: &App, proto: SessionProto, e: Endpoint) -> Cell<'static> {
+    let text = if app.show_names {
+        let name = app.addr_text(e.addr);
+        endpoint_text(proto, e).replacen(&e.addr.to_string(), &name, 1)
+    } else {
+        endpoint_text(proto, e)
+    };
     Cell::from(Line::from(vec![
-        Span::raw(endpoint_text(proto, e)),
+        Span::raw(text),
         Span::styled(format!(" {}", addr_class(e.addr).0), theme::DIM),
     ]))
 }
@@ -123,8 +129,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             let rate = recent_rate(s, now);
             let cells = vec![
                 Cell::from(s.proto.name()),
-                endpoint_cell(s.proto, s.a),
-                endpoint_cell(s.proto, s.b),
+                endpoint_cell(app, s.proto, s.a),
+                endpoint_cell(app, s.proto, s.b),
                 state_cell(s, app.session_verdicts.get(&s.id)),
                 Cell::from(sanitize(&s.process_label().unwrap_or_default()).into_owned()),
                 Cell::from(s.ab.frames.to_string()),

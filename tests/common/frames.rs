@@ -162,3 +162,17 @@ pub fn hostile() -> Vec<Frame> {
         ),
     ]
 }
+
+/// A DNS response: `example.org` is at 192.168.1.20.
+pub fn dns_response() -> Frame {
+    let mut m = vec![0xbe, 0xef, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    m.extend_from_slice(b"\x07example\x03org\x00\x00\x01\x00\x01");
+    m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 168, 1, 20]);
+    frame(
+        20,
+        eth(
+            0x0800,
+            &ipv4([192, 168, 1, 1], [192, 168, 1, 10], 17, &udp(53, 40000, &m)),
+        ),
+    )
+}
