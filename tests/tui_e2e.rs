@@ -127,7 +127,9 @@ fn browse_a_capture_file_with_keys() {
     assert!(!s.contains("Any key closes this help"), "help closed:\n{s}");
     assert!(s.contains("Packet 2 detail"), "detail still open:\n{s}");
     t.keys(&["q"]);
-    let s = t.wait_for("packetlab exited");
+    t.wait_for("packetlab exited");
+    // The stty line comes right after: wait for it too.
+    let s = t.wait_for("canon");
     assert!(s.contains("packetlab exited 0"), "exit code 0:\n{s}");
     // Back on the normal screen, with the line discipline restored (cooked mode, echo on).
     assert!(!s.contains("Packets (9)"), "alternate screen left:\n{s}");
@@ -187,7 +189,9 @@ fn the_terminal_is_restored_after_a_panic() {
     let t = Tmux::start(&format!("packetlab-e2e-panic-{}", std::process::id()), &cmd);
     t.wait_for("Packets (9)");
     t.keys(&["F12"]);
-    let s = t.wait_for("packetlab exited");
+    t.wait_for("packetlab exited");
+    // The stty line comes right after: wait for it too.
+    let s = t.wait_for("canon");
     assert!(
         !s.contains("packetlab exited 0"),
         "a panic is not a clean exit:\n{s}"

@@ -121,6 +121,12 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     let mut terminal = ratatui::init();
     // Mouse: click to focus and select, wheel to scroll. Turned off again before restoring.
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    // On a panic, mouse reporting is turned off too before ratatui's hook restores the rest.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        previous(info);
+    }));
     let result = event_loop(
         &mut terminal,
         &mut app,

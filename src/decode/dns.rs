@@ -378,6 +378,31 @@ impl<S: Sink> Dec<'_, '_, S> {
     }
 }
 
+/// The (address, name) pairs of a response's A and AAAA answers.
+pub fn address_answers(m: &[u8]) -> Vec<(std::net::IpAddr, String)> {
+    let mut out = Vec::new();
+    let Some(h) = Header::parse(m) else {
+        return out;
+    };
+    let mut p = 12;
+    for _ in 0..h.qd.min(8) {
+        match read_name(m, p) {
+            Ok((_, np)) => p = np + 4,
+            Err(_) => return out,
+        }
+    }
+    for _ in 0..h.an.min(32) {
+        let Ok(r) = read_record(m, p) else { break };
+        if matches!(r.rtype, 1 | 28) {
+            if let Ok(a) = r.data.parse() {
+                out.push((a, r.name.clone()));
+            }
+        }
+        p = r.end;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,29 +446,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The (address, name) pairs of a response's A and AAAA answers.
-pub fn address_answers(m: &[u8]) -> Vec<(std::net::IpAddr, String)> {
-    let mut out = Vec::new();
-    let Some(h) = Header::parse(m) else {
-        return out;
-    };
-    let mut p = 12;
-    for _ in 0..h.qd.min(8) {
-        match read_name(m, p) {
-            Ok((_, np)) => p = np + 4,
-            Err(_) => return out,
-        }
-    }
-    for _ in 0..h.an.min(32) {
-        let Ok(r) = read_record(m, p) else { break };
-        if matches!(r.rtype, 1 | 28) {
-            if let Ok(a) = r.data.parse() {
-                out.push((a, r.name.clone()));
-            }
-        }
-        p = r.end;
-    }
-    out
 }
