@@ -89,10 +89,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("z", "maximise the focused pane (again: back)"),
     ("s / S", "sessions: next sort column / reverse"),
     ("/", "packets: display filter; sessions: text filter"),
-    (
-        "Ctrl-F, n / N",
-        "search (filter or text); next / previous match",
-    ),
+    ("^F  n  N", "search (filter or text); next / previous"),
     ("J", "jump: packet ↔ its session's packets"),
     ("F", "follow the session's stream (h hex, w save)"),
     ("T", "graphs: throughput by protocol, top talkers"),
