@@ -106,6 +106,14 @@ pub struct Cli {
     #[arg(skip)]
     pub no_color: bool,
 
+    /// Keys the config file binds: (key, action name).
+    #[arg(skip)]
+    pub keymap: Vec<(char, String)>,
+
+    /// The packet list's columns, when the config file chooses them.
+    #[arg(skip)]
+    pub columns: Option<Vec<String>>,
+
     /// What was wrong in the config file (shown, then the defaults are used).
     #[arg(skip)]
     pub config_warnings: Vec<String>,

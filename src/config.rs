@@ -12,6 +12,15 @@
 //!
 //! [ui]
 //! no_color = true         # as NO_COLOR
+//! columns = ["No.", "Source", "Destination", "Info"]   # the packet list's columns
+//!
+//! [keys]                  # action = "key" (one character), added to the built-in keys
+//! quit = "Q"
+//! explain = "?"
+//!
+//! [theme]                 # colour names or "#rrggbb"
+//! selected_bg = "magenta"
+//! drop = "#ff8800"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -55,6 +64,7 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches, path: &Path) -> Vec<String> {
         }
     };
     let mut unknown = Vec::new();
+    let mut theme: Option<crate::ui::theme::Theme> = None;
     let mut bad = |key: &str, want: &str| {
         warn.push(format!("{name}: {key}: expected {want}; using the default"));
     };
@@ -117,6 +127,40 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches, path: &Path) -> Vec<String> {
                     }
                     _ => bad(&key, "a list of addresses or CIDRs"),
                 },
+                ("keys", action) => match v.as_str().map(|s| s.chars().collect::<Vec<_>>()) {
+                    Some(c) if c.len() == 1 && crate::app::keys::ACTION_NAMES.iter().any(|(n, _)| *n == action) => {
+                        cli.keymap.push((c[0], action.to_string()));
+                    }
+                    Some(c) if c.len() == 1 => unknown.push(key),
+                    _ => bad(&key, "one character"),
+                },
+                ("theme", which) => {
+                    use std::str::FromStr;
+                    let colour = v.as_str().and_then(|s| ratatui::style::Color::from_str(s).ok());
+                    match (which, colour) {
+                        ("selected_fg" | "selected_bg" | "header" | "accept" | "drop" | "reject", Some(c)) => {
+                            let t = theme.get_or_insert_with(crate::ui::theme::Theme::default);
+                            match which {
+                                "selected_fg" => t.selected = t.selected.fg(c),
+                                "selected_bg" => t.selected = t.selected.bg(c),
+                                "header" => t.header = t.header.fg(c),
+                                "accept" => t.accept = c,
+                                "drop" => t.drop = c,
+                                _ => t.reject = c,
+                            }
+                        }
+                        ("selected_fg" | "selected_bg" | "header" | "accept" | "drop" | "reject", None) => {
+                            bad(&key, "a colour (a name like \"lightred\", or \"#rrggbb\")")
+                        }
+                        _ => unknown.push(key),
+                    }
+                }
+                ("ui", "columns") => match v.as_array() {
+                    Some(a) if !a.is_empty() && a.iter().all(|x| x.as_str().is_some_and(|s| COLUMNS.contains(&s))) => {
+                        cli.columns = Some(a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect());
+                    }
+                    _ => bad(&key, "a list of columns among No., Time, Source, Destination, Protocol, Verdict, Length, Info"),
+                },
                 ("ui", "no_color") => match v.as_bool() {
                     Some(b) => cli.no_color |= b,
                     None => bad(&key, "true or false"),
@@ -128,8 +172,23 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches, path: &Path) -> Vec<String> {
     for key in unknown {
         warn.push(format!("{name}: {key}: unknown key, ignored"));
     }
+    if let Some(t) = theme {
+        crate::ui::theme::set(t);
+    }
     warn
 }
+
+/// The packet list's column names.
+pub const COLUMNS: [&str; 8] = [
+    "No.",
+    "Time",
+    "Source",
+    "Destination",
+    "Protocol",
+    "Verdict",
+    "Length",
+    "Info",
+];
 
 fn expand_home(p: &str) -> PathBuf {
     match (p.strip_prefix("~/"), std::env::var_os("HOME")) {

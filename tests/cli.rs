@@ -230,3 +230,31 @@ fn config_file_sets_defaults_and_a_bad_value_is_a_warning_naming_the_key() {
         "{err}"
     );
 }
+
+#[test]
+fn config_theme_keys_and_columns_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[keys]\nquit = \"Q\"\nexplode = \"E\"\nhelp = \"too long\"\n[theme]\ndrop = \"#ff8800\"\naccept = \"greenish\"\n[ui]\ncolumns = [\"No.\", \"Colour\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["--config", cfg.to_str().unwrap(), "--list-interfaces"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("keys.explode: unknown key, ignored"), "{err}");
+    assert!(err.contains("keys.help: expected one character"), "{err}");
+    assert!(err.contains("theme.accept: expected a colour"), "{err}");
+    assert!(
+        !err.contains("theme.drop"),
+        "a good colour is no warning: {err}"
+    );
+    assert!(
+        !err.contains("keys.quit"),
+        "a good binding is no warning: {err}"
+    );
+    assert!(
+        err.contains("ui.columns: expected a list of columns"),
+        "{err}"
+    );
+}

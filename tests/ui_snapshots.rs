@@ -813,3 +813,31 @@ fn names_from_dns_answers_replace_addresses_when_asked() {
         "the packet list by name: {text}"
     );
 }
+
+#[test]
+fn config_keys_and_columns() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = app_with(frames::sample());
+    // [keys] quit = "Q", graphs = "g" (g no longer goes to the first row).
+    app.keymap.insert('Q', packetlab::app::keys::Action::Quit);
+    app.keymap.insert('g', packetlab::app::keys::Action::Graphs);
+    app.on_key(KeyEvent::new(KeyCode::Char('g'), KeyModifiers::NONE));
+    assert!(app.show_graphs, "g is bound to the graphs");
+    app.on_key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)); // closes them
+    app.on_key(KeyEvent::new(KeyCode::Char('Q'), KeyModifiers::NONE));
+    assert!(app.quit);
+    // [ui] columns = ["No.", "Source", "Info"]
+    let mut app = app_with(frames::sample());
+    app.columns = Some(vec!["No.".into(), "Source".into(), "Info".into()]);
+    let t = draw(&mut app, 120, 30);
+    let text = screen_text(&t);
+    let header = text.lines().find(|l| l.contains("No.")).unwrap();
+    assert!(
+        header.contains("Source") && header.contains("Info"),
+        "{header}"
+    );
+    assert!(
+        !header.contains("Destination") && !header.contains("Protocol") && !header.contains("Time"),
+        "{header}"
+    );
+}

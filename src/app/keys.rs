@@ -77,6 +77,30 @@ pub enum Effect {
     Quit,
 }
 
+/// Actions a config file's `[keys]` table may bind to another key, by name.
+pub const ACTION_NAMES: &[(&str, Action)] = &[
+    ("quit", Action::Quit),
+    ("help", Action::ToggleHelp),
+    ("pause", Action::TogglePause),
+    ("follow", Action::ToggleFollow),
+    ("filter", Action::EditFilter),
+    ("search", Action::Search),
+    ("search_next", Action::SearchNext),
+    ("search_prev", Action::SearchPrev),
+    ("jump", Action::Jump),
+    ("explain", Action::Explain),
+    ("graphs", Action::Graphs),
+    ("interfaces", Action::Interfaces),
+    ("names", Action::Names),
+    ("lab", Action::Lab),
+    ("maximize", Action::Maximize),
+    ("sort", Action::SortNext),
+    ("sort_reverse", Action::SortReverse),
+    ("follow_stream", Action::Follow),
+    ("verdict_filter", Action::CycleVerdictFilter),
+    ("listening", Action::ToggleListening),
+];
+
 /// Every key the TUI knows, for the help overlay (and the README).
 pub const KEYS: &[(&str, &str)] = &[
     ("j k ↓ ↑", "next / previous row of the focused pane"),
@@ -187,6 +211,15 @@ impl App {
         }
         if self.picker.is_some() && key.kind != KeyEventKind::Release {
             return self.picker_key(key.code);
+        }
+        // Keys the config file bound come first.
+        if let (KeyCode::Char(c), KeyEventKind::Press | KeyEventKind::Repeat) = (key.code, key.kind)
+        {
+            if !key.modifiers.contains(KeyModifiers::CONTROL) {
+                if let Some(a) = self.keymap.get(&c).copied() {
+                    return self.apply(a);
+                }
+            }
         }
         action_for(key).and_then(|a| self.apply(a))
     }

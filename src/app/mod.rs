@@ -112,6 +112,12 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     app.analyze_rules();
     app.notice = notice;
     app.no_color |= cli.no_color;
+    app.columns = cli.columns.clone();
+    for (c, name) in &cli.keymap {
+        if let Some((_, a)) = keys::ACTION_NAMES.iter().find(|(n, _)| n == name) {
+            app.keymap.insert(*c, *a);
+        }
+    }
     if !cli.no_resolve {
         app.resolver = Some(crate::names::Resolver::start());
     }

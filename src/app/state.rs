@@ -281,6 +281,10 @@ pub struct App {
     pub display_filter: Option<crate::filter::DisplayFilter>,
     pub filter_bar: Option<FilterBar>,
     pub search: Option<Search>,
+    /// Keys bound by the config file's `[keys]`, before the built-in ones.
+    pub keymap: std::collections::HashMap<char, super::keys::Action>,
+    /// The packet list's columns, when the config file chooses them.
+    pub columns: Option<Vec<String>>,
     /// Show names instead of addresses (key r).
     pub show_names: bool,
     /// Reverse DNS on its own thread (none with -n).
@@ -349,6 +353,8 @@ impl App {
             show_graphs: false,
             picker: None,
             show_names: false,
+            keymap: Default::default(),
+            columns: None,
             resolver: None,
             no_color: crate::ui::no_color_env(),
             filter_history: Vec::new(),

@@ -49,6 +49,34 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let sel = app.selected_index();
     let t0 = app.engine.first_ts.map(|t| t.0).unwrap_or(0);
     let judged = app.engine.firewall.is_some();
+    // The columns shown: all, or those the config file chose (Verdict only with a ruleset).
+    let mut all_names = vec![
+        "No.",
+        "Time",
+        "Source",
+        "Destination",
+        "Protocol",
+        "Length",
+        "Info",
+    ];
+    if judged {
+        all_names.insert(5, "Verdict");
+    }
+    let keep: Vec<bool> = all_names
+        .iter()
+        .map(|n| {
+            app.columns
+                .as_ref()
+                .is_none_or(|c| c.iter().any(|x| x == n))
+        })
+        .collect();
+    let pick = |v: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
+        v.into_iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+            .collect()
+    };
     let rows = (top..(top + rows_n).min(n)).filter_map(|i| {
         let p = app.view_get(i)?;
         let s = &p.summary;
@@ -58,7 +86,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         };
         let rel = (p.frame.ts.0 - t0) as f64 / 1e9;
         let mut style = if Some(i) == sel {
-            theme::SELECTED
+            theme::selected()
         } else {
             theme::packet_style(s)
         };
@@ -80,7 +108,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         if judged {
             let v = match p.judgement {
                 Some(j) => Cell::from(j.verdict.name()).style(if Some(i) == sel {
-                    theme::SELECTED
+                    theme::selected()
                 } else {
                     super::firewall::verdict_style(j.verdict)
                 }),
@@ -88,7 +116,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             };
             cells.insert(5, v);
         }
-        Some(Row::new(cells).style(style))
+        Some(Row::new(pick(cells)).style(style))
     });
     // IPv4 addresses and MACs fit in 17 columns; wide screens leave room for IPv6.
     let addr_w = if area.width >= 140 { 22 } else { 17 };
@@ -115,7 +143,19 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         widths.insert(5, Constraint::Length(7));
         names.insert(5, "Verdict");
     }
-    let header = Row::new(names).style(theme::HEADER);
+    let widths: Vec<Constraint> = widths
+        .into_iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(w, _)| w)
+        .collect();
+    let names: Vec<&str> = names
+        .into_iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(n, _)| n)
+        .collect();
+    let header = Row::new(names).style(theme::header());
     let inner = block.inner(area);
     let bar_h = u16::from(app.filter_bar.is_some()) * 2;
     let table = Table::new(rows, widths).header(header).column_spacing(1);
@@ -159,7 +199,7 @@ fn render_filter_bar(f: &mut Frame, inner: Rect, bar: &crate::app::state::Filter
     };
     let lines = vec![
         Line::from(vec![
-            Span::styled(label, theme::HEADER),
+            Span::styled(label, theme::header()),
             Span::raw(sanitize(&bar.text).into_owned()),
             Span::styled("▏", theme::BORDER_FOCUS),
         ]),

@@ -40,7 +40,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 ("  ".repeat(n.depth as usize), ratatui::style::Style::new())
             };
             let style = if i == d.cursor {
-                theme::SELECTED
+                theme::selected()
             } else {
                 style
             };

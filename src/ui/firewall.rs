@@ -15,11 +15,12 @@ use crate::firewall::model::{Policy, Verdict};
 use crate::sanitize::sanitize;
 
 pub fn verdict_style(v: Final) -> Style {
-    match v {
-        Final::Accept => Style::new().fg(Color::LightGreen),
-        Final::Drop => Style::new().fg(Color::LightRed),
-        Final::Reject => Style::new().fg(Color::LightMagenta),
-    }
+    let t = theme::current();
+    Style::new().fg(match v {
+        Final::Accept => t.accept,
+        Final::Drop => t.drop,
+        Final::Reject => t.reject,
+    })
 }
 
 fn rule_style(v: &Option<Verdict>) -> Style {
@@ -65,7 +66,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                     ),
                     None => String::new(),
                 };
-                Line::styled(format!("{}{base}", fw.chain_name((t, c))), theme::HEADER)
+                Line::styled(format!("{}{base}", fw.chain_name((t, c))), theme::header())
             }
             FwRow::Rule(id) => {
                 let rule = fw.ruleset.rule(id).expect("row of an existing rule");
@@ -77,7 +78,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                     theme::DIM
                 };
                 if i == v.selected && app.focus == Focus::Firewall {
-                    style = theme::SELECTED;
+                    style = theme::selected();
                 } else if i == v.selected {
                     style = style.add_modifier(Modifier::REVERSED);
                 }
@@ -120,7 +121,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         };
         let editor = vec![
             Line::from(vec![
-                Span::styled(format!("{verb}> "), theme::HEADER),
+                Span::styled(format!("{verb}> "), theme::header()),
                 Span::raw(sanitize(&ed.text).into_owned()),
                 Span::styled("▏", theme::BORDER_FOCUS),
             ]),

@@ -25,7 +25,7 @@ pub fn render(f: &mut Frame, area: Rect) {
         .areas(v);
     let cell = |(k, what): &(&str, &str)| {
         vec![
-            Span::styled(format!(" {k:<13}"), theme::HEADER),
+            Span::styled(format!(" {k:<13}"), theme::header()),
             Span::raw(format!("{what:<45}")),
         ]
     };
@@ -54,7 +54,7 @@ pub fn render_explain(f: &mut Frame, area: Rect, title: &str, paragraphs: &[&str
         let mut spans = Vec::new();
         for (i, part) in text.split("**").enumerate() {
             if i % 2 == 1 {
-                spans.push(Span::styled(part.to_string(), theme::HEADER));
+                spans.push(Span::styled(part.to_string(), theme::header()));
             } else {
                 spans.push(Span::raw(part.to_string()));
             }
@@ -193,7 +193,7 @@ pub fn render_graphs(f: &mut Frame, area: Rect, app: &crate::app::state::App) {
     let area = rows[graphs.len()];
     let mut lines = vec![Line::styled(
         "Top talkers (bytes sent + received)",
-        theme::HEADER,
+        theme::header(),
     )];
     for (addr, bytes) in top.iter().take(area.height.saturating_sub(1) as usize) {
         let bar = "█".repeat(((bytes * 30) / max) as usize);
@@ -225,7 +225,7 @@ pub fn render_picker(f: &mut Frame, area: Rect, p: &crate::app::state::Picker) {
         .enumerate()
         .map(|(i, it)| {
             let style = if i == p.selected {
-                theme::SELECTED
+                theme::selected()
             } else if it.up {
                 Style::new()
             } else {

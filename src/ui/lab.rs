@@ -28,7 +28,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             let st = lab.stats(*k);
             let on = if st.running { "●" } else { "○" };
             let style = if i == app.lab_selected && app.focus == Focus::Lab {
-                theme::SELECTED
+                theme::selected()
             } else if st.running {
                 Style::new().fg(Color::LightGreen)
             } else {
@@ -87,7 +87,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         "Err",
         "Note",
     ])
-    .style(theme::HEADER);
+    .style(theme::header());
     f.render_widget(
         Table::new(rows, widths).header(header).column_spacing(1),
         Rect {

@@ -34,7 +34,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     };
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(format!("{} ", s.proto.name()), theme::HEADER),
+            Span::styled(format!("{} ", s.proto.name()), theme::header()),
             Span::styled(s.state_name(), state_style(s)),
             Span::raw(format!(
                 "  started +{}",
@@ -84,7 +84,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             t.zero_windows
         )));
     }
-    lines.push(Line::styled("State changes:", theme::HEADER));
+    lines.push(Line::styled("State changes:", theme::header()));
     for (ts, name) in &s.transitions {
         lines.push(Line::from(format!(
             "  +{:>10.6}s  {name}",

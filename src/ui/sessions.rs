@@ -122,7 +122,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         .filter_map(|&id| table.get(id))
         .map(|s| {
             let style = if Some(s.id) == v.selected {
-                theme::SELECTED
+                theme::selected()
             } else {
                 Style::new()
             };
@@ -164,7 +164,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         rows.push(Row::new(pick(cells, &cols)).style(theme::DIM));
     }
     let widths: Vec<Constraint> = pick(COLUMNS.iter().map(|c| c.1).collect(), &cols);
-    let header = Row::new(pick(COLUMNS.iter().map(|c| c.0).collect(), &cols)).style(theme::HEADER);
+    let header =
+        Row::new(pick(COLUMNS.iter().map(|c| c.0).collect(), &cols)).style(theme::header());
     f.render_widget(
         Table::new(rows, widths)
             .header(header)

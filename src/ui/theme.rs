@@ -6,8 +6,51 @@ use crate::decode::{Proto, Summary};
 
 pub const BORDER: Style = Style::new().fg(Color::DarkGray);
 pub const BORDER_FOCUS: Style = Style::new().fg(Color::Cyan);
-pub const HEADER: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
-pub const SELECTED: Style = Style::new().bg(Color::Blue).fg(Color::White);
+const HEADER: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+const SELECTED: Style = Style::new().bg(Color::Blue).fg(Color::White);
+
+/// Colours the config file's `[theme]` may change; set once at start, before drawing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Theme {
+    pub selected: Style,
+    pub header: Style,
+    pub accept: Color,
+    pub drop: Color,
+    pub reject: Color,
+}
+
+impl Default for Theme {
+    fn default() -> Self {
+        Theme {
+            selected: SELECTED,
+            header: HEADER,
+            accept: Color::LightGreen,
+            drop: Color::LightRed,
+            reject: Color::LightMagenta,
+        }
+    }
+}
+
+static THEME: std::sync::OnceLock<Theme> = std::sync::OnceLock::new();
+
+/// Installs the theme (the first call wins; without one, the defaults).
+pub fn set(t: Theme) {
+    let _ = THEME.set(t);
+}
+
+pub fn current() -> Theme {
+    THEME.get().copied().unwrap_or_default()
+}
+
+/// The selected row.
+pub fn selected() -> Style {
+    current().selected
+}
+
+/// Column headers and titles of lists.
+pub fn header() -> Style {
+    current().header
+}
 pub const HIGHLIGHT_BYTES: Style = Style::new().bg(Color::Yellow).fg(Color::Black);
 pub const LAYER: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
 pub const DIM: Style = Style::new().fg(Color::DarkGray);
