@@ -841,3 +841,25 @@ fn config_keys_and_columns() {
         "{header}"
     );
 }
+
+#[test]
+fn display_filter_applies_to_the_sessions_pane_too() {
+    use crossterm::event::KeyCode;
+    let mut app = app_with(frames::sample());
+    assert_eq!(app.sessions.rows.len(), 3);
+    app.apply(Action::FocusPane(2));
+    app.apply(Action::EditFilter);
+    type_text(&mut app, "icmp");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.sessions.rows,
+        vec![2],
+        "only the ICMP session has matching packets"
+    );
+    app.apply(Action::EditFilter);
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.sessions.rows.len(), 3, "all sessions again");
+}

@@ -555,6 +555,7 @@ impl App {
                     self.filter_bar = None;
                     self.display_filter = None;
                     self.filter_packets(None);
+                    self.refresh_sessions();
                     self.follow = true;
                     return;
                 }
@@ -567,6 +568,7 @@ impl App {
                         self.display_filter = Some(f);
                         self.detail = None;
                         self.filter_packets(Some(PacketFilterKind::Display));
+                        self.refresh_sessions();
                     }
                     Err(e) => bar.error = Some(e),
                 }

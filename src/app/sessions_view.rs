@@ -128,12 +128,19 @@ impl SessionsView {
 
     /// Recomputes the rows when the table changed since the last time; says whether it did.
     pub fn refresh(&mut self, table: &SessionTable) -> bool {
-        self.refresh_with(table, &Verdicts::default())
+        self.refresh_with(table, &Verdicts::default(), None)
     }
 
     /// As `refresh`, with each session's verdict counts: the filter text then also matches
     /// `accept`, `drop` and `reject` for sessions that had packets so judged.
-    pub fn refresh_with(&mut self, table: &SessionTable, verdicts: &Verdicts) -> bool {
+    /// `only`: when a display filter narrows the packet list, the sessions those packets
+    /// belong to (the filter applies to both panes).
+    pub fn refresh_with(
+        &mut self,
+        table: &SessionTable,
+        verdicts: &Verdicts,
+        only: Option<&std::collections::HashSet<u64>>,
+    ) -> bool {
         if self.seen == Some(table.generation) {
             return false;
         }
@@ -142,6 +149,7 @@ impl SessionsView {
         let now = table.now.secs();
         let mut v: Vec<&Session> = table
             .iter()
+            .filter(|s| only.is_none_or(|o| o.contains(&s.id)))
             .filter(|s| {
                 needle.is_empty() || {
                     let mut t = row_text(s);

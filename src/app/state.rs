@@ -423,8 +423,18 @@ impl App {
 
     /// Recomputes the session rows if the table changed (with the verdicts, for the filter).
     pub fn refresh_sessions(&mut self) -> bool {
+        let only: Option<std::collections::HashSet<u64>> = match &self.packet_filter {
+            Some(f) if f.kind == PacketFilterKind::Display => Some(
+                f.matches
+                    .iter()
+                    .filter_map(|no| self.engine.store.index_of(*no))
+                    .filter_map(|i| self.engine.store.get(i)?.session)
+                    .collect(),
+            ),
+            _ => None,
+        };
         self.sessions
-            .refresh_with(&self.engine.sessions, &self.session_verdicts)
+            .refresh_with(&self.engine.sessions, &self.session_verdicts, only.as_ref())
     }
 
     /// Starts a lab scenario: its settings, its ruleset (unless one is loaded), its generators
@@ -520,6 +530,7 @@ impl App {
 
     /// Shows only the packets passing `kind` in the list (or all again with `None`).
     pub fn filter_packets(&mut self, kind: Option<PacketFilterKind>) {
+        self.sessions.invalidate();
         self.packet_filter = kind.map(|kind| PacketFilter {
             kind,
             matches: self
