@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use conntrack::Conntrack;
-use eval::{evaluate, Final, Outcome, PacketView};
+use eval::{Final, Outcome, PacketView};
 use model::{Hook, RuleId, Ruleset};
 
 use crate::decode::Summary;
@@ -128,32 +128,19 @@ impl Firewall {
         Ok(Firewall::new(rs, name, locality))
     }
 
-    /// What the rules make of this packet: conntrack first, then the hooks, then counters.
-    /// `None` for packets the IP hooks never see (ARP, pieces of a datagram).
+    /// What the rules make of this packet: conntrack first, then the hooks (through the
+    /// compiled matcher), then counters. `None` for packets the IP hooks never see (ARP, pieces
+    /// of a datagram). The trace of one packet is `eval::evaluate` with `trace` (the explain).
     pub fn judge(
         &mut self,
         s: &Summary,
         iface: Option<&str>,
         ip_len: u32,
     ) -> Option<(Judgement, Outcome)> {
-        self.judge_traced(s, iface, ip_len, false)
-    }
-
-    pub fn judge_traced(
-        &mut self,
-        s: &Summary,
-        iface: Option<&str>,
-        ip_len: u32,
-        trace: bool,
-    ) -> Option<(Judgement, Outcome)> {
         let ct = self.conntrack.observe(s)?;
         let view = view_of(s, ct, iface, ip_len)?;
         let hooks = self.locality.hooks(view.src, view.dst);
-        let out = if trace {
-            evaluate(&self.ruleset, hooks, &view, true)
-        } else {
-            self.compiled.evaluate(&self.ruleset, hooks, &view)
-        };
+        let out = self.compiled.evaluate(&self.ruleset, hooks, &view);
         for id in &out.hits {
             let c = self.counters.entry(*id).or_default();
             c.packets += 1;
