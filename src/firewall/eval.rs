@@ -303,9 +303,23 @@ pub fn walk(
     trace: bool,
 ) -> Outcome {
     let mut out = Outcome::new();
+    // Connection tracking runs on the first of prerouting and output the packet meets; the
+    // hooks before it (ingress) come before it too, those after it after.
+    let ct_at = hooks
+        .iter()
+        .position(|h| matches!(h, Hook::Prerouting | Hook::Output))
+        .unwrap_or(0);
     for (hi, &hook) in hooks.iter().enumerate() {
         let class = Class::of(hook);
-        let seg = if hi == 0 { seg } else { Seg::PostCt };
+        let seg = match (seg, hi.cmp(&ct_at)) {
+            (Seg::All, _) => Seg::All,
+            (Seg::PreCt, std::cmp::Ordering::Less) => Seg::All,
+            (Seg::PreCt, std::cmp::Ordering::Equal) => Seg::PreCt,
+            (Seg::PreCt, std::cmp::Ordering::Greater) => break,
+            (Seg::PostCt, std::cmp::Ordering::Less) => continue,
+            (Seg::PostCt, std::cmp::Ordering::Equal) => Seg::PostCt,
+            (Seg::PostCt, std::cmp::Ordering::Greater) => Seg::All,
+        };
         let tests = match known {
             Some(lists) => match lists.iter().find(|(c, _)| *c == class) {
                 Some((_, l)) => Tests::Known(l),

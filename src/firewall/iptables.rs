@@ -186,7 +186,7 @@ pub fn parse(src: &str, file: &str) -> R<Ruleset> {
                 if !t.sets.iter().any(|s| s.name == name) {
                     let mut set = NamedSet::new(name);
                     set.ty = if v6 { "type ipv6_addr" } else { "type ipv4_addr" }.into();
-                    set.decls = vec!["flags dynamic,timeout".into(), "timeout 1d".into()];
+                    set.decls = vec!["flags dynamic, timeout".into(), "timeout 1d".into()];
                     set.dynamic = true;
                     t.sets.push(set);
                 }
@@ -1422,7 +1422,7 @@ impl Recent {
             (_, Some(secs), Some(hits)) if !self.negated => {
                 let per_s = hits as f64 / secs.max(1) as f64;
                 let text = format!(
-                    "update @{name} {{ {key} limit rate over {} }}",
+                    "update @{name} {{ {key} limit rate over {} burst {hits} packets }}",
                     rate_text(per_s)
                 );
                 r.approx.push((

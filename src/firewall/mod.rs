@@ -48,10 +48,15 @@ impl Locality {
 impl Locality {
     pub fn is_local(&self, a: IpAddr) -> bool {
         a.is_loopback()
-            || self
-                .nets
-                .iter()
-                .any(|(n, l)| eval::prefix_contains(*n, *l, a))
+            || self.nets.iter().any(|(n, l)| eval::prefix_contains(*n, *l, a))
+    }
+
+    /// Whether a packet to `a` is delivered to the host: its own addresses, and multicast and
+    /// broadcast (a host receives what its groups and its link carry).
+    pub fn receives(&self, a: IpAddr) -> bool {
+        self.is_local(a)
+            || a.is_multicast()
+            || matches!(a, IpAddr::V4(v4) if v4.is_broadcast())
     }
 
     /// The hooks a packet meets, in the kernel's order: to a local address ingress,
@@ -63,11 +68,11 @@ impl Locality {
             // No host given (a capture file without --local): the host is whoever receives.
             return &[Ingress, Prerouting, Input];
         }
-        match (self.is_local(src), self.is_local(dst)) {
-            (true, true) => &[Output, Postrouting, Prerouting, Input],
-            (false, true) => &[Ingress, Prerouting, Input],
-            (true, false) => &[Output, Postrouting],
-            (false, false) => &[Ingress, Prerouting, Forward, Postrouting],
+        match (self.is_local(src), self.is_local(dst), self.receives(dst)) {
+            (true, true, _) => &[Output, Postrouting, Prerouting, Input],
+            (true, false, _) => &[Output, Postrouting],
+            (false, _, true) => &[Ingress, Prerouting, Input],
+            (false, _, false) => &[Ingress, Prerouting, Forward, Postrouting],
         }
     }
 }

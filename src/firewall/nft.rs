@@ -1173,7 +1173,7 @@ impl Parser {
             "goto" => r.verdict = Some(Verdict::Goto(self.word("a chain name")?)),
             "notrack" => r.actions.push(Action::Notrack),
             "masquerade" | "snat" | "dnat" | "redirect" => {
-                self.skip_args()?;
+                self.skip_args(0)?;
                 r.actions
                     .push(Action::Nat(render(&self.toks[start..self.pos])));
             }
@@ -1312,15 +1312,16 @@ impl Parser {
             return Ok(false);
         }
         self.pos += k + 1;
-        if self.skip_args()? == 0 {
+        if self.skip_args(1)? == 0 {
             return self.err("expected a value after 'set'");
         }
         Ok(true)
     }
 
     /// Passes over a statement's free-form arguments (a NAT target with its maps, a `set`
-    /// value) up to the next statement or the end; returns how many tokens.
-    fn skip_args(&mut self) -> R<usize> {
+    /// value) up to the next statement (after at least `min` tokens) or the end; returns how
+    /// many tokens.
+    fn skip_args(&mut self, min: usize) -> R<usize> {
         let mut n = 0;
         let mut depth = 0usize;
         loop {
@@ -1332,7 +1333,7 @@ impl Parser {
                 Some(Tok::Newline) if depth > 0 => {}
                 _ if depth > 0 => {}
                 _ if self.at_end_of_statement() => break,
-                Some(Tok::Word(w)) if n > 0 && starts_statement(w) => break,
+                Some(Tok::Word(w)) if n >= min && starts_statement(w) => break,
                 _ => {}
             }
             self.pos += 1;
