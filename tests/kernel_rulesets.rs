@@ -49,7 +49,7 @@
 //!
 //! Needs root, `ip`, `nft`, `dumpcap`: skipped otherwise, a failure in CI.
 //! Knobs: PLK_KR_ONLY=substring (only those files), PLK_KR_KEEP=DIR (keep every run's files),
-//! PLK_KR_DIR=DIR (ruleset files from there instead).
+//! PLK_KR_DIR=DIR (ruleset files from there instead), PLK_KR_BIN=PATH (another packetlab binary).
 
 mod common;
 
@@ -372,6 +372,27 @@ impl Lab {
             let _ = writeln!(batch, "addr add {a}/{l} dev {ifc}{nodad}");
         }
         let _ = writeln!(batch, "link set lo up\nlink set {ifc} up");
+        // The host knows the peer's IPv6 addresses: its packets to the peer never wait for a
+        // neighbour discovery its own input rules may refuse (a reply the kernel's connection
+        // tracking saw leave, but not the wire). The peer resolves the host by itself.
+        let mut ll = [0xfe80, 0, 0, 0, 0, 0, 0, 0];
+        ll[4] = u16::from_be_bytes([PEER_MAC[0] ^ 2, PEER_MAC[1]]);
+        ll[5] = u16::from_be_bytes([PEER_MAC[2], 0xff]);
+        ll[6] = u16::from_be_bytes([0xfe, PEER_MAC[3]]);
+        ll[7] = u16::from_be_bytes([PEER_MAC[4], PEER_MAC[5]]);
+        let link_local = IpAddr::V6(Ipv6Addr::from(ll));
+        for p in spec
+            .peers
+            .iter()
+            .filter(|p| p.is_ipv6())
+            .chain([&link_local])
+        {
+            let _ = writeln!(
+                batch,
+                "neigh replace {p} lladdr {} dev {ifc} nud permanent",
+                mac(PEER_MAC)
+            );
+        }
         ip_batch(&lab.host, &batch);
         let mut batch = String::new();
         for p in &spec.peers {
@@ -1292,7 +1313,7 @@ fn packetlab(
     what: &str,
     locals: &[String],
 ) -> Result<Vec<Value>, String> {
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = Command::new(knob("PLK_KR_BIN").map_or_else(common::bin, PathBuf::from));
     cmd.current_dir(rulesets_dir())
         .arg("-r")
         .arg(capture)
@@ -1685,6 +1706,7 @@ fn run_ruleset(k: usize, spec: &Spec, work: &Path) -> Figures {
         f.problems
             .push(format!("… and {} more packets", shown - 15));
     }
+    let mut unmatched = String::new();
     for (i, t) in traced.iter().enumerate() {
         let Ok((kern, hits, _)) = kernel_outcome(t, &counters) else {
             continue;
@@ -1700,12 +1722,17 @@ fn run_ruleset(k: usize, spec: &Spec, work: &Path) -> Figures {
                 "on lo"
             } else if t.out && kern.verdict != "accept" {
                 "dropped by output (never on the wire)"
+            } else if t.out {
+                "sent, never on the wire (before the capture began?)"
             } else {
-                "not captured (before the capture began)"
+                "received before the capture began"
             };
             *f.excluded.entry(why).or_default() += 1;
+            let _ = writeln!(unmatched, "{why}: {}", t.header);
         }
     }
+
+    std::fs::write(dir.join("not-captured.txt"), unmatched).unwrap();
 
     // Counters of the rules with `counter`.
     let mut keys: Vec<_> = counters.iter().collect();
