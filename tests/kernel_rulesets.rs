@@ -5,8 +5,10 @@
 //! gives the host the ruleset is written for. Per file, two network namespaces joined by a veth
 //! pair (nothing else; both deleted at the end, also on failure): the *host*, whose veth end is
 //! renamed to `iface` and has the `local` addresses (IPv6 `nodad`, plus its link-local), and the
-//! *peer* with the `peer` addresses. Neighbour discovery and ARP happen by themselves. The host
-//! loads the file with `nft -f` (from the rulesets folder, so `include`s work) in one
+//! *peer* with the `peer` addresses. ARP and neighbour discovery happen by themselves, except
+//! that the host has static IPv6 neighbour entries for the peer (its own packets never wait for
+//! an ND its input rules may refuse, a reply conntrack saw leave but the wire never did; the
+//! peer's NS still come in and the host's NA go out). The host loads the file with `nft -f` (from the rulesets folder, so `include`s work) in one
 //! transaction with a trace table (`inet plk_trace`: chains at priority -450 on every hook,
 //! `meta nftrace set 1` in prerouting and output).
 //!
@@ -15,7 +17,7 @@
 //! (numbers and service names) and a fixed list (the host listens on most of them and echoes,
 //! the rest are closed), UDP datagrams to the same ports (echoed or answered with port
 //! unreachable), ICMP/ICMPv6 echo, mDNS to the multicast groups, TCP scan segments (lone
-//! ACK/FIN/RST, NULL, XMAS, SYN+FIN); from the host, TCP connects, UDP and echo to the peer (so
+//! ACK/FIN/RST, NULL, XMAS, SYN+FIN, SYNs with a tiny and a usual MSS); from the host, TCP connects, UDP and echo to the peer (so
 //! output chains see new flows and input sees replies and related ICMP errors).
 //!
 //! The kernel's side: `nft -a monitor trace` in the host namespace. Each packet's traversal
@@ -44,7 +46,8 @@
 //! wire, so the capture lacks them: the counters are compared over the captured packets only,
 //! and separately the kernel's counters against the whole trace); incoming packets routing did
 //! not deliver (multicast for a group the host did not join); `ct state` (nft 1.0.6 does not
-//! print conntrack in traces). Replies the kernel generates (`reject`, TCP RST, ICMP errors) go
+//! print conntrack in traces). Note `--local`: without the link-local address and the joined
+//! groups packetlab would judge ND and mDNS as forwarded. Replies the kernel generates (`reject`, TCP RST, ICMP errors) go
 //! through the output hook and are compared like any other packet.
 //!
 //! Needs root, `ip`, `nft`, `dumpcap`: skipped otherwise, a failure in CI.
