@@ -73,6 +73,7 @@ fn packet(flow: u32, k: u32) -> PacketView<'static> {
             ct::ESTABLISHED
         },
         len: 60,
+        extra: Default::default(),
     }
 }
 

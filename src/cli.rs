@@ -62,12 +62,24 @@ pub struct Cli {
     #[arg(long = "local", value_name = "CIDR")]
     pub locals: Vec<String>,
 
+    /// The interface name of packets whose file does not name one (classic pcap), for rules
+    /// testing `iifname`/`oifname`/`iif`/`oif`. pcapng files and live captures name their own.
+    #[arg(long, value_name = "NAME")]
+    pub iface: Option<String>,
+
+    /// Write the --rules ruleset as nft syntax to FILE (what `nft -c -f` accepts: defines, sets
+    /// and comments kept, toggled-off rules as `# disabled:` lines) and exit.
+    #[arg(long, value_name = "FILE", requires = "rules")]
+    pub save: Option<PathBuf>,
+
     /// The session `--print follow` follows (its id, as `--print sessions` numbers it).
     #[arg(long, value_name = "N")]
     pub session: Option<u64>,
 
-    /// Check the --rules file and exit: shadowed, redundant and never-matching rules, unreachable
-    /// chains. Exit 0 when nothing is wrong (warnings only), 1 on errors, 2 when unreadable.
+    /// Check the --rules file and exit: every rule packetlab cannot simulate
+    /// (`FILE:LINE:COL: unsupported: …`), shadowed, redundant and never-matching rules,
+    /// unreachable chains, what is approximate or shown only. Exit 0 when the whole file is
+    /// understood (warnings only), 1 when a rule is unsupported, 2 when unreadable or unparsable.
     #[arg(long, requires = "rules")]
     pub check: bool,
 

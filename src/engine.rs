@@ -80,7 +80,7 @@ impl Engine {
         let session = self.sessions.observe(&s, f.ts, f.orig_len);
         self.throughput.add(f.ts.secs(), &s, f.orig_len);
         self.names.learn(&s, f.data);
-        let judgement = self.judge(&s, f.iface);
+        let judgement = self.judge(&s, f.iface, f.ts.0);
         Seen {
             summary: s,
             session,
@@ -88,13 +88,14 @@ impl Engine {
         }
     }
 
-    fn judge(&mut self, s: &Summary, iface: u16) -> Option<Judgement> {
+    fn judge(&mut self, s: &Summary, iface: u16, ts_ns: i64) -> Option<Judgement> {
         let fw = self.firewall.as_mut()?;
         let name = self
             .iface_names
             .get(iface as usize)
             .and_then(|n| n.as_deref());
-        fw.judge(s, name, s.ip_len).map(|(j, _)| j)
+        fw.judge(s, name, s.ip_len, ts_ns.max(0) as u64)
+            .map(|(j, _)| j)
     }
 
     /// Judges every kept packet again, in order, from a clean slate: after a rule was toggled,
@@ -110,7 +111,10 @@ impl Engine {
                 .iface_names
                 .get(p.frame.iface as usize)
                 .and_then(|n| n.as_deref());
-            let j = fw.judge(&p.summary, name, p.summary.ip_len).map(|(j, _)| j);
+            let ts = p.frame.ts.0.max(0) as u64;
+            let j = fw
+                .judge(&p.summary, name, p.summary.ip_len, ts)
+                .map(|(j, _)| j);
             self.store.set_judgement(i, j);
         }
         self.generation += 1;

@@ -92,6 +92,9 @@ pub fn run(cli: Cli) -> Result<i32> {
     if cli.check {
         return check_rules(&cli);
     }
+    if let Some(out) = &cli.save {
+        return save_rules(&cli, out);
+    }
     if let Some(name) = &cli.lab {
         if name == "list" {
             for s in crate::scenario::all() {
@@ -337,7 +340,9 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
     }
 }
 
-/// `--rules FILE --check`: the ruleset's findings, one line each, and the exit code.
+/// `--rules FILE --check`: what packetlab cannot simulate (`FILE:LINE:COL: unsupported: …`,
+/// exit 1), the analysis' warnings, the approximate and shown-only parts (exit 0 with only
+/// those), exit 2 when the file cannot be read or parsed.
 fn check_rules(cli: &Cli) -> Result<i32> {
     let fw = match load_firewall(cli, &[]) {
         Ok(Some(fw)) => fw,
@@ -347,23 +352,29 @@ fn check_rules(cli: &Cli) -> Result<i32> {
             return Ok(2);
         }
     };
-    let findings = crate::firewall::analysis::analyze(&fw.ruleset);
-    let mut errors = 0;
-    for f in &findings {
-        let line = match f.rule.and_then(|r| fw.ruleset.rule(r)) {
-            Some(r) => r.origin.line,
-            None => fw.ruleset.tables[f.chain.0 as usize].chains[f.chain.1 as usize].line,
-        };
-        errors += usize::from(f.is_error());
-        println!("{}:{line}: {}", fw.source, f.describe(&fw.ruleset));
+    for line in crate::firewall::report::check_lines(&fw) {
+        println!("{line}");
     }
-    let rules = fw.ruleset.rules().count();
-    println!(
-        "{}: {rules} rules, {errors} errors, {} warnings",
-        fw.source,
-        findings.len() - errors
-    );
-    Ok(if errors > 0 { 1 } else { 0 })
+    let unsupported = fw.unsupported().len();
+    Ok(if unsupported > 0 { 1 } else { 0 })
+}
+
+/// `--rules FILE --save OUT`: the ruleset as nft syntax.
+fn save_rules(cli: &Cli, out: &Path) -> Result<i32> {
+    let fw = match load_firewall(cli, &[]) {
+        Ok(Some(fw)) => fw,
+        Ok(None) => return Ok(2),
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(2);
+        }
+    };
+    let text = crate::firewall::save::to_nft(&fw.ruleset);
+    if let Err(e) = std::fs::write(out, text) {
+        eprintln!("{}: {e}", out.display());
+        return Ok(2);
+    }
+    Ok(0)
 }
 
 /// The firewall of `--rules`, with the host's addresses from `--local` (and `live` interfaces').
@@ -375,6 +386,7 @@ pub fn load_firewall(
         return Ok(None);
     };
     let mut locality = crate::firewall::Locality::from_args(&cli.locals)?;
+    locality.iface = cli.iface.clone();
     for i in live::interfaces().iter().filter(|i| live.contains(&i.name)) {
         locality.nets.extend(
             i.ips

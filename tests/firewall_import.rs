@@ -274,6 +274,7 @@ fn random_packet(rng: &mut Rng, addrs: &[IpAddr], ports: &[u16]) -> PacketView<'
         oif: rng.pick(&IFACES),
         ct: rng.pick(&STATES),
         len: 40 + rng.below(1400) as u32,
+        extra: Default::default(),
     }
 }
 
@@ -572,6 +573,7 @@ fn iptables_save_and_its_translation_judge_the_capture_corpus_alike() {
             runs.push((
                 Locality {
                     nets: vec![(h, 32)],
+                    iface: None,
                 },
                 "ppp0",
             ));
@@ -579,6 +581,7 @@ fn iptables_save_and_its_translation_judge_the_capture_corpus_alike() {
         runs.push((
             Locality {
                 nets: vec![("198.51.100.254".parse().unwrap(), 32)],
+                iface: None,
             },
             "eth1",
         ));

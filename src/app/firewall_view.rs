@@ -3,7 +3,8 @@
 use crate::decode::detail::Node;
 use crate::firewall::eval::{evaluate, Step};
 use crate::firewall::model::{ct, RuleId};
-use crate::firewall::{view_of, Firewall, Judgement};
+use crate::firewall::eval::PacketView;
+use crate::firewall::{extra_of, view_of, Firewall, Judgement};
 use crate::store::Packet;
 
 /// One line of the pane: a chain's header or one of its rules.
@@ -84,10 +85,13 @@ pub fn explain(fw: &Firewall, p: &Packet, iface: Option<&str>) -> Vec<Node> {
             "Firewall: this packet meets no IP hook (not judged)".into(),
         )];
     };
-    let Some(view) = view_of(&p.summary, j.ct, iface, p.summary.ip_len) else {
+    let mut extra = extra_of(&p.summary, p.frame.ts.0.max(0) as u64);
+    let Some(view) = view_of(&p.summary, j.ct, iface, p.summary.ip_len, extra) else {
         return Vec::new();
     };
     let hooks = fw.locality.hooks(view.src, view.dst);
+    extra.dst_local = hooks.contains(&crate::firewall::model::Hook::Input);
+    let view = PacketView { extra, ..view };
     let out = evaluate(&fw.ruleset, hooks, &view, true);
     let mut v = vec![node(0, format!("Firewall: {}", headline(fw, &j)))];
     v.push(node(1, format!("ct state: {}", ct::name(j.ct))));

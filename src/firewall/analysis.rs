@@ -34,7 +34,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// Errors make `--check` fail; warnings are printed only.
+    /// The findings that are most likely mistakes (a rule that never decides anything). All
+    /// findings are warnings to `--check`: only what packetlab cannot read makes it fail.
     pub fn is_error(&self) -> bool {
         matches!(
             self.kind,
@@ -51,7 +52,7 @@ impl Finding {
         };
         match &self.kind {
             FindingKind::Shadowed { by } => format!(
-                "error: shadowed by line {} ({}): it never decides a packet",
+                "warning: shadowed by line {} ({}): it never decides a packet",
                 line(*by),
                 text(*by)
             ),
@@ -60,7 +61,7 @@ impl Finding {
                 line(*by),
                 text(*by)
             ),
-            FindingKind::NeverMatches(why) => format!("error: can never match: {why}"),
+            FindingKind::NeverMatches(why) => format!("warning: can never match: {why}"),
             FindingKind::UnreachableChain => "warning: no base chain reaches this chain".into(),
         }
     }
@@ -90,7 +91,10 @@ fn implied_v6(f: Field) -> Option<bool> {
 fn values<'a>(t: &'a Table, rhs: &'a Rhs) -> Option<&'a [Value]> {
     match rhs {
         Rhs::Values(v) => Some(v),
-        Rhs::Set(n) => t.set(n).map(|s| s.elements.as_slice()),
+        Rhs::Set(n) => t
+            .set(n)
+            .filter(|s| !s.dynamic)
+            .map(|s| s.elements.as_slice()),
         _ => None,
     }
 }
@@ -155,7 +159,7 @@ fn overlaps(a: &Value, b: &Value) -> bool {
 
 /// Does rule `r`'s test `mr` imply `me` (every packet passing `mr` passes `me`)?
 fn implies(tr: &Table, mr: &Match, te: &Table, me: &Match) -> bool {
-    if mr.field != me.field {
+    if mr.field != me.field || mr.more != me.more {
         return false;
     }
     match (&mr.rhs, &me.rhs, mr.op, me.op) {
@@ -282,6 +286,35 @@ fn terminal(v: &Option<Verdict>) -> bool {
     matches!(v, Some(Verdict::Accept | Verdict::Drop | Verdict::Reject))
 }
 
+/// A rule whose effect is only its tests and verdict: one that can stand for later rules.
+fn plain(r: &Rule) -> bool {
+    r.unsupported.is_none() && r.approx.is_empty() && r.vmap.is_none() && r.actions.is_empty()
+}
+
+/// The chains a rule's verdict or verdict map can jump or go to.
+fn targets_of<'a>(t: &'a Table, r: &'a Rule) -> Vec<&'a str> {
+    let mut v = Vec::new();
+    if let Some(Verdict::Jump(n) | Verdict::Goto(n)) = &r.verdict {
+        v.push(n.as_str());
+    }
+    if let Some(vm) = &r.vmap {
+        let verdicts: Vec<&Verdict> = match &vm.map {
+            MapRef::Inline(e) => e.iter().map(|e| &e.1).collect(),
+            MapRef::Named(n) => t
+                .set(n)
+                .and_then(|s| s.verdicts.as_ref())
+                .map(|v| v.iter().collect())
+                .unwrap_or_default(),
+        };
+        for verdict in verdicts {
+            if let Verdict::Jump(n) | Verdict::Goto(n) = verdict {
+                v.push(n.as_str());
+            }
+        }
+    }
+    v
+}
+
 pub fn analyze(rs: &Ruleset) -> Vec<Finding> {
     let mut out = Vec::new();
     for (ti, t) in rs.tables.iter().enumerate() {
@@ -289,11 +322,15 @@ pub fn analyze(rs: &Ruleset) -> Vec<Finding> {
             .chains
             .iter()
             .flat_map(|c| c.rules.iter())
-            .filter_map(|r| match &r.verdict {
-                Some(Verdict::Jump(n) | Verdict::Goto(n)) => Some(n.as_str()),
-                _ => None,
-            })
+            .flat_map(|r| targets_of(t, r))
             .collect();
+        // Chains packetlab does not simulate are shown as they are, not analysed.
+        let simulated = |c: &Chain| {
+            t.family.simulated()
+                && c.base
+                    .as_ref()
+                    .is_none_or(|b| b.kind == ChainType::Filter)
+        };
         for (ci, c) in t.chains.iter().enumerate() {
             let chain = (ti as u16, ci as u16);
             if c.base.is_none() && !targets.contains(&c.name.as_str()) {
@@ -308,8 +345,11 @@ pub fn analyze(rs: &Ruleset) -> Vec<Finding> {
                 chain: ci as u16,
                 rule: ri as u32,
             };
+            if !simulated(c) {
+                continue;
+            }
             for (ri, r) in c.rules.iter().enumerate() {
-                if !r.enabled {
+                if !r.enabled || r.unsupported.is_some() {
                     continue;
                 }
                 if let Some(why) = never_matches(t, r) {
@@ -322,6 +362,7 @@ pub fn analyze(rs: &Ruleset) -> Vec<Finding> {
                 }
                 let earlier = c.rules[..ri].iter().enumerate().find(|(_, e)| {
                     e.enabled
+                        && plain(e)
                         && terminal(&e.verdict)
                         && never_matches(t, e).is_none()
                         && covers(t, e, r)

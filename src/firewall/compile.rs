@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxBuildHasher;
 
-use super::eval::{self, Outcome, PacketView};
+use super::eval::{self, Class, Extra, Hit, Meters, Outcome, PacketView, Seg};
 use super::model::*;
 
 /// Ports a rule may name and still be indexed (beyond, it is tried for every packet).
@@ -39,10 +39,10 @@ fn dport_values(t: &Table, r: &Rule) -> Option<Vec<u16>> {
     let m = r
         .matches
         .iter()
-        .find(|m| matches!(m.field, Field::Dport(_)) && m.op == Op::Eq)?;
+        .find(|m| matches!(m.field, Field::Dport(_)) && m.more.is_empty() && m.op == Op::Eq)?;
     let vals: &[Value] = match &m.rhs {
         Rhs::Values(v) => v,
-        Rhs::Set(n) => &t.set(n)?.elements,
+        Rhs::Set(n) => &t.set(n).filter(|s| !s.dynamic)?.elements,
         _ => return None,
     };
     let mut total = 0;
@@ -127,6 +127,9 @@ struct Signature {
     icmpv6: Option<u8>,
     iface: u64,
     ct: u8,
+    len: u32,
+    extra: Extra,
+    class: Class,
 }
 
 fn name_hash(n: Option<&str>) -> u64 {
@@ -143,16 +146,24 @@ fn name_hash(n: Option<&str>) -> u64 {
 #[derive(Default)]
 pub struct Compiled {
     index: Index,
-    cache: HashMap<Signature, Vec<RuleId>, FxBuildHasher>,
+    cache: HashMap<Signature, Vec<Hit>, FxBuildHasher>,
     scratch: Vec<u32>,
+    /// Whether a rule reads the packet's length or time: then they are part of the signature.
+    reads_len: bool,
     pub cache_hits: u64,
     pub cache_misses: u64,
 }
 
 impl Compiled {
     pub fn new(rs: &Ruleset) -> Self {
+        let reads_len = rs.rules().any(|(_, r)| {
+            r.matches
+                .iter()
+                .any(|m| m.fields().any(|f| matches!(f, Field::IpLength | Field::Ip6Length)))
+        });
         Compiled {
             index: Index::build(rs),
+            reads_len,
             ..Default::default()
         }
     }
@@ -164,34 +175,64 @@ impl Compiled {
 
     /// The verdict for `p` through `hooks`: exactly what `eval::evaluate` gives.
     pub fn evaluate(&mut self, rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>) -> Outcome {
-        let sig = Signature {
-            src: p.src,
-            dst: p.dst,
-            l4: p.l4,
-            sport: p.sport,
-            dport: p.dport,
-            tcp_flags: p.tcp_flags,
-            icmp: p.icmp_type,
-            icmpv6: p.icmpv6_type,
-            iface: name_hash(p.iif) ^ name_hash(p.oif).rotate_left(1),
-            ct: p.ct,
-        };
-        if !self.cache.contains_key(&sig) {
-            self.cache_misses += 1;
-            if self.cache.len() >= MAX_CACHED {
-                self.cache.clear();
-            }
-            let matched = self.all_matching(rs, p);
-            self.cache.insert(sig, matched);
-        } else {
-            self.cache_hits += 1;
-        }
-        let matched = &self.cache[&sig];
-        eval::evaluate_matched(rs, hooks, p.v6, matched)
+        self.walk(rs, hooks, Seg::All, p, None)
     }
 
-    /// Every rule (enabled or not) whose tests `p` passes, in (table, chain, rule) order.
-    fn all_matching(&mut self, rs: &Ruleset, p: &PacketView<'_>) -> Vec<RuleId> {
+    /// `eval::walk` with the rules' tests taken from the cache.
+    pub fn walk(
+        &mut self,
+        rs: &Ruleset,
+        hooks: &[Hook],
+        seg: Seg,
+        p: &PacketView<'_>,
+        meters: Option<&mut Meters>,
+    ) -> Outcome {
+        let mut sigs: Vec<Signature> = Vec::with_capacity(2);
+        for h in hooks {
+            let class = Class::of(*h);
+            if sigs.iter().any(|s| s.class == class) {
+                continue;
+            }
+            let sig = Signature {
+                src: p.src,
+                dst: p.dst,
+                l4: p.l4,
+                sport: p.sport,
+                dport: p.dport,
+                tcp_flags: p.tcp_flags,
+                icmp: p.icmp_type,
+                icmpv6: p.icmpv6_type,
+                iface: name_hash(p.iif) ^ name_hash(p.oif).rotate_left(1),
+                ct: p.ct,
+                len: if self.reads_len { p.len } else { 0 },
+                extra: Extra {
+                    ts_ns: 0,
+                    ..p.extra
+                },
+                class,
+            };
+            if !self.cache.contains_key(&sig) {
+                self.cache_misses += 1;
+                if self.cache.len() >= MAX_CACHED {
+                    self.cache.clear();
+                }
+                let matched = self.all_matching(rs, p, class);
+                self.cache.insert(sig, matched);
+            } else {
+                self.cache_hits += 1;
+            }
+            sigs.push(sig);
+        }
+        let lists: Vec<(Class, &[Hit])> = sigs
+            .iter()
+            .map(|s| (s.class, self.cache[s].as_slice()))
+            .collect();
+        eval::walk(rs, hooks, seg, p, Some(&lists), meters, false)
+    }
+
+    /// Every rule (enabled or not) whose tests `p` passes (or may), in (table, chain, rule)
+    /// order.
+    fn all_matching(&mut self, rs: &Ruleset, p: &PacketView<'_>, class: Class) -> Vec<Hit> {
         let mut out = Vec::new();
         for (ti, t) in rs.tables.iter().enumerate() {
             if !t.family.sees(p.v6) {
@@ -203,11 +244,14 @@ impl Compiled {
                     .candidates(ti as u16, ci as u16, p.dport, &mut cand);
                 for &ri in &cand {
                     let r = &t.chains[ci].rules[ri as usize];
-                    if r.matches.iter().all(|m| eval::matches(t, m, p)) {
-                        out.push(RuleId {
-                            table: ti as u16,
-                            chain: ci as u16,
-                            rule: ri,
+                    if let Some(res) = eval::test_rule(t, r, p, class) {
+                        out.push(Hit {
+                            id: RuleId {
+                                table: ti as u16,
+                                chain: ci as u16,
+                                rule: ri,
+                            },
+                            res,
                         });
                     }
                 }

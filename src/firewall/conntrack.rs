@@ -87,12 +87,8 @@ impl Conntrack {
     /// datagram still being reassembled.
     pub fn observe(&mut self, s: &Summary) -> Option<u8> {
         self.created = None;
-        s.src?;
-        if s.frag.is_some() && s.sport.is_none() && s.icmp.is_none() && s.icmpv6.is_none() {
-            // The kernel reassembles before the hooks: the datagram is seen once, complete.
-            if matches!(s.proto, Proto::Ipv4 | Proto::Ipv6) {
-                return None;
-            }
+        if !self.sees(s) {
+            return None;
         }
         if let Some(state) = self.icmp_special(s) {
             return Some(state);
@@ -218,6 +214,17 @@ impl Conntrack {
             }
             None => ct::INVALID,
         }
+    }
+
+    /// Whether the IP hooks see this packet at all: not ARP, not a piece of a datagram still
+    /// being reassembled (the kernel reassembles before the hooks: the datagram is seen once).
+    pub fn sees(&self, s: &Summary) -> bool {
+        s.src.is_some()
+            && !(s.frag.is_some()
+                && s.sport.is_none()
+                && s.icmp.is_none()
+                && s.icmpv6.is_none()
+                && matches!(s.proto, Proto::Ipv4 | Proto::Ipv6))
     }
 
     /// Forgets the entry the packet just observed created, when the packet was dropped: the

@@ -148,12 +148,9 @@ pub fn parse(src: &str, file: &str) -> R<Ruleset> {
             }
             let t = open.take().expect("a table is open");
             if t.name == "filter" {
-                rs.tables.push(Table {
-                    family: Family::Ip,
-                    name: "filter".into(),
-                    chains: t.chains,
-                    sets: Vec::new(),
-                });
+                let mut table = Table::new(Family::Ip, "filter".into());
+                table.chains = t.chains;
+                rs.tables.push(table);
             }
             continue;
         }
@@ -242,6 +239,8 @@ fn declare(t: &mut Open, words: &[Word], no: u32) -> Result<(), (u32, String)> {
     let hook = BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, h)| *h);
     let base = match (hook, policy.s.as_str()) {
         (Some(hook), "ACCEPT" | "DROP") => Some(BaseChain {
+            kind: ChainType::Filter,
+            device: None,
             hook,
             priority: 0,
             policy: if policy.s == "ACCEPT" {
@@ -399,19 +398,9 @@ fn rule(chains: &[Chain], words: &[Word], no: u32, text: &str) -> Result<(usize,
         ));
     };
     let hook = chains[ci].base.as_ref().map(|b| b.hook);
-    let mut r = Rule {
-        origin: Origin {
-            line: no,
-            text: text.to_string(),
-        },
-        enabled: true,
-        matches: Vec::new(),
-        // iptables counts every rule.
-        counter: true,
-        log: None,
-        comment: None,
-        verdict: None,
-    };
+    let mut r = Rule::new(no, text.to_string());
+    // iptables counts every rule.
+    r.counter = true;
     let mut proto: Option<(u8, bool, u32)> = None;
     let mut modules: Vec<(Module, u32)> = Vec::new();
     let mut target: Option<(String, u32)> = None;
@@ -453,6 +442,8 @@ fn rule(chains: &[Chain], words: &[Word], no: u32, text: &str) -> Result<(usize,
                         field: Field::IpProtocol,
                         op,
                         rhs: Rhs::Values(vec![Value::Int(n as u64)]),
+                        more: Vec::new(),
+                        var: None,
                     });
                 }
                 proto = Some((n, neg, w.col));
@@ -474,6 +465,8 @@ fn rule(chains: &[Chain], words: &[Word], no: u32, text: &str) -> Result<(usize,
                     field,
                     op,
                     rhs: Rhs::Values(vals),
+                    more: Vec::new(),
+                    var: None,
                 });
             }
             "-i" | "--in-interface" | "-o" | "--out-interface" => {
@@ -510,6 +503,8 @@ fn rule(chains: &[Chain], words: &[Word], no: u32, text: &str) -> Result<(usize,
                     },
                     op,
                     rhs: Rhs::Values(vec![Value::Name(name)]),
+                    more: Vec::new(),
+                    var: None,
                 });
             }
             "-m" | "--match" => {
@@ -684,7 +679,7 @@ fn module_option(
         (Module::Udp, _) | (Module::Multiport, Some((17, false, _))) => L4::Udp,
         _ => L4::Th,
     };
-    let mut push = |field: Field, rhs: Rhs| r.matches.push(Match { field, op, rhs });
+    let mut push = |field: Field, rhs: Rhs| r.matches.push(Match::new(field, op, rhs));
     match opt {
         "--sport" | "--source-port" | "--dport" | "--destination-port" => {
             let v = p.next("a port or range")?;

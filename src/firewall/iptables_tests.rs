@@ -33,6 +33,8 @@ fn eq(field: Field, v: Value) -> Match {
         field,
         op: Op::Eq,
         rhs: Rhs::Values(vec![v]),
+        more: Vec::new(),
+        var: None,
     }
 }
 
@@ -41,6 +43,8 @@ fn ne(field: Field, v: Value) -> Match {
         field,
         op: Op::Ne,
         rhs: Rhs::Values(vec![v]),
+        more: Vec::new(),
+        var: None,
     }
 }
 
@@ -66,6 +70,7 @@ fn semantics(rs: &Ruleset) -> Ruleset {
                 r.origin = Origin {
                     line: 0,
                     text: String::new(),
+                    file: None,
                 };
             }
         }
@@ -84,19 +89,11 @@ fn tables_chains_and_policies() {
     let base = |i: usize| t.chains[i].base.clone();
     assert_eq!(
         base(0),
-        Some(BaseChain {
-            hook: Hook::Input,
-            priority: 0,
-            policy: Policy::Drop
-        })
+        Some(BaseChain::filter(Hook::Input, 0, Policy::Drop))
     );
     assert_eq!(
         base(1),
-        Some(BaseChain {
-            hook: Hook::Forward,
-            priority: 0,
-            policy: Policy::Accept
-        })
+        Some(BaseChain::filter(Hook::Forward, 0, Policy::Accept))
     );
     assert_eq!(base(2).unwrap().hook, Hook::Output);
     assert_eq!(base(3), None);
@@ -158,6 +155,8 @@ fn addresses_protocols_and_interfaces() {
             field: Field::IpSaddr,
             op: Op::Eq,
             rhs: Rhs::Values(vec![net([10, 0, 0, 1], 32), net([10, 0, 0, 2], 32)]),
+            more: Vec::new(),
+            var: None,
         }]
     );
     let fwd = &rs.tables[0].chains[1].rules[0];
@@ -228,6 +227,8 @@ fn ports_multiport_flags_and_icmp() {
                 Value::Int(443),
                 Value::IntRange(8000, 8080)
             ]),
+            more: Vec::new(),
+            var: None,
         }]
     );
     assert_eq!(
@@ -236,6 +237,8 @@ fn ports_multiport_flags_and_icmp() {
             field: Field::Sport(L4::Udp),
             op: Op::Ne,
             rhs: Rhs::Values(vec![Value::Int(53), Value::Int(123)]),
+            more: Vec::new(),
+            var: None,
         }]
     );
     assert_eq!(m(6), vec![eq(Field::Dport(L4::Th), Value::Int(9))]);
@@ -243,6 +246,8 @@ fn ports_multiport_flags_and_icmp() {
         field: Field::TcpFlags,
         op,
         rhs: Rhs::Masked { mask, value },
+        more: Vec::new(),
+        var: None,
     };
     assert_eq!(m(7), vec![flags(Op::Eq, 0x17, 0x02)]);
     assert_eq!(m(8), vec![flags(Op::Ne, 0x3f, 0x00)]);
@@ -273,6 +278,8 @@ fn states_comments_and_targets() {
         field: Field::CtState,
         op,
         rhs: Rhs::AnyBits(bits as u64),
+        more: Vec::new(),
+        var: None,
     };
     assert_eq!(
         r[0].matches,
@@ -552,6 +559,7 @@ fn view(
         oif: Some(iif),
         ct,
         len: 60,
+        extra: Default::default(),
     }
 }
 
@@ -636,12 +644,16 @@ fn nft_reads_what_iptables_restore_translate_writes() {
             field: Field::CtState,
             op: Op::Ne,
             rhs: Rhs::AnyBits((ct::INVALID | ct::NEW) as u64),
+            more: Vec::new(),
+            var: None,
         }]
     );
     let flags = |op, mask, value| Match {
         field: Field::TcpFlags,
         op,
         rhs: Rhs::Masked { mask, value },
+        more: Vec::new(),
+        var: None,
     };
     assert_eq!(r[2].matches, vec![flags(Op::Eq, 0x17, 0x02)]);
     assert_eq!(r[2].log.as_deref(), Some("syn: "));
@@ -659,8 +671,8 @@ fn nft_reads_what_iptables_restore_translate_writes() {
     assert_eq!(e.to_string(), "t.nft:1:10: no table 'ip filter'");
     let e = nft::parse("add table ip f\nadd rule ip f nope accept\n", "t.nft").unwrap_err();
     assert_eq!(e.to_string(), "t.nft:2:15: no chain 'nope' in this table");
-    let e = nft::parse("add map ip f m\n", "t.nft").unwrap_err();
-    assert_eq!(e.to_string(), "t.nft:1:5: unsupported: 'add map'");
+    let e = nft::parse("add table ip f\nadd flowtable ip f ft\n", "t.nft").unwrap_err();
+    assert_eq!(e.to_string(), "t.nft:2:5: unknown command 'add flowtable'");
 }
 
 const EVERYTHING: &str = include_str!("../../tests/data/rulesets/every-construct.nft");

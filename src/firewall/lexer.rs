@@ -6,7 +6,7 @@ pub enum Tok {
     Word(String),
     /// A quoted string, without its quotes.
     Str(String),
-    /// One of `{ } ( ) ; , | & @ $ = !` and the two-character `==`, `!=`.
+    /// One of `{ } ( ) ; , | & @ $ = ! < > +` and the two-character `==`, `!=`, `<=`, `>=`.
     Punct(&'static str),
     Newline,
     /// A line `# disabled: RULE` (as packetlab saves a rule toggled off): the rule's tokens
@@ -22,6 +22,8 @@ pub struct Token {
     pub tok: Tok,
     pub line: u32,
     pub col: u32,
+    /// Which file it comes from: 0 the ruleset's own, others its includes.
+    pub file: u16,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -47,6 +49,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 tok,
                 line: l0,
                 col: c0,
+                file: 0,
             })
         };
         match c {
@@ -111,13 +114,20 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 }
                 push(&mut out, Tok::Str(s));
             }
-            '=' | '!' if chars.get(i + 1) == Some(&'=') => {
-                push(&mut out, Tok::Punct(if c == '=' { "==" } else { "!=" }));
+            '=' | '!' | '<' | '>' if chars.get(i + 1) == Some(&'=') => {
+                let p = match c {
+                    '=' => "==",
+                    '!' => "!=",
+                    '<' => "<=",
+                    _ => ">=",
+                };
+                push(&mut out, Tok::Punct(p));
                 i += 2;
                 col += 2;
                 continue;
             }
-            '{' | '}' | '(' | ')' | ';' | ',' | '|' | '&' | '@' | '$' | '=' | '!' => {
+            '{' | '}' | '(' | ')' | ';' | ',' | '|' | '&' | '@' | '$' | '=' | '!' | '<' | '>'
+            | '+' => {
                 let p = match c {
                     '{' => "{",
                     '}' => "}",
@@ -130,6 +140,9 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                     '@' => "@",
                     '$' => "$",
                     '!' => "!",
+                    '<' => "<",
+                    '>' => ">",
+                    '+' => "+",
                     _ => "=",
                 };
                 push(&mut out, Tok::Punct(p));

@@ -11,6 +11,7 @@ pub mod lexer;
 pub mod model;
 pub mod names;
 pub mod nft;
+pub mod report;
 pub mod save;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use std::path::Path;
 
 use conntrack::Conntrack;
 use eval::{Final, Outcome, PacketView};
+use model::ct;
 use model::{Hook, RuleId, Ruleset};
 
 use crate::decode::Summary;
@@ -27,6 +29,9 @@ use crate::decode::Summary;
 #[derive(Clone, Debug, Default)]
 pub struct Locality {
     pub nets: Vec<(IpAddr, u8)>,
+    /// `--iface NAME`: the interface of packets whose capture does not name one (classic
+    /// pcap, a pcapng interface without `if_name`).
+    pub iface: Option<String>,
 }
 
 impl Locality {
@@ -36,7 +41,7 @@ impl Locality {
             .iter()
             .map(|a| parse_local(a).ok_or_else(|| format!("--local {a}: not an address or CIDR")))
             .collect::<Result<_, _>>()?;
-        Ok(Locality { nets })
+        Ok(Locality { nets, iface: None })
     }
 }
 
@@ -49,18 +54,20 @@ impl Locality {
                 .any(|(n, l)| eval::prefix_contains(*n, *l, a))
     }
 
-    /// The hooks a packet meets: to a local address input, from one output, both (loopback)
-    /// output then input, as in the kernel; neither: forward.
+    /// The hooks a packet meets, in the kernel's order: to a local address ingress,
+    /// prerouting, input; from one output, postrouting; both (loopback) all of them from
+    /// output; neither: ingress, prerouting, forward, postrouting.
     pub fn hooks(&self, src: IpAddr, dst: IpAddr) -> &'static [Hook] {
+        use Hook::*;
         if self.nets.is_empty() && !src.is_loopback() {
             // No host given (a capture file without --local): the host is whoever receives.
-            return &[Hook::Input];
+            return &[Ingress, Prerouting, Input];
         }
         match (self.is_local(src), self.is_local(dst)) {
-            (true, true) => &[Hook::Output, Hook::Input],
-            (false, true) => &[Hook::Input],
-            (true, false) => &[Hook::Output],
-            (false, false) => &[Hook::Forward],
+            (true, true) => &[Output, Postrouting, Prerouting, Input],
+            (false, true) => &[Ingress, Prerouting, Input],
+            (true, false) => &[Output, Postrouting],
+            (false, false) => &[Ingress, Prerouting, Forward, Postrouting],
         }
     }
 }
@@ -89,6 +96,11 @@ pub struct Firewall {
     pub counters: HashMap<RuleId, Counter>,
     /// Packets per final verdict: accept, drop, reject.
     pub verdicts: [u64; 3],
+    /// Packets whose verdict is approximate (see `Judgement::exact`).
+    pub inexact: u64,
+    meters: eval::Meters,
+    /// Whether any base chain runs before connection tracking (priority < -200).
+    has_pre_ct: bool,
 }
 
 /// A packet's judgement, kept with it.
@@ -98,11 +110,16 @@ pub struct Judgement {
     pub rule: Option<RuleId>,
     pub chain: Option<(u16, u16)>,
     pub ct: u8,
+    /// False when the verdict depends on something not simulated exactly: a rate or quota
+    /// model, an unsupported rule, a NAT chain acting on it, an interface the capture does not
+    /// name.
+    pub exact: bool,
 }
 
 impl Firewall {
     pub fn new(ruleset: Ruleset, source: String, locality: Locality) -> Self {
         let compiled = compile::Compiled::new(&ruleset);
+        let has_pre_ct = pre_ct(&ruleset);
         Firewall {
             ruleset,
             source,
@@ -111,6 +128,9 @@ impl Firewall {
             compiled,
             counters: HashMap::new(),
             verdicts: [0; 3],
+            inexact: 0,
+            meters: eval::Meters::default(),
+            has_pre_ct,
         }
     }
 
@@ -122,39 +142,94 @@ impl Firewall {
         let rs = if iptables::looks_like(&text) {
             iptables::parse(&text, &name)
         } else {
-            nft::parse(&text, &name)
+            nft::parse_file(&text, path, &name)
         }
         .map_err(|e| e.to_string())?;
         Ok(Firewall::new(rs, name, locality))
     }
 
-    /// What the rules make of this packet: conntrack first, then the hooks (through the
-    /// compiled matcher), then counters. `None` for packets the IP hooks never see (ARP, pieces
-    /// of a datagram). The trace of one packet is `eval::evaluate` with `trace` (the explain).
+    /// The rules packetlab could not simulate, with why: shown in red, counted in a banner.
+    pub fn unsupported(&self) -> Vec<(RuleId, &str)> {
+        self.ruleset
+            .rules()
+            .filter_map(|(id, r)| r.unsupported.as_ref().map(|u| (id, u.1.as_str())))
+            .collect()
+    }
+
+    /// What the rules make of this packet: chains before connection tracking (they may
+    /// `notrack` it), conntrack, then the hooks (through the compiled matcher), then counters.
+    /// `None` for packets the IP hooks never see (ARP, pieces of a datagram). The trace of one
+    /// packet is `eval::evaluate` with `trace` (the explain).
     pub fn judge(
         &mut self,
         s: &Summary,
-        iface: Option<&str>,
+        iface: Option<&'_ str>,
         ip_len: u32,
+        ts_ns: u64,
     ) -> Option<(Judgement, Outcome)> {
-        let ct = self.conntrack.observe(s)?;
-        let view = view_of(s, ct, iface, ip_len)?;
-        let hooks = self.locality.hooks(view.src, view.dst);
-        let out = self.compiled.evaluate(&self.ruleset, hooks, &view);
+        let src = s.src?;
+        let dst = s.final_dst.or(s.dst)?;
+        if !self.conntrack.sees(s) {
+            return None;
+        }
+        let iface = iface.or(self.locality.iface.as_deref());
+        let hooks = self.locality.hooks(src, dst);
+        let mut extra = extra_of(s, ts_ns);
+        extra.dst_local = hooks.contains(&Hook::Input);
+        let mut pre = None;
+        if self.has_pre_ct {
+            let view = view_of(s, ct::INVALID, iface, ip_len, extra)?;
+            let out = self.compiled.walk(
+                &self.ruleset,
+                hooks,
+                eval::Seg::PreCt,
+                &view,
+                Some(&mut self.meters),
+            );
+            pre = Some(out);
+        }
+        let dropped_early = pre.as_ref().is_some_and(|o| o.verdict != Final::Accept);
+        let notrack = pre.as_ref().is_some_and(|o| o.notrack);
+        let mut ct = ct::INVALID;
+        let out = if dropped_early {
+            // Dropped before conntrack: no connection is created.
+            pre.take()?
+        } else {
+            ct = if notrack {
+                ct::UNTRACKED
+            } else {
+                self.conntrack.observe(s)?
+            };
+            let view = view_of(s, ct, iface, ip_len, extra)?;
+            let seg = if self.has_pre_ct {
+                eval::Seg::PostCt
+            } else {
+                eval::Seg::All
+            };
+            let out =
+                self.compiled
+                    .walk(&self.ruleset, hooks, seg, &view, Some(&mut self.meters));
+            if out.verdict != Final::Accept && !notrack {
+                self.conntrack.unconfirm(s);
+            }
+            match pre.take() {
+                Some(p) => p.then(out),
+                None => out,
+            }
+        };
         for id in &out.hits {
             let c = self.counters.entry(*id).or_default();
             c.packets += 1;
             c.bytes += ip_len as u64;
         }
         self.verdicts[out.verdict as usize] += 1;
-        if out.verdict != Final::Accept {
-            self.conntrack.unconfirm(s);
-        }
+        self.inexact += u64::from(!out.exact);
         let j = Judgement {
             verdict: out.verdict,
             rule: out.rule,
             chain: out.chain,
             ct,
+            exact: out.exact,
         };
         Some((j, out))
     }
@@ -165,11 +240,14 @@ impl Firewall {
         self.conntrack = Conntrack::default();
         self.counters.clear();
         self.verdicts = [0; 3];
+        self.inexact = 0;
+        self.meters = eval::Meters::default();
     }
 
     /// Call after rules were moved, added, removed or edited (not needed for toggles).
     pub fn rules_changed(&mut self) {
         self.compiled.rebuild(&self.ruleset);
+        self.has_pre_ct = pre_ct(&self.ruleset);
     }
 
     pub fn rule_text(&self, id: RuleId) -> Option<&str> {
@@ -191,12 +269,41 @@ impl Firewall {
     }
 }
 
+fn pre_ct(rs: &Ruleset) -> bool {
+    rs.tables.iter().flat_map(|t| &t.chains).any(|c| {
+        c.base.as_ref().is_some_and(|b| {
+            b.priority < eval::CONNTRACK_PRIORITY && matches!(b.hook, Hook::Prerouting | Hook::Output)
+        })
+    })
+}
+
+/// The less-read fields of a packet, from its summary.
+pub fn extra_of(s: &Summary, ts_ns: u64) -> eval::Extra {
+    let dst = s.final_dst.or(s.dst);
+    let pkttype = match (s.eth_dst, dst) {
+        (Some([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), _) => 1,
+        (_, Some(IpAddr::V4(a))) if a.is_broadcast() => 1,
+        (Some(m), _) if m[0] & 1 == 1 => 2,
+        (_, Some(a)) if a.is_multicast() => 2,
+        _ => 0,
+    };
+    eval::Extra {
+        ttl: s.ttl,
+        ip6_nexthdr: s.ipv6_nxt,
+        mss: s.tcp.and_then(|t| t.mss),
+        pkttype,
+        dst_local: false,
+        ts_ns,
+    }
+}
+
 /// The packet as rules see it, from its decoded summary.
 pub fn view_of<'a>(
     s: &Summary,
     ct: u8,
     iface: Option<&'a str>,
     ip_len: u32,
+    extra: eval::Extra,
 ) -> Option<PacketView<'a>> {
     let src = s.src?;
     let dst = s.final_dst.or(s.dst)?;
@@ -220,6 +327,7 @@ pub fn view_of<'a>(
         oif: iface,
         ct,
         len: ip_len,
+        extra,
     })
 }
 

@@ -8,6 +8,12 @@ pub enum Family {
     Ip,
     Ip6,
     Inet,
+    /// Parsed and shown, not simulated: they see frames, not the IP hooks packetlab models.
+    Arp,
+    Bridge,
+    /// Its ingress chains see every packet of their device before any IP hook: their rules are
+    /// tested, and a match makes the verdict approximate (they are not simulated).
+    Netdev,
 }
 
 impl Family {
@@ -16,7 +22,22 @@ impl Family {
             Family::Ip => "ip",
             Family::Ip6 => "ip6",
             Family::Inet => "inet",
+            Family::Arp => "arp",
+            Family::Bridge => "bridge",
+            Family::Netdev => "netdev",
         }
+    }
+
+    pub fn from_name(s: &str) -> Option<Family> {
+        Some(match s {
+            "ip" => Family::Ip,
+            "ip6" => Family::Ip6,
+            "inet" => Family::Inet,
+            "arp" => Family::Arp,
+            "bridge" => Family::Bridge,
+            "netdev" => Family::Netdev,
+            _ => return None,
+        })
     }
 
     /// Whether a table of this family sees a packet of IP version `v6`.
@@ -24,8 +45,14 @@ impl Family {
         match self {
             Family::Ip => !v6,
             Family::Ip6 => v6,
-            Family::Inet => true,
+            Family::Inet | Family::Netdev => true,
+            Family::Arp | Family::Bridge => false,
         }
+    }
+
+    /// Whether packetlab simulates this family's chains (else they are shown only).
+    pub fn simulated(self) -> bool {
+        matches!(self, Family::Ip | Family::Ip6 | Family::Inet)
     }
 }
 
@@ -36,6 +63,9 @@ pub enum Hook {
     Forward,
     Output,
     Postrouting,
+    /// netdev (and inet) ingress and netdev egress: before and after every IP hook.
+    Ingress,
+    Egress,
 }
 
 impl Hook {
@@ -46,8 +76,65 @@ impl Hook {
             Hook::Forward => "forward",
             Hook::Output => "output",
             Hook::Postrouting => "postrouting",
+            Hook::Ingress => "ingress",
+            Hook::Egress => "egress",
         }
     }
+
+    pub fn from_name(s: &str) -> Option<Hook> {
+        Some(match s {
+            "prerouting" => Hook::Prerouting,
+            "input" => Hook::Input,
+            "forward" => Hook::Forward,
+            "output" => Hook::Output,
+            "postrouting" => Hook::Postrouting,
+            "ingress" => Hook::Ingress,
+            "egress" => Hook::Egress,
+            _ => return None,
+        })
+    }
+}
+
+/// What a base chain does: only `filter` chains decide verdicts here; `nat` and `route` chains
+/// are parsed and shown, and a packet they would act on is marked approximate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChainType {
+    Filter,
+    Nat,
+    Route,
+}
+
+impl ChainType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChainType::Filter => "filter",
+            ChainType::Nat => "nat",
+            ChainType::Route => "route",
+        }
+    }
+}
+
+/// The hook priorities nft names (`priority filter + 10`), per family and hook as `nft` resolves
+/// them (nftables' `std_prios`; bridge has its own numbers).
+pub fn named_priority(name: &str, family: Family) -> Option<i32> {
+    if family == Family::Bridge {
+        return Some(match name {
+            "dstnat" => -300,
+            "filter" => -200,
+            "out" => 100,
+            "srcnat" => 300,
+            _ => return None,
+        });
+    }
+    Some(match name {
+        "raw" => -300,
+        "mangle" => -150,
+        "dstnat" => -100,
+        "filter" => 0,
+        "security" => 50,
+        "srcnat" => 100,
+        _ => return None,
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +192,27 @@ pub enum Field {
     Icmpv6Type,
     Iifname,
     Oifname,
+    /// `meta nfproto`: the layer-3 family (ipv4 2, ipv6 10).
+    Nfproto,
+    /// `meta protocol`: the ethertype (0x0800, 0x86dd).
+    EtherProto,
+    /// `meta pkttype`: host 0, broadcast 1, multicast 2, other 3.
+    Pkttype,
+    IpTtl,
+    IpLength,
+    /// `ip6 nexthdr`: the next-header field of the fixed IPv6 header (not the final one).
+    Ip6Nexthdr,
+    Ip6Hoplimit,
+    Ip6Length,
+    /// `tcp option maxseg size`; with `Rhs::Exists` the option's presence.
+    TcpMss,
+    /// `ct status`: not tracked by the simulator (it reads as unknown).
+    CtStatus,
+    /// `fib daddr type`: local, unicast, broadcast, multicast, from `--local`.
+    FibDaddrType,
+    /// `fib saddr . iif oif`, with `Rhs::Exists`: the reverse-path check, which needs the
+    /// host's routes (it reads as unknown).
+    FibRpf,
 }
 
 impl Field {
@@ -128,6 +236,18 @@ impl Field {
             Field::Icmpv6Type => "icmpv6 type",
             Field::Iifname => "iifname",
             Field::Oifname => "oifname",
+            Field::Nfproto => "meta nfproto",
+            Field::EtherProto => "meta protocol",
+            Field::Pkttype => "meta pkttype",
+            Field::IpTtl => "ip ttl",
+            Field::IpLength => "ip length",
+            Field::Ip6Nexthdr => "ip6 nexthdr",
+            Field::Ip6Hoplimit => "ip6 hoplimit",
+            Field::Ip6Length => "ip6 length",
+            Field::TcpMss => "tcp option maxseg size",
+            Field::CtStatus => "ct status",
+            Field::FibDaddrType => "fib daddr type",
+            Field::FibRpf => "fib saddr . iif oif",
         }
     }
 }
@@ -173,6 +293,8 @@ pub enum Value {
     IntRange(u64, u64),
     /// An interface name; a trailing `*` matches any suffix.
     Name(String),
+    /// One element of a concatenation's set: a value per part (`tcp . 22`).
+    Concat(Vec<Value>),
 }
 
 impl fmt::Display for Value {
@@ -186,6 +308,15 @@ impl fmt::Display for Value {
             Value::Int(n) => write!(f, "{n}"),
             Value::IntRange(a, b) => write!(f, "{a}-{b}"),
             Value::Name(s) => write!(f, "\"{s}\""),
+            Value::Concat(vs) => {
+                for (i, v) in vs.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " . ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -206,13 +337,91 @@ pub enum Rhs {
     Masked { mask: u64, value: u64 },
     /// `tcp flags syn,ack`: any of these bits set (nft's implicit `& flags != 0`).
     AnyBits(u64),
+    /// `tcp option maxseg exists` (true) / `missing` (false).
+    Exists(bool),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Match {
     pub field: Field,
+    /// The further parts of a concatenation (`ip protocol . th dport`): then every value is a
+    /// `Value::Concat` with a part per field.
+    pub more: Vec<Field>,
     pub op: Op,
     pub rhs: Rhs,
+    /// The `define` the right side came from whole (`$LAN`), kept for saving.
+    pub var: Option<String>,
+}
+
+impl Match {
+    pub fn new(field: Field, op: Op, rhs: Rhs) -> Match {
+        Match {
+            field,
+            more: Vec::new(),
+            op,
+            rhs,
+            var: None,
+        }
+    }
+
+    /// The fields it reads, in order.
+    pub fn fields(&self) -> impl Iterator<Item = Field> + '_ {
+        std::iter::once(self.field).chain(self.more.iter().copied())
+    }
+}
+
+/// A verdict map: the key (one field or a concatenation), and the verdict per value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vmap {
+    pub field: Field,
+    pub more: Vec<Field>,
+    pub map: MapRef,
+    pub var: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapRef {
+    Inline(Vec<(Value, Verdict)>),
+    /// A named map of the table, `vmap @name`.
+    Named(String),
+}
+
+/// A statement whose effect depends on state the simulator only models (rates, quotas,
+/// connection counts, sets filled at run time): evaluated with that model, and every verdict it
+/// takes part in is marked approximate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Approx {
+    /// `limit rate [over] N/unit [burst B]`: a token bucket; `per_s` tokens a second.
+    Limit {
+        over: bool,
+        per_s: f64,
+        burst: f64,
+        bytes: bool,
+    },
+    /// `quota [over] N bytes`.
+    Quota { over: bool, bytes: u64 },
+    /// `ct count [over] N`: connections counted per rule (or per key in a set/meter).
+    CtCount { over: bool, n: u64 },
+    /// `add/update @set { key [stmt] }` and `meter name { key stmt }`: the key's own instance
+    /// of the inner statement (none: the statement always goes on).
+    PerKey {
+        key: Vec<Field>,
+        inner: Option<Box<Approx>>,
+    },
+}
+
+impl Eq for Approx {}
+
+/// Statements that change no verdict packetlab decides, kept to be shown and saved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `notrack`: the packet is not tracked (its ct state is `untracked`).
+    Notrack,
+    /// A NAT statement (`masquerade`, `snat to …`, `dnat to …`, `redirect to …`): not simulated.
+    Nat(String),
+    /// Anything else that only alters the packet or its metadata (`meta mark set …`,
+    /// `tcp option maxseg size set rt mtu`, `ct mark set …`), as written.
+    Other(String),
 }
 
 /// Where a rule came from: the file line (1-based) and its text.
@@ -220,6 +429,8 @@ pub struct Match {
 pub struct Origin {
     pub line: u32,
     pub text: String,
+    /// The included file it came from, when not the ruleset's own file.
+    pub file: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,13 +443,60 @@ pub struct Rule {
     pub comment: Option<String>,
     /// None: the rule only counts or logs, and evaluation goes on.
     pub verdict: Option<Verdict>,
+    /// A verdict map deciding the verdict (`ct state vmap { … }`); no match: the rule does not.
+    pub vmap: Option<Vmap>,
+    /// Stateful statements modelled approximately, each with its text as written.
+    pub approx: Vec<(Approx, String)>,
+    pub actions: Vec<Action>,
+    /// Why packetlab cannot simulate this rule (`unsupported: …`) and the column it starts
+    /// at. Such a rule never matches; a packet that reaches it whose tests before the
+    /// unsupported part pass gets an approximate verdict.
+    pub unsupported: Option<(u32, String)>,
+}
+
+impl Rule {
+    pub fn new(line: u32, text: String) -> Rule {
+        Rule {
+            origin: Origin { line, text, file: None },
+            enabled: true,
+            matches: Vec::new(),
+            counter: false,
+            log: None,
+            comment: None,
+            verdict: None,
+            vmap: None,
+            approx: Vec::new(),
+            actions: Vec::new(),
+            unsupported: None,
+        }
+    }
+
+    /// Whether its effect is modelled only approximately (rates, quotas, dynamic sets).
+    pub fn is_approx(&self) -> bool {
+        !self.approx.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BaseChain {
+    pub kind: ChainType,
     pub hook: Hook,
     pub priority: i32,
     pub policy: Policy,
+    /// The device of a netdev (or inet ingress) chain.
+    pub device: Option<String>,
+}
+
+impl BaseChain {
+    pub fn filter(hook: Hook, priority: i32, policy: Policy) -> BaseChain {
+        BaseChain {
+            kind: ChainType::Filter,
+            hook,
+            priority,
+            policy,
+            device: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -252,7 +510,28 @@ pub struct Chain {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamedSet {
     pub name: String,
+    /// The set's type as written (`ipv4_addr`, `inet_proto . inet_service`), kept for saving.
+    pub ty: String,
+    /// Further declarations kept as written (`flags interval`, `timeout 1h`, `size 65535`).
+    pub decls: Vec<String>,
     pub elements: Vec<Value>,
+    /// A verdict map (`map m { type … : verdict; … }`): the verdict of each element.
+    pub verdicts: Option<Vec<Verdict>>,
+    /// Filled at run time (`add @set`, `update @set`): its membership is approximate.
+    pub dynamic: bool,
+}
+
+impl NamedSet {
+    pub fn new(name: String) -> NamedSet {
+        NamedSet {
+            name,
+            ty: String::new(),
+            decls: Vec::new(),
+            elements: Vec::new(),
+            verdicts: None,
+            dynamic: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,7 +539,23 @@ pub struct Table {
     pub family: Family,
     pub name: String,
     pub chains: Vec<Chain>,
+    /// Named sets and maps.
     pub sets: Vec<NamedSet>,
+    /// Table statements kept but not simulated (`flowtable`, `counter` objects, `ct helper`…),
+    /// as written, with the line they start on.
+    pub other: Vec<(u32, String)>,
+}
+
+impl Table {
+    pub fn new(family: Family, name: String) -> Table {
+        Table {
+            family,
+            name,
+            chains: Vec::new(),
+            sets: Vec::new(),
+            other: Vec::new(),
+        }
+    }
 }
 
 impl Table {
@@ -276,6 +571,8 @@ impl Table {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ruleset {
     pub tables: Vec<Table>,
+    /// `define NAME = VALUE` in file order, the value as written: saved back.
+    pub defines: Vec<(String, String)>,
 }
 
 /// Names a rule: table, chain and position, stable while rules are toggled.

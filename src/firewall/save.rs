@@ -15,16 +15,25 @@ use super::nft::Kind;
 
 pub fn to_nft(rs: &Ruleset) -> String {
     let mut out = String::new();
+    for (name, value) in &rs.defines {
+        let _ = writeln!(out, "define {name} = {value}");
+    }
+    if !rs.defines.is_empty() {
+        out.push('\n');
+    }
     for (i, t) in rs.tables.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
         let _ = writeln!(out, "table {} {} {{", t.family.name(), t.name);
+        for (_, text) in &t.other {
+            let _ = writeln!(out, "    {text}");
+        }
         for s in &t.sets {
             write_set(&mut out, t, s);
         }
         for (ci, c) in t.chains.iter().enumerate() {
-            if ci > 0 || !t.sets.is_empty() {
+            if ci > 0 || !t.sets.is_empty() || !t.other.is_empty() {
                 out.push('\n');
             }
             let _ = writeln!(out, "    chain {} {{", c.name);
@@ -33,9 +42,17 @@ pub fn to_nft(rs: &Ruleset) -> String {
                     Policy::Accept => "accept",
                     Policy::Drop => "drop",
                 };
+                let device = match &b.device {
+                    Some(d) if d.starts_with('{') || d.contains(',') => {
+                        format!(" devices = {{ {} }}", d.trim_matches(['{', '}', ' ']))
+                    }
+                    Some(d) => format!(" device {}", quoted(d)),
+                    None => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "        type filter hook {} priority {}; policy {policy};",
+                    "        type {} hook {}{device} priority {}; policy {policy};",
+                    b.kind.name(),
                     b.hook.name(),
                     b.priority
                 );
@@ -61,40 +78,122 @@ fn write_set(out: &mut String, t: &Table, s: &NamedSet) {
         .iter()
         .flat_map(|c| &c.rules)
         .flat_map(|r| &r.matches)
-        .find(|m| m.rhs == Rhs::Set(s.name.clone()))
+        .find(|m| m.rhs == Rhs::Set(s.name.clone()) && m.more.is_empty())
         .map(|m| m.field);
-    let ty = match (used_by, s.elements.first()) {
-        (Some(Field::IpSaddr | Field::IpDaddr), _) => "ipv4_addr",
-        (Some(Field::Ip6Saddr | Field::Ip6Daddr), _) => "ipv6_addr",
-        (Some(Field::IpProtocol | Field::L4Proto), _) => "inet_proto",
-        (Some(Field::Iifname | Field::Oifname), _) => "ifname",
-        (Some(Field::Sport(_) | Field::Dport(_)), _) => "inet_service",
-        (_, Some(Value::Prefix(a, _) | Value::AddrRange(a, _))) if a.is_ipv6() => "ipv6_addr",
-        (_, Some(Value::Prefix(..) | Value::AddrRange(..))) => "ipv4_addr",
-        (_, Some(Value::Name(_))) => "ifname",
-        _ => "inet_service",
-    };
+    let map = s.verdicts.is_some();
+    let _ = writeln!(out, "    {} {} {{", if map { "map" } else { "set" }, s.name);
+    if s.ty.is_empty() {
+        let ty = match (used_by, s.elements.first()) {
+            (Some(Field::IpSaddr | Field::IpDaddr), _) => "ipv4_addr",
+            (Some(Field::Ip6Saddr | Field::Ip6Daddr), _) => "ipv6_addr",
+            (Some(Field::IpProtocol | Field::L4Proto), _) => "inet_proto",
+            (Some(Field::Iifname | Field::Oifname), _) => "ifname",
+            (Some(Field::Sport(_) | Field::Dport(_)), _) => "inet_service",
+            (_, Some(Value::Prefix(a, _) | Value::AddrRange(a, _))) if a.is_ipv6() => "ipv6_addr",
+            (_, Some(Value::Prefix(..) | Value::AddrRange(..))) => "ipv4_addr",
+            (_, Some(Value::Name(_))) => "ifname",
+            _ => "inet_service",
+        };
+        let _ = writeln!(out, "        type {ty}");
+    } else {
+        let _ = writeln!(out, "        {}", s.ty);
+    }
     let interval = s.elements.iter().any(|v| match v {
         Value::Prefix(a, l) => *l != if a.is_ipv4() { 32 } else { 128 },
         Value::AddrRange(..) | Value::IntRange(..) => true,
         _ => false,
     });
-    let _ = writeln!(out, "    set {} {{", s.name);
-    let _ = writeln!(out, "        type {ty}");
-    if interval {
+    let has_flags = s.decls.iter().any(|d| d.starts_with("flags"));
+    if interval && !has_flags {
         out.push_str("        flags interval\n");
     }
+    for d in &s.decls {
+        let _ = writeln!(out, "        {d}");
+    }
+    let fields = set_fields(t, s, used_by);
     if !s.elements.is_empty() {
-        let field = used_by.unwrap_or(Field::Dport(L4::Th));
-        let elems: Vec<String> = s.elements.iter().map(|v| value(field, v)).collect();
+        let elems: Vec<String> = s
+            .elements
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut e = element(&fields, v);
+                if let Some(vs) = &s.verdicts {
+                    if let Some(verdict) = vs.get(i) {
+                        let _ = write!(e, " : {verdict}");
+                    }
+                }
+                e
+            })
+            .collect();
         let _ = writeln!(out, "        elements = {{ {} }}", elems.join(", "));
     }
     out.push_str("    }\n");
 }
 
-/// One rule as nft text: matches, `counter`, `log`, verdict, `comment`.
+/// The fields whose names a set's elements are written with (a concatenation has several).
+fn set_fields(t: &Table, s: &NamedSet, used_by: Option<Field>) -> Vec<Field> {
+    let by_rule = t.chains.iter().flat_map(|c| &c.rules).find_map(|r| {
+        r.matches
+            .iter()
+            .find(|m| m.rhs == Rhs::Set(s.name.clone()))
+            .map(|m| m.fields().collect::<Vec<_>>())
+            .or_else(|| {
+                r.vmap
+                    .as_ref()
+                    .filter(|v| v.map == MapRef::Named(s.name.clone()))
+                    .map(|v| std::iter::once(v.field).chain(v.more.iter().copied()).collect())
+            })
+    });
+    by_rule.unwrap_or_else(|| {
+        let from_type: Vec<Field> = s
+            .ty
+            .split_whitespace()
+            .skip(1)
+            .take_while(|w| *w != ":")
+            .filter(|w| *w != ".")
+            .map(|w| match w {
+                "ipv4_addr" => Field::IpSaddr,
+                "ipv6_addr" => Field::Ip6Saddr,
+                "inet_proto" => Field::L4Proto,
+                "ifname" => Field::Iifname,
+                "ct_state" => Field::CtState,
+                "icmp_type" => Field::IcmpType,
+                "icmpv6_type" => Field::Icmpv6Type,
+                _ => Field::Dport(L4::Th),
+            })
+            .collect();
+        if from_type.is_empty() || s.ty.starts_with("typeof") {
+            vec![used_by.unwrap_or(Field::Dport(L4::Th))]
+        } else {
+            from_type
+        }
+    })
+}
+
+/// One element as nft text: a value, or the parts of a concatenation joined by ` . `.
+fn element(fields: &[Field], v: &Value) -> String {
+    match v {
+        Value::Concat(parts) => parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| value(fields.get(i).copied().unwrap_or(Field::Dport(L4::Th)), p))
+            .collect::<Vec<_>>()
+            .join(" . "),
+        v => value(fields.first().copied().unwrap_or(Field::Dport(L4::Th)), v),
+    }
+}
+
+/// One rule as nft text: matches, the statements kept as written, `counter`, `log`, verdict
+/// (or verdict map), `comment`. A rule packetlab could not simulate is written as it was read.
 pub fn rule(r: &Rule) -> String {
+    if r.unsupported.is_some() {
+        return r.origin.text.clone();
+    }
     let mut parts: Vec<String> = r.matches.iter().map(match_text).collect();
+    for (_, text) in &r.approx {
+        parts.push(text.clone());
+    }
     if r.counter {
         parts.push("counter".into());
     }
@@ -104,6 +203,15 @@ pub fn rule(r: &Rule) -> String {
         } else {
             parts.push(format!("log prefix {}", quoted(prefix)));
         }
+    }
+    for a in &r.actions {
+        parts.push(match a {
+            Action::Notrack => "notrack".into(),
+            Action::Nat(t) | Action::Other(t) => t.clone(),
+        });
+    }
+    if let Some(vm) = &r.vmap {
+        parts.push(vmap_text(vm));
     }
     if let Some(v) = &r.verdict {
         parts.push(v.to_string());
@@ -118,6 +226,33 @@ pub fn rule(r: &Rule) -> String {
     parts.join(" ")
 }
 
+fn key_text(field: Field, more: &[Field]) -> String {
+    std::iter::once(field)
+        .chain(more.iter().copied())
+        .map(Field::name)
+        .collect::<Vec<_>>()
+        .join(" . ")
+}
+
+fn vmap_text(vm: &Vmap) -> String {
+    let key = key_text(vm.field, &vm.more);
+    let map = match (&vm.var, &vm.map) {
+        (Some(v), _) => format!("${v}"),
+        (None, MapRef::Named(n)) => format!("@{n}"),
+        (None, MapRef::Inline(entries)) => {
+            let fields: Vec<Field> = std::iter::once(vm.field)
+                .chain(vm.more.iter().copied())
+                .collect();
+            let e: Vec<String> = entries
+                .iter()
+                .map(|(v, verdict)| format!("{} : {verdict}", element(&fields, v)))
+                .collect();
+            format!("{{ {} }}", e.join(", "))
+        }
+    };
+    format!("{key} vmap {map}")
+}
+
 fn quoted(s: &str) -> String {
     let clean: String = s
         .chars()
@@ -129,24 +264,35 @@ fn quoted(s: &str) -> String {
 
 /// Bit-mask fields: a bare value means "any of these bits", so exact values need `==`.
 fn is_bits(f: Field) -> bool {
-    matches!(f, Field::TcpFlags | Field::CtState)
+    matches!(f, Field::TcpFlags | Field::CtState | Field::CtStatus)
 }
 
 fn match_text(m: &Match) -> String {
     let f = m.field;
-    let name = f.name();
+    let key = key_text(f, &m.more);
+    let name = key.as_str();
     let neg = m.op == Op::Ne;
+    let fields: Vec<Field> = m.fields().collect();
+    if let Some(var) = &m.var {
+        return format!("{name} {}${var}", if neg { "!= " } else { "" });
+    }
     match &m.rhs {
-        Rhs::Values(vs) if vs.len() == 1 => {
+        Rhs::Exists(e) => format!(
+            "{} {}",
+            if f == Field::FibRpf { "fib saddr . iif oif" } else { "tcp option maxseg" },
+            if *e { "exists" } else { "missing" }
+        ),
+        Rhs::Values(vs) if vs.is_empty() => format!("{name} {{ }}"),
+        Rhs::Values(vs) if vs.len() == 1 && m.more.is_empty() => {
             let op = match (neg, is_bits(f)) {
                 (true, _) => "!= ",
                 (false, true) => "== ",
                 (false, false) => "",
             };
-            format!("{name} {op}{}", value(f, &vs[0]))
+            format!("{name} {op}{}", element(&fields, &vs[0]))
         }
         Rhs::Values(vs) => {
-            let elems: Vec<String> = vs.iter().map(|v| value(f, v)).collect();
+            let elems: Vec<String> = vs.iter().map(|v| element(&fields, v)).collect();
             let op = if neg { "!= " } else { "" };
             format!("{name} {op}{{ {} }}", elems.join(", "))
         }
@@ -204,6 +350,15 @@ fn value(f: Field, v: &Value) -> String {
                 .unwrap_or_else(|| n.to_string()),
             Field::IcmpType => icmp_name(Kind::IcmpType, ICMP_NAMES, *n),
             Field::Icmpv6Type => icmp_name(Kind::Icmpv6Type, ICMPV6_NAMES, *n),
+            Field::Ip6Nexthdr => proto_name(*n)
+                .map(str::to_string)
+                .unwrap_or_else(|| n.to_string()),
+            Field::Nfproto | Field::Pkttype | Field::CtStatus | Field::FibDaddrType => {
+                names::reverse(Kind::of(f), *n)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| n.to_string())
+            }
+            Field::EtherProto => format!("0x{n:04x}"),
             _ => n.to_string(),
         },
         Value::IntRange(a, b) => format!("{a}-{b}"),

@@ -36,6 +36,7 @@ fn pkt(
         oif: Some("eth0"),
         ct,
         len: 60,
+        extra: Default::default(),
     }
 }
 
@@ -91,11 +92,7 @@ table ip6 v6only { chain fwd { type filter hook forward priority filter; } }
     let input = &t.chains[0];
     assert_eq!(
         input.base,
-        Some(BaseChain {
-            hook: Hook::Input,
-            priority: 0,
-            policy: Policy::Drop
-        })
+        Some(BaseChain::filter(Hook::Input, 0, Policy::Drop))
     );
     assert_eq!(input.rules.len(), 14);
     assert_eq!(input.rules[0].matches[0].field, Field::Iifname);
@@ -127,7 +124,9 @@ table ip6 v6only { chain fwd { type filter hook forward priority filter; } }
             field: Field::TcpFlags,
             op: Op::Ne,
             // nft compares exactly with the flags ORed: `flags != 0x12`.
-            rhs: Rhs::Values(vec![Value::Int(0x12)])
+            rhs: Rhs::Values(vec![Value::Int(0x12)]),
+            more: Vec::new(),
+            var: None,
         }
     );
     assert_eq!(
@@ -150,18 +149,20 @@ table ip6 v6only { chain fwd { type filter hook forward priority filter; } }
 
 #[test]
 fn errors_name_line_column_and_construct() {
-    let e =
-        err("table inet f {\n  chain c {\n    tcp dport 22 limit rate 10/second accept\n  }\n}\n");
-    assert_eq!(e, "t.nft:3:18: unsupported: 'limit'");
+    // A word packetlab does not know is an unsupported rule (the file still loads), named
+    // with its column.
+    let rs = parse("table inet f {\n  chain c {\n    tcp dport 22 limt rate 10/second accept\n  }\n}\n");
+    let r = &rs.tables[0].chains[0].rules[0];
+    assert_eq!(r.unsupported, Some((18, "'limt'".into())));
     let e = err("table inet f {\n  chain c {\n    ip saddr 10.0.0.300 accept\n  }\n}\n");
     assert_eq!(
         e,
         "t.nft:3:14: '10.0.0.300' is not an address, prefix or range"
     );
-    let e = err("table inet f {\n chain c {\n  type nat hook postrouting priority 100;\n }\n}\n");
-    assert_eq!(e, "t.nft:3:8: unsupported: chain type 'nat'");
-    let e = err("table bridge b { }\n");
-    assert_eq!(e, "t.nft:1:7: unsupported: table family 'bridge'");
+    let e = err("table inet f {\n chain c {\n  type nap hook postrouting priority 100;\n }\n}\n");
+    assert_eq!(e, "t.nft:3:8: unknown chain type 'nap'");
+    let e = err("table inet f {\n chain c {\n  type filter hook input priority fliter;\n }\n}\n");
+    assert_eq!(e, "t.nft:3:35: unknown priority 'fliter'");
     let e = err("table inet f {\n chain c {\n  tcp dport nosuchservice accept\n }\n}\n");
     assert_eq!(
         e,
@@ -171,8 +172,35 @@ fn errors_name_line_column_and_construct() {
     assert_eq!(e, "t.nft:3:10: nothing but a comment may follow a verdict");
     let e = err("table inet f {\n chain c {\n  ip saddr \"unterminated\n }\n}\n");
     assert!(e.starts_with("t.nft:3:12: unterminated string"), "{e}");
-    let e = err("table inet f {\n chain c {\n  meta mark 1 accept\n }\n}\n");
-    assert_eq!(e, "t.nft:3:8: unsupported: 'meta mark'");
+    let e = err("define A = 1\ntable inet f {\n chain c {\n  tcp dport $B accept\n }\n}\n");
+    assert_eq!(e, "t.nft:4:13: undefined variable '$B'");
+    let e = err("include \"./no/such/file.nft\"\n");
+    assert!(
+        e.starts_with("t.nft:1:1: include \"./no/such/file.nft\": ") && e.ends_with("not found"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_rules_load_marked_with_the_construct() {
+    let rs = parse(
+        "table inet f {\n chain c {\n  type filter hook input priority 0; policy drop;\n  tcp dport 22 meta mark 1 accept\n  osf name \"Linux\" drop\n  tcp dport 80 accept\n }\n}\n",
+    );
+    let rules = &rs.tables[0].chains[0].rules;
+    assert_eq!(rules.len(), 3);
+    assert_eq!(rules[0].unsupported, Some((16, "'meta mark'".into())));
+    assert_eq!(rules[0].matches.len(), 1, "the tests before it are kept");
+    assert_eq!(rules[1].unsupported, Some((3, "'osf'".into())));
+    assert_eq!(rules[2].unsupported, None);
+    // Reached with its known tests passing: may match, so the verdict is approximate.
+    let p = pkt(PEER, HOST, 6, 40000, 22, 0x02, ct::NEW);
+    let o = evaluate(&rs, &[Hook::Input], &p, false);
+    assert_eq!((o.verdict, o.exact), (Final::Drop, false));
+    // Its known tests fail: it could not have matched, the verdict is exact.
+    let p = pkt(PEER, HOST, 6, 40000, 80, 0x02, ct::NEW);
+    let o = evaluate(&rs, &[Hook::Input], &p, false);
+    // The osf rule has no test packetlab reads: every packet reaching it is approximate.
+    assert_eq!((o.verdict, o.exact), (Final::Accept, false));
 }
 
 #[test]
@@ -499,15 +527,20 @@ fn conntrack_corner_cases_follow_the_kernel() {
 fn locality_places_packets_on_hooks() {
     let l = Locality {
         nets: vec![parse_local("10.0.0.1/32").unwrap()],
+        iface: None,
     };
     let a = |x: [u8; 4]| IpAddr::V4(Ipv4Addr::from(x));
-    assert_eq!(l.hooks(a(PEER), a(HOST)), &[Hook::Input]);
-    assert_eq!(l.hooks(a(HOST), a(PEER)), &[Hook::Output]);
+    use Hook::*;
+    assert_eq!(l.hooks(a(PEER), a(HOST)), &[Ingress, Prerouting, Input]);
+    assert_eq!(l.hooks(a(HOST), a(PEER)), &[Output, Postrouting]);
     assert_eq!(
         l.hooks(a([127, 0, 0, 1]), a([127, 0, 0, 1])),
-        &[Hook::Output, Hook::Input]
+        &[Output, Postrouting, Prerouting, Input]
     );
-    assert_eq!(l.hooks(a(PEER), a([10, 0, 0, 3])), &[Hook::Forward]);
+    assert_eq!(
+        l.hooks(a(PEER), a([10, 0, 0, 3])),
+        &[Ingress, Prerouting, Forward, Postrouting]
+    );
 }
 
 /// A ruleset of `n` rules on distinct ports, plus a few general rules around them.

@@ -1,0 +1,93 @@
+//! What `--check` says of a ruleset, line by line: the rules packetlab cannot simulate, the
+//! analysis' findings, and what is simulated only approximately or shown only.
+
+use super::analysis;
+use super::model::*;
+use super::Firewall;
+
+/// The file a rule came from (an included file, or the ruleset's own).
+fn file_of<'a>(fw: &'a Firewall, r: &'a Rule) -> &'a str {
+    r.origin.file.as_deref().unwrap_or(&fw.source)
+}
+
+/// Every line of `--check`'s report, the summary last.
+pub fn check_lines(fw: &Firewall) -> Vec<String> {
+    let rs = &fw.ruleset;
+    let mut out = Vec::new();
+    let mut unsupported = 0;
+    for (_, r) in rs.rules() {
+        if let Some((col, what)) = &r.unsupported {
+            unsupported += 1;
+            out.push(format!(
+                "{}:{}:{col}: unsupported: {what}",
+                file_of(fw, r),
+                r.origin.line
+            ));
+        }
+    }
+    let findings = analysis::analyze(rs);
+    for f in &findings {
+        let (file, line) = match f.rule.and_then(|r| rs.rule(r)) {
+            Some(r) => (file_of(fw, r), r.origin.line),
+            None => (
+                fw.source.as_str(),
+                rs.tables[f.chain.0 as usize].chains[f.chain.1 as usize].line,
+            ),
+        };
+        out.push(format!("{file}:{line}: {}", f.describe(rs)));
+    }
+    let mut shown = 0;
+    for t in &rs.tables {
+        if !t.family.simulated() {
+            shown += 1;
+            let line = t.chains.first().map(|c| c.line).unwrap_or(0);
+            out.push(format!(
+                "{}:{line}: not simulated: table {} {} ({} tables are shown, not simulated; a packet one of its rules would act on is marked approximate)",
+                fw.source,
+                t.family.name(),
+                t.name,
+                t.family.name()
+            ));
+            continue;
+        }
+        for c in &t.chains {
+            if let Some(b) = c.base.as_ref().filter(|b| b.kind != ChainType::Filter) {
+                shown += 1;
+                out.push(format!(
+                    "{}:{}: not simulated: chain {} (type {} hook {}): shown with its counters; a packet it would act on is marked approximate",
+                    fw.source,
+                    c.line,
+                    c.name,
+                    b.kind.name(),
+                    b.hook.name()
+                ));
+            }
+        }
+        for (line, text) in &t.other {
+            shown += 1;
+            let head: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            out.push(format!(
+                "{}:{line}: not simulated: {head} (kept and saved, no effect on verdicts here)",
+                fw.source
+            ));
+        }
+    }
+    let mut approx = 0;
+    for (_, r) in rs.rules() {
+        for (_, text) in &r.approx {
+            approx += 1;
+            out.push(format!(
+                "{}:{}: approximate: {text} (modelled; its verdicts are marked ≈)",
+                file_of(fw, r),
+                r.origin.line
+            ));
+        }
+    }
+    out.push(format!(
+        "{}: {} rules, {unsupported} unsupported, {} warnings, {approx} approximate, {shown} not simulated",
+        fw.source,
+        rs.rules().count(),
+        findings.len(),
+    ));
+    out
+}
