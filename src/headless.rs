@@ -56,6 +56,9 @@ pub struct VerdictJson {
     pub rule_text: Option<String>,
     /// The packet's conntrack state as `ct state` sees it.
     pub ct_state: Option<&'static str>,
+    /// False when the verdict depends on something not simulated exactly (a rate model, an
+    /// unsupported rule, a NAT chain acting on it, an interface the capture does not name).
+    pub exact: Option<bool>,
 }
 
 impl VerdictJson {
@@ -69,6 +72,7 @@ impl VerdictJson {
                 .and_then(|r| fw.rule_text(r))
                 .map(str::to_string),
             ct_state: j.map(|j| crate::firewall::model::ct::name(j.ct)),
+            exact: j.map(|j| j.exact),
         }
     }
 }
@@ -175,7 +179,8 @@ impl<W: Write> PacketPrinter<W> {
         let (src, dst) = endpoints(s);
         let verdict = match (fw, &seen.judgement) {
             (Some(fw), Some(j)) => format!(
-                " [{}{}]",
+                " [{}{}{}]",
+                if j.exact { "" } else { "≈" },
                 j.verdict.name().to_uppercase(),
                 j.rule
                     .and_then(|r| fw.rule_line(r))

@@ -142,12 +142,22 @@ pub fn explain(fw: &Firewall, p: &Packet, iface: Option<&str>) -> Vec<Node> {
         }
     }
     v.push(node(1, format!("verdict: {}", headline(fw, &j))));
+    if !j.exact {
+        v.push(node(
+            2,
+            "≈ approximate: a rate model, an unsupported rule, a NAT chain or an unnamed interface took part (see the rules marked ≈ or in red)".into(),
+        ));
+    }
     v
 }
 
 /// "DROP by line 13 (ct state invalid counter drop)" or "DROP by the policy of …".
 pub fn headline(fw: &Firewall, j: &Judgement) -> String {
-    let v = j.verdict.name().to_uppercase();
+    let v = format!(
+        "{}{}",
+        if j.exact { "" } else { "≈" },
+        j.verdict.name().to_uppercase()
+    );
     match j.rule {
         Some(r) => format!(
             "{v} by line {} ({})",

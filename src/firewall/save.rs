@@ -187,7 +187,11 @@ fn element(fields: &[Field], v: &Value) -> String {
 /// One rule as nft text: matches, the statements kept as written, `counter`, `log`, verdict
 /// (or verdict map), `comment`. A rule packetlab could not simulate is written as it was read.
 pub fn rule(r: &Rule) -> String {
-    if r.unsupported.is_some() {
+    if let Some((_, why)) = &r.unsupported {
+        // An iptables-save line has no nft form: it stays, as a comment.
+        if r.origin.text.starts_with(['-', '[']) {
+            return format!("# unsupported ({why}): {}", r.origin.text);
+        }
         return r.origin.text.clone();
     }
     let mut parts: Vec<String> = r.matches.iter().map(match_text).collect();

@@ -107,7 +107,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         ];
         if judged {
             let v = match p.judgement {
-                Some(j) => Cell::from(j.verdict.name()).style(if Some(i) == sel {
+                Some(j) => Cell::from(if j.exact {
+                    j.verdict.name().to_string()
+                } else {
+                    format!("≈{}", j.verdict.name())
+                })
+                .style(if Some(i) == sel {
                     theme::selected()
                 } else {
                     super::firewall::verdict_style(j.verdict)

@@ -11,7 +11,7 @@ use super::{human_bytes, pane, theme};
 use crate::app::firewall_view::{rows, FwRow};
 use crate::app::state::{App, EditTarget, Focus};
 use crate::firewall::eval::Final;
-use crate::firewall::model::{Policy, Verdict};
+use crate::firewall::model::{ChainType, Policy, Verdict};
 use crate::sanitize::sanitize;
 
 pub fn verdict_style(v: Final) -> Style {
@@ -38,10 +38,21 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         return;
     };
     let [a, d, r] = fw.verdicts;
-    let title = format!(
+    let mut title = format!(
         " Firewall {} — {a} accepted, {d} dropped, {r} rejected ",
         fw.source
     );
+    if fw.inexact > 0 {
+        title.push_str(&format!("(≈ {} approximate) ", fw.inexact));
+    }
+    let unsupported = fw.unsupported().len();
+    if unsupported > 0 {
+        // The banner of a partial load: what did not load as rules is never silent.
+        title.push_str(&format!(
+            "— ✘ {unsupported} unsupported rule{} (red: never match here) ",
+            if unsupported == 1 { "" } else { "s" }
+        ));
+    }
     let block = pane(sanitize(&title).into_owned(), app.focus == Focus::Firewall);
     let editor_h = if app.rule_editor.is_some() { 2 } else { 0 };
     let n = super::inner_rows(area, editor_h);
@@ -66,16 +77,38 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                     ),
                     None => String::new(),
                 };
-                Line::styled(format!("{}{base}", fw.chain_name((t, c))), theme::header())
+                let table = &fw.ruleset.tables[t as usize];
+                let shown_only = !table.family.simulated()
+                    || chain
+                        .base
+                        .as_ref()
+                        .is_some_and(|b| b.kind != ChainType::Filter);
+                let kind = match &chain.base {
+                    Some(b) if b.kind != ChainType::Filter => format!(" type {}", b.kind.name()),
+                    _ => String::new(),
+                };
+                let mut spans = vec![Span::styled(
+                    format!("{}{kind}{base}", fw.chain_name((t, c))),
+                    theme::header(),
+                )];
+                if shown_only {
+                    spans.push(Span::styled(
+                        "  — not simulated (shown; a packet it acts on is ≈)",
+                        Style::new().fg(Color::Yellow),
+                    ));
+                }
+                Line::from(spans)
             }
             FwRow::Rule(id) => {
                 let rule = fw.ruleset.rule(id).expect("row of an existing rule");
                 let c = fw.counters.get(&id).copied().unwrap_or_default();
                 let mark = if rule.enabled { "[x]" } else { "[ ]" };
-                let mut style = if rule.enabled {
-                    rule_style(&rule.verdict)
-                } else {
+                let mut style = if !rule.enabled {
                     theme::DIM
+                } else if rule.unsupported.is_some() {
+                    Style::new().fg(Color::LightRed)
+                } else {
+                    rule_style(&rule.verdict)
                 };
                 if i == v.selected && app.focus == Focus::Firewall {
                     style = theme::selected();
@@ -86,14 +119,27 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                     0 => "new".to_string(),
                     l => l.to_string(),
                 };
-                Line::from(vec![
+                let approx = if rule.is_approx() { "≈" } else { " " };
+                let mut spans = vec![
                     Span::styled(format!(" {mark} {line:>4} "), style),
                     Span::styled(
-                        format!("{:>8} pkts {:>9} ", c.packets, human_bytes(c.bytes)),
+                        format!("{approx}{:>7} pkts {:>9} ", c.packets, human_bytes(c.bytes)),
                         theme::DIM,
                     ),
                     Span::styled(sanitize(&rule.origin.text).into_owned(), style),
-                ])
+                ];
+                if let Some((_, why)) = &rule.unsupported {
+                    spans.push(Span::styled(
+                        format!("  ✘ unsupported: {}", sanitize(why)),
+                        Style::new().fg(Color::LightRed),
+                    ));
+                } else if rule.is_approx() {
+                    spans.push(Span::styled(
+                        "  ≈ modelled",
+                        Style::new().fg(Color::Yellow),
+                    ));
+                }
+                Line::from(spans)
             }
         })
         .collect();
