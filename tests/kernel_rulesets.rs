@@ -709,7 +709,7 @@ fn udp_clients(targets: &[SocketAddr]) {
     for t in targets {
         let s = if t.is_ipv4() { &s4 } else { &s6 };
         let payload = if matches!(t.port(), 53 | 5353) {
-            dns_query(t.port() as u16 ^ 0x4b52)
+            dns_query(t.port() ^ 0x4b52)
         } else {
             format!("datagram to {t}").into_bytes()
         };
@@ -1193,7 +1193,10 @@ fn kernel_outcome(
 // The capture.
 
 /// A pcapng file: the interfaces' names and the packets (interface, data).
-fn read_pcapng(path: &Path) -> (Vec<Option<String>>, Vec<(u32, Vec<u8>)>) {
+/// Interface names, and frames with the interface each came in on.
+type Pcapng = (Vec<Option<String>>, Vec<(u32, Vec<u8>)>);
+
+fn read_pcapng(path: &Path) -> Pcapng {
     let mut d = Vec::new();
     File::open(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -73,8 +73,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
 
 /// A network namespace of this test's own, removed when dropped.
@@ -88,9 +87,8 @@ impl Netns {
         let ns = Netns(name);
         for (i, ifname) in ifaces.iter().enumerate() {
             // A dummy device where the kernel has the driver, else one end of a veth pair.
-            let dummy = run(Command::new("ip").args([
-                "-n", &ns.0, "link", "add", ifname, "type", "dummy",
-            ]));
+            let dummy =
+                run(Command::new("ip").args(["-n", &ns.0, "link", "add", ifname, "type", "dummy"]));
             if !dummy.status.success() {
                 let peer = format!("plkpeer{i}");
                 let o = run(Command::new("ip").args([
@@ -104,7 +102,9 @@ impl Netns {
 
     fn exec(&self, cwd: &Path, prog: &str, args: &[&str], stdin: Option<&Path>) -> Output {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.0, prog]).args(args).current_dir(cwd);
+        cmd.args(["netns", "exec", &self.0, prog])
+            .args(args)
+            .current_dir(cwd);
         if let Some(f) = stdin {
             cmd.stdin(std::fs::File::open(f).unwrap());
         }
@@ -164,7 +164,11 @@ fn the_kernels_own_tools_accept_every_ruleset() {
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
-    println!("kernel tools accept {} of {} rulesets", cases.len(), cases.len());
+    println!(
+        "kernel tools accept {} of {} rulesets",
+        cases.len(),
+        cases.len()
+    );
 }
 
 #[test]
@@ -214,7 +218,10 @@ fn every_ruleset_loads_with_the_check_exit_code_its_header_states() {
         assert!(summary.contains(" rules, "), "{}: {out}", c.name);
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    assert!(by_code[1] >= 1, "some rulesets hold unsupported constructs on purpose");
+    assert!(
+        by_code[1] >= 1,
+        "some rulesets hold unsupported constructs on purpose"
+    );
     println!(
         "--check: {} rulesets exit 0, {} exit 1 with exactly their unsupported lines",
         by_code[0], by_code[1]
@@ -291,7 +298,12 @@ fn saved_rulesets_pass_nft_check_and_reload_to_the_same_model() {
     for c in &cases {
         let saved = out.path().join(format!("{}.saved.nft", c.name));
         let o = run(Command::new(common::bin())
-            .args(["--rules", c.path.to_str().unwrap(), "--save", saved.to_str().unwrap()])
+            .args([
+                "--rules",
+                c.path.to_str().unwrap(),
+                "--save",
+                saved.to_str().unwrap(),
+            ])
             .current_dir(dir()));
         assert!(o.status.success(), "{}: --save failed: {o:?}", c.name);
         let original = Firewall::load(&c.path, Locality::default()).unwrap();

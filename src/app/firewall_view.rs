@@ -1,9 +1,9 @@
 //! The firewall pane's state (which rule is selected) and the "explain" of a packet's verdict.
 
 use crate::decode::detail::Node;
+use crate::firewall::eval::PacketView;
 use crate::firewall::eval::{evaluate, Step};
 use crate::firewall::model::{ct, RuleId};
-use crate::firewall::eval::PacketView;
 use crate::firewall::{extra_of, view_of, Firewall, Judgement};
 use crate::store::Packet;
 

@@ -326,10 +326,7 @@ pub fn analyze(rs: &Ruleset) -> Vec<Finding> {
             .collect();
         // Chains packetlab does not simulate are shown as they are, not analysed.
         let simulated = |c: &Chain| {
-            t.family.simulated()
-                && c.base
-                    .as_ref()
-                    .is_none_or(|b| b.kind == ChainType::Filter)
+            t.family.simulated() && c.base.as_ref().is_none_or(|b| b.kind == ChainType::Filter)
         };
         for (ci, c) in t.chains.iter().enumerate() {
             let chain = (ti as u16, ci as u16);

@@ -157,9 +157,10 @@ pub struct Compiled {
 impl Compiled {
     pub fn new(rs: &Ruleset) -> Self {
         let reads_len = rs.rules().any(|(_, r)| {
-            r.matches
-                .iter()
-                .any(|m| m.fields().any(|f| matches!(f, Field::IpLength | Field::Ip6Length)))
+            r.matches.iter().any(|m| {
+                m.fields()
+                    .any(|f| matches!(f, Field::IpLength | Field::Ip6Length))
+            })
         });
         Compiled {
             index: Index::build(rs),

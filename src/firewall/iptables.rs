@@ -173,7 +173,8 @@ pub fn parse(src: &str, file: &str) -> R<Ruleset> {
                     // Outside what packetlab simulates: the rule loads, marked, and the rest
                     // of the file with it.
                     Some(what) => {
-                        let ci = chain_of(&t.chains, &words).ok_or_else(|| err(no, c, m.clone()))?;
+                        let ci =
+                            chain_of(&t.chains, &words).ok_or_else(|| err(no, c, m.clone()))?;
                         let mut r = Rule::new(no, text.to_string());
                         r.counter = true;
                         r.unsupported = Some((c, what.to_string()));
@@ -185,7 +186,12 @@ pub fn parse(src: &str, file: &str) -> R<Ruleset> {
             for name in recent_sets(&rule) {
                 if !t.sets.iter().any(|s| s.name == name) {
                     let mut set = NamedSet::new(name);
-                    set.ty = if v6 { "type ipv6_addr" } else { "type ipv4_addr" }.into();
+                    set.ty = if v6 {
+                        "type ipv6_addr"
+                    } else {
+                        "type ipv4_addr"
+                    }
+                    .into();
                     set.decls = vec!["flags dynamic, timeout".into(), "timeout 1d".into()];
                     set.dynamic = true;
                     t.sets.push(set);
@@ -215,7 +221,9 @@ pub fn parse(src: &str, file: &str) -> R<Ruleset> {
 
 /// The chain a rule line appends to (`-A CHAIN`), when declared.
 fn chain_of(chains: &[Chain], words: &[Word]) -> Option<usize> {
-    let at = words.iter().position(|w| w.s == "-A" || w.s == "--append")?;
+    let at = words
+        .iter()
+        .position(|w| w.s == "-A" || w.s == "--append")?;
     let name = &words.get(at + 1)?.s;
     chains.iter().position(|c| &c.name == name)
 }
@@ -563,7 +571,11 @@ fn rule(
                 } else {
                     r.matches.push(Match {
                         // ip6tables' -p is the final next header, nft's `meta l4proto`.
-                        field: if v6 { Field::L4Proto } else { Field::IpProtocol },
+                        field: if v6 {
+                            Field::L4Proto
+                        } else {
+                            Field::IpProtocol
+                        },
                         op,
                         rhs: Rhs::Values(vec![Value::Int(n as u64)]),
                         more: Vec::new(),
@@ -682,7 +694,9 @@ fn rule(
                 }
             }
             _ if opt.starts_with("--")
-                && target.as_ref().is_some_and(|t| ACTION_TARGETS.contains(&t.0.as_str())) =>
+                && target
+                    .as_ref()
+                    .is_some_and(|t| ACTION_TARGETS.contains(&t.0.as_str())) =>
             {
                 no_neg(opt)?;
                 let value = match p.peek() {
@@ -979,10 +993,17 @@ fn module_option(
             if v.s.contains('/') {
                 return Err((
                     v.col,
-                    format!("unsupported: ICMPv6 code in '{}' (only the type is simulated)", v.s),
+                    format!(
+                        "unsupported: ICMPv6 code in '{}' (only the type is simulated)",
+                        v.s
+                    ),
                 ));
             }
-            let n = v.s.parse::<u8>().ok().map(u64::from).or_else(|| icmp6_type(&v.s));
+            let n =
+                v.s.parse::<u8>()
+                    .ok()
+                    .map(u64::from)
+                    .or_else(|| icmp6_type(&v.s));
             let n = n.ok_or_else(|| (v.col, format!("unknown ICMPv6 type '{}'", v.s)))?;
             push(Field::Icmpv6Type, Rhs::Values(vec![Value::Int(n)]));
         }
@@ -992,12 +1013,22 @@ fn module_option(
                 return Err((w.col, format!("'{opt}' cannot be negated")));
             }
             let (mut per_s, mut burst) = (3.0 / 3600.0, 5.0);
-            if let Some((Approx::Limit { per_s: r0, burst: b0, .. }, _)) = r.approx.last() {
+            if let Some((
+                Approx::Limit {
+                    per_s: r0,
+                    burst: b0,
+                    ..
+                },
+                _,
+            )) = r.approx.last()
+            {
                 (per_s, burst) = (*r0, *b0);
             }
             if opt == "--limit" {
                 let (n, unit) = v.s.split_once('/').unwrap_or((v.s.as_str(), "second"));
-                let n: f64 = n.parse().map_err(|_| (v.col, format!("'{}' is not a rate", v.s)))?;
+                let n: f64 = n
+                    .parse()
+                    .map_err(|_| (v.col, format!("'{}' is not a rate", v.s)))?;
                 let secs = match unit {
                     "s" | "sec" | "second" => 1.0,
                     "m" | "min" | "minute" => 60.0,
@@ -1007,12 +1038,18 @@ fn module_option(
                 };
                 per_s = n / secs;
             } else {
-                burst = v.s.parse().map_err(|_| (v.col, format!("'{}' is not a burst", v.s)))?;
+                burst =
+                    v.s.parse()
+                        .map_err(|_| (v.col, format!("'{}' is not a burst", v.s)))?;
             }
             if matches!(r.approx.last(), Some((Approx::Limit { .. }, _))) {
                 r.approx.pop();
             }
-            let text = format!("limit rate {} burst {} packets", rate_text(per_s), burst as u64);
+            let text = format!(
+                "limit rate {} burst {} packets",
+                rate_text(per_s),
+                burst as u64
+            );
             r.approx.push((
                 Approx::Limit {
                     over: false,
@@ -1048,7 +1085,9 @@ fn module_option(
         }
         "--hl-eq" | "--hl-lt" | "--hl-gt" | "--ttl-eq" | "--ttl-lt" | "--ttl-gt" => {
             let v = p.next("a number")?;
-            let n: u64 = v.s.parse().map_err(|_| (v.col, format!("'{}' is not a number", v.s)))?;
+            let n: u64 =
+                v.s.parse()
+                    .map_err(|_| (v.col, format!("'{}' is not a number", v.s)))?;
             let val = match &opt[opt.len() - 2..] {
                 "eq" => Value::Int(n),
                 "lt" if n == 0 => return Err((v.col, "nothing is below 0".into())),
@@ -1258,7 +1297,12 @@ fn icmp6_type(s: &str) -> Option<u64> {
 
 /// A rate per second as nft writes it (`5/minute`), in the largest unit with a whole count.
 fn rate_text(per_s: f64) -> String {
-    for (unit, secs) in [("second", 1.0), ("minute", 60.0), ("hour", 3600.0), ("day", 86400.0)] {
+    for (unit, secs) in [
+        ("second", 1.0),
+        ("minute", 60.0),
+        ("hour", 3600.0),
+        ("day", 86400.0),
+    ] {
         let n = per_s * secs;
         if (n - n.round()).abs() < 1e-9 && n >= 1.0 {
             return format!("{}/{unit}", n.round() as u64);
@@ -1310,7 +1354,11 @@ fn target_action(
             Action::Nat(a)
         }
         "SNAT" | "DNAT" => {
-            let key = if t == "SNAT" { "--to-source" } else { "--to-destination" };
+            let key = if t == "SNAT" {
+                "--to-source"
+            } else {
+                "--to-destination"
+            };
             let Some(to) = get(key) else {
                 return Err((col, format!("{t} needs {key}")));
             };
@@ -1330,13 +1378,19 @@ fn target_action(
         "CT" if has("--notrack") => Action::Notrack,
         "CT" => return unsupported("CT target options other than --notrack".into()),
         "MARK" => match get("--set-mark").or_else(|| get("--set-xmark")) {
-            Some(m) => Action::Other(format!("meta mark set {}", m.split('/').next().unwrap_or("0"))),
+            Some(m) => Action::Other(format!(
+                "meta mark set {}",
+                m.split('/').next().unwrap_or("0")
+            )),
             None => return unsupported("MARK options other than --set-mark/--set-xmark".into()),
         },
         "CONNMARK" if has("--save-mark") => Action::Other("ct mark set meta mark".into()),
         "CONNMARK" if has("--restore-mark") => Action::Other("meta mark set ct mark".into()),
         "CONNMARK" => match get("--set-mark").or_else(|| get("--set-xmark")) {
-            Some(m) => Action::Other(format!("ct mark set {}", m.split('/').next().unwrap_or("0"))),
+            Some(m) => Action::Other(format!(
+                "ct mark set {}",
+                m.split('/').next().unwrap_or("0")
+            )),
             None => return unsupported("CONNMARK options".into()),
         },
         "TCPMSS" if has("--clamp-mss-to-pmtu") => {
@@ -1375,7 +1429,9 @@ impl Recent {
             "--seconds" | "--hitcount" | "--mask" => {
                 let v = p.next("a value")?;
                 if opt != "--mask" {
-                    let n = v.s.parse().map_err(|_| (v.col, format!("'{}' is not a number", v.s)))?;
+                    let n =
+                        v.s.parse()
+                            .map_err(|_| (v.col, format!("'{}' is not a number", v.s)))?;
                     if opt == "--seconds" {
                         self.seconds = Some(n);
                     } else {

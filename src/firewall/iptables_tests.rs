@@ -317,15 +317,24 @@ fn every_table_loads_nat_shown_raw_simulated() {
     let nat = &rs.tables[0];
     let post = nat.chain("POSTROUTING").unwrap();
     let b = post.base.as_ref().unwrap();
-    assert_eq!((b.kind, b.hook, b.priority), (ChainType::Nat, Hook::Postrouting, 100));
-    assert_eq!(post.rules[0].actions, vec![Action::Nat("masquerade".into())]);
+    assert_eq!(
+        (b.kind, b.hook, b.priority),
+        (ChainType::Nat, Hook::Postrouting, 100)
+    );
+    assert_eq!(
+        post.rules[0].actions,
+        vec![Action::Nat("masquerade".into())]
+    );
     assert_eq!(
         nat.chain("DOCKER").unwrap().rules[0].actions,
         vec![Action::Nat("dnat ip to 172.17.0.2:80".into())]
     );
     let raw = rs.tables[1].chain("PREROUTING").unwrap();
     let b = raw.base.as_ref().unwrap();
-    assert_eq!((b.kind, b.priority, b.policy), (ChainType::Filter, -300, Policy::Drop));
+    assert_eq!(
+        (b.kind, b.priority, b.policy),
+        (ChainType::Filter, -300, Policy::Drop)
+    );
     assert_eq!(raw.rules[0].actions, vec![Action::Notrack]);
     assert_eq!(rs.tables[2].chains[0].rules[0].origin.line, 18);
 }

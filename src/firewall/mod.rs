@@ -48,15 +48,16 @@ impl Locality {
 impl Locality {
     pub fn is_local(&self, a: IpAddr) -> bool {
         a.is_loopback()
-            || self.nets.iter().any(|(n, l)| eval::prefix_contains(*n, *l, a))
+            || self
+                .nets
+                .iter()
+                .any(|(n, l)| eval::prefix_contains(*n, *l, a))
     }
 
     /// Whether a packet to `a` is delivered to the host: its own addresses, and multicast and
     /// broadcast (a host receives what its groups and its link carry).
     pub fn receives(&self, a: IpAddr) -> bool {
-        self.is_local(a)
-            || a.is_multicast()
-            || matches!(a, IpAddr::V4(v4) if v4.is_broadcast())
+        self.is_local(a) || a.is_multicast() || matches!(a, IpAddr::V4(v4) if v4.is_broadcast())
     }
 
     /// The hooks a packet meets, in the kernel's order: to a local address ingress,
@@ -211,9 +212,9 @@ impl Firewall {
             } else {
                 eval::Seg::All
             };
-            let out =
-                self.compiled
-                    .walk(&self.ruleset, hooks, seg, &view, Some(&mut self.meters));
+            let out = self
+                .compiled
+                .walk(&self.ruleset, hooks, seg, &view, Some(&mut self.meters));
             if out.verdict != Final::Accept && !notrack {
                 self.conntrack.unconfirm(s);
             }
@@ -277,7 +278,8 @@ impl Firewall {
 fn pre_ct(rs: &Ruleset) -> bool {
     rs.tables.iter().flat_map(|t| &t.chains).any(|c| {
         c.base.as_ref().is_some_and(|b| {
-            b.priority < eval::CONNTRACK_PRIORITY && matches!(b.hook, Hook::Prerouting | Hook::Output)
+            b.priority < eval::CONNTRACK_PRIORITY
+                && matches!(b.hook, Hook::Prerouting | Hook::Output)
         })
     })
 }

@@ -457,7 +457,11 @@ pub struct Rule {
 impl Rule {
     pub fn new(line: u32, text: String) -> Rule {
         Rule {
-            origin: Origin { line, text, file: None },
+            origin: Origin {
+                line,
+                text,
+                file: None,
+            },
             enabled: true,
             matches: Vec::new(),
             counter: false,

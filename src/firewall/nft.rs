@@ -79,13 +79,7 @@ fn parse_in(src: &str, file: &str, dir: &Path) -> R<Ruleset> {
 }
 
 /// Lexes one file and splices in the files it includes.
-fn load(
-    src: &str,
-    name: &str,
-    dir: &Path,
-    files: &mut Vec<Source>,
-    depth: usize,
-) -> R<Vec<Token>> {
+fn load(src: &str, name: &str, dir: &Path, files: &mut Vec<Source>, depth: usize) -> R<Vec<Token>> {
     let idx = files.len() as u16;
     files.push(Source {
         name: name.to_string(),
@@ -106,9 +100,11 @@ fn load(
         let starts_statement = out
             .last()
             .is_none_or(|t: &Token| matches!(t.tok, Tok::Newline | Tok::Punct(";" | "{")));
-        if let (true, Tok::Word(w), Some(Tok::Str(target))) =
-            (starts_statement, &toks[i].tok, toks.get(i + 1).map(|t| &t.tok))
-        {
+        if let (true, Tok::Word(w), Some(Tok::Str(target))) = (
+            starts_statement,
+            &toks[i].tok,
+            toks.get(i + 1).map(|t| &t.tok),
+        ) {
             if w == "include" {
                 let at = &toks[i];
                 let err = |msg: String| ParseError {
@@ -795,7 +791,8 @@ impl Parser {
                     set.verdicts = verdicts;
                 }
                 "comment" => {
-                    set.decls.push(format!("comment \"{}\"", self.word("a comment")?));
+                    set.decls
+                        .push(format!("comment \"{}\"", self.word("a comment")?));
                 }
                 // flags, timeout, gc-interval, size, policy, auto-merge, counter: membership
                 // is the same for the simulator; kept for saving.
@@ -811,7 +808,7 @@ impl Parser {
         if map && set.verdicts.is_none() && !data_map {
             set.verdicts = Some(Vec::new());
         }
-        if data_map || kinds.iter().any(|k| *k == Kind::Other) {
+        if data_map || kinds.contains(&Kind::Other) {
             t.other.push((line, render(&self.toks[start..self.pos])));
         } else {
             t.sets.push(set);
@@ -1043,10 +1040,14 @@ impl Parser {
         // `filter + 10`, `filter - 10`, `filter -10`.
         if self.eat_punct("+") {
             let n = self.word("a number")?;
-            priority += n.parse::<i32>().or_else(|_| self.err("expected a number"))?;
+            priority += n
+                .parse::<i32>()
+                .or_else(|_| self.err("expected a number"))?;
         } else if self.eat_word("-") {
             let n = self.word("a number")?;
-            priority -= n.parse::<i32>().or_else(|_| self.err("expected a number"))?;
+            priority -= n
+                .parse::<i32>()
+                .or_else(|_| self.err("expected a number"))?;
         } else if let Some(n) = self
             .peek_word()
             .and_then(|w| w.strip_prefix('-'))
@@ -1277,11 +1278,8 @@ impl Parser {
             _ => None,
         };
         if let Some((field, v)) = implied {
-            r.matches.push(Match::new(
-                field,
-                Op::Eq,
-                Rhs::Values(vec![Value::Int(v)]),
-            ));
+            r.matches
+                .push(Match::new(field, Op::Eq, Rhs::Values(vec![Value::Int(v)])));
         }
         self.word("type or reset")?;
         if !self.at_end_of_statement() && self.peek_word().is_some() {
@@ -1429,10 +1427,7 @@ impl Parser {
             self.number()?;
             self.word("a byte unit")?;
         }
-        Ok(Approx::Quota {
-            over,
-            bytes: n * m,
-        })
+        Ok(Approx::Quota { over, bytes: n * m })
     }
 
     /// `{ KEY [timeout T] [STATEMENT] }` of a meter or a set update: the key's own instance of
@@ -1625,7 +1620,12 @@ impl Parser {
             return Ok(build(op, Rhs::Masked { mask, value }, None));
         }
         // `< N`, `<= N`, `> N`, `>= N`: ranges of the field's values.
-        for (p, lt, strict) in [("<", true, true), ("<=", true, false), (">", false, true), (">=", false, false)] {
+        for (p, lt, strict) in [
+            ("<", true, true),
+            ("<=", true, false),
+            (">", false, true),
+            (">=", false, false),
+        ] {
             if self.eat_punct(p) {
                 let Value::Int(n) = self.value(kind)? else {
                     return self.err("expected a number");
@@ -1638,7 +1638,11 @@ impl Parser {
                     (false, true) => (n.saturating_add(1), max),
                     (false, false) => (n, max),
                 };
-                let vals = if lo > hi { vec![] } else { vec![Value::IntRange(lo, hi)] };
+                let vals = if lo > hi {
+                    vec![]
+                } else {
+                    vec![Value::IntRange(lo, hi)]
+                };
                 return Ok(build(Op::Eq, Rhs::Values(vals), None));
             }
         }
@@ -1691,8 +1695,8 @@ impl Parser {
             let value = bits();
             return Ok(build(op, Rhs::Masked { mask, value }, var));
         }
-        let is_bits = matches!(field, Field::TcpFlags | Field::CtState | Field::CtStatus)
-            && more.is_empty();
+        let is_bits =
+            matches!(field, Field::TcpFlags | Field::CtState | Field::CtStatus) && more.is_empty();
         // With `==` or `!=`, nft ORs a list of flags into one value and compares exactly:
         // `tcp flags != syn,ack` is `flags != 0x12`, `ct state == new,established` never
         // matches (`nft --debug=netlink`: `cmp neq reg 1 0x00000012`).

@@ -65,7 +65,11 @@ pub fn check_lines(fw: &Firewall) -> Vec<String> {
         }
         for (line, text) in &t.other {
             shown += 1;
-            let head: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            let head: String = text
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
             out.push(format!(
                 "{}:{line}: not simulated: {head} (kept and saved, no effect on verdicts here)",
                 fw.source

@@ -142,27 +142,30 @@ fn set_fields(t: &Table, s: &NamedSet, used_by: Option<Field>) -> Vec<Field> {
                 r.vmap
                     .as_ref()
                     .filter(|v| v.map == MapRef::Named(s.name.clone()))
-                    .map(|v| std::iter::once(v.field).chain(v.more.iter().copied()).collect())
+                    .map(|v| {
+                        std::iter::once(v.field)
+                            .chain(v.more.iter().copied())
+                            .collect()
+                    })
             })
     });
     by_rule.unwrap_or_else(|| {
-        let from_type: Vec<Field> = s
-            .ty
-            .split_whitespace()
-            .skip(1)
-            .take_while(|w| *w != ":")
-            .filter(|w| *w != ".")
-            .map(|w| match w {
-                "ipv4_addr" => Field::IpSaddr,
-                "ipv6_addr" => Field::Ip6Saddr,
-                "inet_proto" => Field::L4Proto,
-                "ifname" => Field::Iifname,
-                "ct_state" => Field::CtState,
-                "icmp_type" => Field::IcmpType,
-                "icmpv6_type" => Field::Icmpv6Type,
-                _ => Field::Dport(L4::Th),
-            })
-            .collect();
+        let from_type: Vec<Field> =
+            s.ty.split_whitespace()
+                .skip(1)
+                .take_while(|w| *w != ":")
+                .filter(|w| *w != ".")
+                .map(|w| match w {
+                    "ipv4_addr" => Field::IpSaddr,
+                    "ipv6_addr" => Field::Ip6Saddr,
+                    "inet_proto" => Field::L4Proto,
+                    "ifname" => Field::Iifname,
+                    "ct_state" => Field::CtState,
+                    "icmp_type" => Field::IcmpType,
+                    "icmpv6_type" => Field::Icmpv6Type,
+                    _ => Field::Dport(L4::Th),
+                })
+                .collect();
         if from_type.is_empty() || s.ty.starts_with("typeof") {
             vec![used_by.unwrap_or(Field::Dport(L4::Th))]
         } else {
@@ -283,7 +286,11 @@ fn match_text(m: &Match) -> String {
     match &m.rhs {
         Rhs::Exists(e) => format!(
             "{} {}",
-            if f == Field::FibRpf { "fib saddr . iif oif" } else { "tcp option maxseg" },
+            if f == Field::FibRpf {
+                "fib saddr . iif oif"
+            } else {
+                "tcp option maxseg"
+            },
             if *e { "exists" } else { "missing" }
         ),
         Rhs::Values(vs) if vs.is_empty() => format!("{name} {{ }}"),

@@ -151,7 +151,8 @@ table ip6 v6only { chain fwd { type filter hook forward priority filter; } }
 fn errors_name_line_column_and_construct() {
     // A word packetlab does not know is an unsupported rule (the file still loads), named
     // with its column.
-    let rs = parse("table inet f {\n  chain c {\n    tcp dport 22 limt rate 10/second accept\n  }\n}\n");
+    let rs =
+        parse("table inet f {\n  chain c {\n    tcp dport 22 limt rate 10/second accept\n  }\n}\n");
     let r = &rs.tables[0].chains[0].rules[0];
     assert_eq!(r.unsupported, Some((18, "'limt'".into())));
     let e = err("table inet f {\n  chain c {\n    ip saddr 10.0.0.300 accept\n  }\n}\n");

@@ -134,10 +134,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                         Style::new().fg(Color::LightRed),
                     ));
                 } else if rule.is_approx() {
-                    spans.push(Span::styled(
-                        "  ≈ modelled",
-                        Style::new().fg(Color::Yellow),
-                    ));
+                    spans.push(Span::styled("  ≈ modelled", Style::new().fg(Color::Yellow)));
                 }
                 Line::from(spans)
             }
