@@ -129,28 +129,44 @@ fn check_reports_shadowed_rules_and_sets_the_exit_code() {
          tcp dport { 22, 80 } accept\n    tcp dport 22 ip saddr 10.0.0.0/8 drop\n  }\n}\n",
     )
     .unwrap();
+    // Findings are warnings: the file is understood, exit 0.
     let (code, out, _) = run(&["--rules", bad.to_str().unwrap(), "--check"]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("bad.nft:5: error: shadowed by line 4 (tcp dport { 22, 80 } accept)"),
+        out.contains("bad.nft:5: warning: shadowed by line 4 (tcp dport { 22, 80 } accept)"),
         "{out}"
     );
     let good = dir.path().join("good.nft");
-    std::fs::write(&good, "table inet f {\n  chain input {\n    type filter hook input priority 0;\n    tcp dport 22 accept\n  }\n}\n").unwrap();
+    std::fs::write(&good, "table inet f {\n  chain input {\n    type filter hook input priority 0;\n    tcp dport 22 limit rate 1/second accept\n  }\n}\n").unwrap();
     let (code, out, _) = run(&["--rules", good.to_str().unwrap(), "--check"]);
     assert_eq!(code, 0, "{out}");
-    let broken = dir.path().join("broken.nft");
+    assert!(
+        out.contains("good.nft:4: approximate: limit rate 1/second"),
+        "{out}"
+    );
+    // A rule outside what packetlab simulates: listed with line and column, exit 1.
+    let partial = dir.path().join("partial.nft");
     std::fs::write(
-        &broken,
-        "table inet f {\n  chain input {\n    tcp dport 22 limit rate 1/second accept\n  }\n}\n",
+        &partial,
+        "table inet f {\n  chain input {\n    tcp dport 22 osf name \"Linux\" accept\n    tcp dport 80 accept\n  }\n}\n",
     )
     .unwrap();
+    let (code, out, _) = run(&["--rules", partial.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("partial.nft:3:18: unsupported: 'osf'"), "{out}");
+    assert!(out.contains("2 rules, 1 unsupported"), "{out}");
+    // Not nft at all: exit 2, the error names the place.
+    let broken = dir.path().join("broken.nft");
+    std::fs::write(&broken, "table inet f {\n  chain input {\n    ip saddr 10.0.0.300 accept\n  }\n}\n").unwrap();
     let (code, _, err) = run(&["--rules", broken.to_str().unwrap(), "--check"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("broken.nft:3:18: unsupported: 'limit'"),
+        err.contains("broken.nft:3:14: '10.0.0.300' is not an address"),
         "{err}"
     );
+    let (code, _, err) = run(&["--rules", "/no/such/rules.nft", "--check"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/no/such/rules.nft"), "{err}");
 }
 
 #[test]

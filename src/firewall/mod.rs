@@ -54,10 +54,33 @@ impl Locality {
                 .any(|(n, l)| eval::prefix_contains(*n, *l, a))
     }
 
-    /// Whether a packet to `a` is delivered to the host: its own addresses, and multicast and
-    /// broadcast (a host receives what its groups and its link carry).
+    /// Whether a packet to `a` is delivered to the host: its own addresses, the limited
+    /// broadcast, and the multicast groups every host is in (all-nodes 224.0.0.1 and ff02::1,
+    /// and the solicited-node group of each of its IPv6 addresses, where neighbour discovery
+    /// goes). Other groups are the host's only when given with `--local`.
     pub fn receives(&self, a: IpAddr) -> bool {
-        self.is_local(a) || a.is_multicast() || matches!(a, IpAddr::V4(v4) if v4.is_broadcast())
+        if self.is_local(a) {
+            return true;
+        }
+        match a {
+            IpAddr::V4(v4) => v4.is_broadcast() || v4 == std::net::Ipv4Addr::new(224, 0, 0, 1),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                if v6 == std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1) {
+                    return true;
+                }
+                // ff02::1:ffXX:XXXX, the low 24 bits of one of the host's addresses.
+                let solicited = s[..5] == [0xff02, 0, 0, 0, 0] && s[5] == 1 && s[6] >> 8 == 0xff;
+                solicited
+                    && self.nets.iter().any(|(n, l)| match n {
+                        IpAddr::V6(n) if *l == 128 => {
+                            let ns = n.segments();
+                            ns[6] & 0xff == s[6] & 0xff && ns[7] == s[7]
+                        }
+                        _ => false,
+                    })
+            }
+        }
     }
 
     /// The hooks a packet meets, in the kernel's order: to a local address ingress,
