@@ -153,11 +153,18 @@ fn check_reports_shadowed_rules_and_sets_the_exit_code() {
     .unwrap();
     let (code, out, _) = run(&["--rules", partial.to_str().unwrap(), "--check"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("partial.nft:3:18: unsupported: 'osf'"), "{out}");
+    assert!(
+        out.contains("partial.nft:3:18: unsupported: 'osf'"),
+        "{out}"
+    );
     assert!(out.contains("2 rules, 1 unsupported"), "{out}");
     // Not nft at all: exit 2, the error names the place.
     let broken = dir.path().join("broken.nft");
-    std::fs::write(&broken, "table inet f {\n  chain input {\n    ip saddr 10.0.0.300 accept\n  }\n}\n").unwrap();
+    std::fs::write(
+        &broken,
+        "table inet f {\n  chain input {\n    ip saddr 10.0.0.300 accept\n  }\n}\n",
+    )
+    .unwrap();
     let (code, _, err) = run(&["--rules", broken.to_str().unwrap(), "--check"]);
     assert_eq!(code, 2);
     assert!(

@@ -703,7 +703,8 @@ fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a> {
         Field::Oifname => match class {
             Class::Out => name(p.oif),
             Class::In => Absent,
-            Class::Fwd => Unknown,
+            // A forwarded packet's output interface, when the record names it.
+            Class::Fwd => name(p.oif),
         },
         Field::Nfproto => Got(Read::Int(if p.v6 { 10 } else { 2 })),
         Field::EtherProto => Got(Read::Int(if p.v6 { 0x86dd } else { 0x0800 })),

@@ -203,11 +203,17 @@ impl Firewall {
         }
         let iface = iface.or(self.locality.iface.as_deref());
         let hooks = self.locality.hooks(src, dst);
+        // A forwarded packet was captured on one of its interfaces, in or out: its input
+        // interface is taken to be that one, its output interface is not known.
+        let forwarded = hooks.contains(&Hook::Forward);
         let mut extra = extra_of(s, ts_ns);
         extra.dst_local = hooks.contains(&Hook::Input);
         let mut pre = None;
         if self.has_pre_ct {
-            let view = view_of(s, ct::INVALID, iface, ip_len, extra)?;
+            let mut view = view_of(s, ct::INVALID, iface, ip_len, extra)?;
+            if forwarded {
+                view.oif = None;
+            }
             let out = self.compiled.walk(
                 &self.ruleset,
                 hooks,
@@ -229,7 +235,10 @@ impl Firewall {
             } else {
                 self.conntrack.observe(s)?
             };
-            let view = view_of(s, ct, iface, ip_len, extra)?;
+            let mut view = view_of(s, ct, iface, ip_len, extra)?;
+            if forwarded {
+                view.oif = None;
+            }
             let seg = if self.has_pre_ct {
                 eval::Seg::PostCt
             } else {
