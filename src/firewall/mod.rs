@@ -372,3 +372,6 @@ pub fn view_of<'a>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod real_world_tests;

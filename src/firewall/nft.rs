@@ -1356,6 +1356,7 @@ impl Parser {
         }
         self.expect_word("rate")?;
         let over = self.eat_word("over");
+        let at = self.pos;
         let w = self.word("a rate")?;
         // `10/second` is one word; `1 mbytes/second` two.
         let (num, unit) = match w.split_once('/') {
@@ -1369,6 +1370,10 @@ impl Parser {
             Some((b, per)) => (true, byte_mult(b), per.to_string()),
             None => (false, Some(1), unit.clone()),
         };
+        // Errors point at the rate.
+        self.pos = self.pos.max(at + 1);
+        let end = self.pos;
+        self.pos = at;
         let n: f64 = num
             .parse()
             .or_else(|_| self.err(format!("'{num}' is not a rate")))?;
@@ -1378,6 +1383,7 @@ impl Parser {
         let Some(secs) = time_unit(&per) else {
             return self.err(format!("'{per}' is not a time unit"));
         };
+        self.pos = end;
         let per_s = n * mult as f64 / secs;
         let mut burst = if bytes { 0.0 } else { 5.0 };
         if self.eat_word("burst") {
