@@ -117,7 +117,7 @@ pub fn for_packet(s: &Summary, j: Option<&Judgement>) -> Vec<&'static str> {
 }
 
 /// What to say about one session.
-pub fn for_session(s: &Session, verdicts: Option<&[u32; 3]>) -> Vec<&'static str> {
+pub fn for_session(s: &Session, verdicts: Option<&[u32; 4]>) -> Vec<&'static str> {
     let mut t = Vec::new();
     match s.state_name() {
         "ESTABLISHED" => t.push("state-established"),
@@ -141,7 +141,7 @@ pub fn for_session(s: &Session, verdicts: Option<&[u32; 3]>) -> Vec<&'static str
     if port_name(s.proto, s.b.port).is_some() {
         t.push("port-well-known");
     }
-    if let Some([_, d, r]) = verdicts {
+    if let Some([_, d, r, _]) = verdicts {
         if *d > 0 {
             t.push("verdict-drop");
         }

@@ -863,3 +863,57 @@ fn display_filter_applies_to_the_sessions_pane_too() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.sessions.rows.len(), 3, "all sessions again");
 }
+
+/// A ruleset as real files are: a NAT chain (shown, not simulated), a rate limit (modelled,
+/// ≈), a rule packetlab cannot simulate (red, counted in the title), and the verdicts they
+/// take part in marked ≈ in the packet list and the sessions pane.
+const REAL_RULES: &str = "define DNS = 53\n\
+table ip nat {\n\
+    chain post {\n\
+        type nat hook postrouting priority srcnat; policy accept;\n\
+        oifname \"wan0\" masquerade\n\
+    }\n\
+}\n\
+table inet filter {\n\
+    chain input {\n\
+        type filter hook input priority filter; policy drop;\n\
+        ct state vmap { established : accept, related : accept, invalid : drop }\n\
+        udp dport $DNS limit rate 10/second accept\n\
+        tcp dport 80 meta mark 0x1 accept\n\
+        icmp type echo-request accept\n\
+    }\n\
+}\n";
+
+#[test]
+fn firewall_pane_marks_approximate_and_unsupported_rules() {
+    let mut app = app_with_rules(REAL_RULES);
+    app.apply(Action::FocusPane(5));
+    let t = draw(&mut app, 160, 44);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("— ✘ 1 unsupported rule (red: never match here)"),
+        "{text}"
+    );
+    assert!(text.contains("✘ unsupported: 'meta mark'"), "{text}");
+    assert!(text.contains("≈ modelled"), "{text}");
+    assert!(text.contains("≈accept"), "the DNS verdicts are approximate:\n{text}");
+    // The unsupported rule is drawn red.
+    let row = text
+        .lines()
+        .position(|l| l.contains("tcp dport 80 meta mark"))
+        .unwrap();
+    let line = text.lines().nth(row).unwrap();
+    let x = line[..line.find("tcp dport 80").unwrap()].chars().count() as u16;
+    assert_eq!(t.backend().buffer()[(x, row as u16)].fg, Color::LightRed);
+    insta::assert_snapshot!("firewall_real_world_marks", t.backend());
+    // Maximised, the whole ruleset: the NAT chain is shown, marked as not simulated.
+    app.apply(Action::Maximize);
+    let t = draw(&mut app, 160, 30);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("ip nat post type nat (hook postrouting, priority 100, policy accept)  — not simulated"),
+        "{text}"
+    );
+    assert!(text.contains("ct state vmap { established : accept"), "{text}");
+    insta::assert_snapshot!("firewall_real_world_maximized", t.backend());
+}

@@ -58,7 +58,9 @@ impl SortKey {
 }
 
 /// Packets per verdict (accept, drop, reject) of each session.
-pub type Verdicts = std::collections::HashMap<u64, [u32; 3]>;
+/// Per session: packets accepted, dropped, rejected, and how many of those verdicts were
+/// approximate.
+pub type Verdicts = std::collections::HashMap<u64, [u32; 4]>;
 
 /// Seconds of traffic the rate column and sort look at.
 pub const RATE_WINDOW_SECS: usize = 16;
@@ -154,7 +156,7 @@ impl SessionsView {
                 needle.is_empty() || {
                     let mut t = row_text(s);
                     if let Some(v) = verdicts.get(&s.id) {
-                        for (n, word) in v.iter().zip(["accept", "drop", "reject"]) {
+                        for (n, word) in v.iter().zip(["accept", "drop", "reject", "approximate"]) {
                             if *n > 0 {
                                 t.push(' ');
                                 t.push_str(word);

@@ -381,7 +381,9 @@ impl App {
         let no = self.engine.ingest(frame);
         if let Some(p) = self.engine.store.get(self.engine.store.len() - 1) {
             if let (Some(s), Some(j)) = (p.session, p.judgement) {
-                self.session_verdicts.entry(s).or_default()[j.verdict as usize] += 1;
+                let v = self.session_verdicts.entry(s).or_default();
+                v[j.verdict as usize] += 1;
+                v[3] += u32::from(!j.exact);
             }
         }
         if let Some(f) = self.packet_filter.as_mut() {
@@ -404,7 +406,9 @@ impl App {
         self.sessions.invalidate();
         for p in self.engine.store.iter() {
             if let (Some(s), Some(j)) = (p.session, p.judgement) {
-                self.session_verdicts.entry(s).or_default()[j.verdict as usize] += 1;
+                let v = self.session_verdicts.entry(s).or_default();
+                v[j.verdict as usize] += 1;
+                v[3] += u32::from(!j.exact);
             }
         }
         if let Some(kind) = self.packet_filter.as_ref().map(|f| f.kind) {

@@ -57,10 +57,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let editor_h = if app.rule_editor.is_some() { 2 } else { 0 };
     let n = super::inner_rows(area, editor_h);
     let v = &app.firewall;
-    let lines: Vec<Line> = rows(fw)
+    let all = rows(fw);
+    // A pane that grew (maximised, a taller terminal) shows rows above the old top too.
+    let top = v.top.min(all.len().saturating_sub(n));
+    let lines: Vec<Line> = all
         .into_iter()
         .enumerate()
-        .skip(v.top)
+        .skip(top)
         .take(n)
         .map(|(i, row)| match row {
             FwRow::Chain(t, c) => {

@@ -28,14 +28,18 @@ pub fn state_style(s: &Session) -> Style {
 }
 
 /// The state, and when rules are loaded how many of the session's packets they drop or reject.
-fn state_cell(s: &Session, verdicts: Option<&[u32; 3]>) -> Cell<'static> {
+fn state_cell(s: &Session, verdicts: Option<&[u32; 4]>) -> Cell<'static> {
     let mut spans = vec![Span::styled(s.state_name(), state_style(s))];
-    if let Some([_, d, r]) = verdicts {
+    if let Some([_, d, r, approx]) = verdicts {
         if d + r > 0 {
             spans.push(Span::styled(
                 format!(" ✘{}", d + r),
                 Style::new().fg(Color::LightRed),
             ));
+        }
+        if *approx > 0 {
+            // Some of its verdicts depend on what is not simulated exactly.
+            spans.push(Span::styled(" ≈", Style::new().fg(Color::Yellow)));
         }
     }
     Cell::from(Line::from(spans))
