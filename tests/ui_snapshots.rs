@@ -896,7 +896,10 @@ fn firewall_pane_marks_approximate_and_unsupported_rules() {
     );
     assert!(text.contains("✘ unsupported: 'meta mark'"), "{text}");
     assert!(text.contains("≈ modelled"), "{text}");
-    assert!(text.contains("≈accept"), "the DNS verdicts are approximate:\n{text}");
+    assert!(
+        text.contains("≈accept"),
+        "the DNS verdicts are approximate:\n{text}"
+    );
     // The unsupported rule is drawn red.
     let row = text
         .lines()
@@ -911,9 +914,14 @@ fn firewall_pane_marks_approximate_and_unsupported_rules() {
     let t = draw(&mut app, 160, 30);
     let text = screen_text(&t);
     assert!(
-        text.contains("ip nat post type nat (hook postrouting, priority 100, policy accept)  — not simulated"),
+        text.contains(
+            "ip nat post type nat (hook postrouting, priority 100, policy accept)  — not simulated"
+        ),
         "{text}"
     );
-    assert!(text.contains("ct state vmap { established : accept"), "{text}");
+    assert!(
+        text.contains("ct state vmap { established : accept"),
+        "{text}"
+    );
     insta::assert_snapshot!("firewall_real_world_maximized", t.backend());
 }

@@ -1948,6 +1948,15 @@ pub fn parse_rule(text: &str, table: &Table) -> Result<Rule, ParseError> {
             })
         }
     };
+    if let Some((col, what)) = &rule.unsupported {
+        // The editor takes only what packetlab can simulate.
+        return Err(ParseError {
+            file: "rule".into(),
+            line: 1,
+            col: *col,
+            msg: format!("unsupported: {what}"),
+        });
+    }
     let missing = |what: String| ParseError {
         file: "rule".into(),
         line: 1,
