@@ -150,6 +150,7 @@ pub struct Compiled {
     scratch: Vec<u32>,
     /// Whether a rule reads the packet's length or time: then they are part of the signature.
     reads_len: bool,
+    bases: eval::Bases,
     pub cache_hits: u64,
     pub cache_misses: u64,
 }
@@ -165,6 +166,7 @@ impl Compiled {
         Compiled {
             index: Index::build(rs),
             reads_len,
+            bases: eval::Bases::of(rs),
             ..Default::default()
         }
     }
@@ -188,10 +190,12 @@ impl Compiled {
         p: &PacketView<'_>,
         meters: Option<&mut Meters>,
     ) -> Outcome {
-        let mut sigs: Vec<Signature> = Vec::with_capacity(2);
+        // At most three classes of hooks: no allocation per packet.
+        let mut sigs: [Option<Signature>; 3] = [None; 3];
         for h in hooks {
             let class = Class::of(*h);
-            if sigs.iter().any(|s| s.class == class) {
+            let slot = class as usize;
+            if sigs[slot].is_some() {
                 continue;
             }
             let sig = Signature {
@@ -222,13 +226,24 @@ impl Compiled {
             } else {
                 self.cache_hits += 1;
             }
-            sigs.push(sig);
+            sigs[slot] = Some(sig);
         }
-        let lists: Vec<(Class, &[Hit])> = sigs
-            .iter()
-            .map(|s| (s.class, self.cache[s].as_slice()))
-            .collect();
-        eval::walk(rs, hooks, seg, p, Some(&lists), meters, false)
+        let mut lists: [(Class, &[Hit]); 3] = [(Class::In, &[]); 3];
+        let mut n = 0;
+        for s in sigs.iter().flatten() {
+            lists[n] = (s.class, self.cache[s].as_slice());
+            n += 1;
+        }
+        eval::walk(
+            rs,
+            &self.bases,
+            hooks,
+            seg,
+            p,
+            Some(&lists[..n]),
+            meters,
+            false,
+        )
     }
 
     /// Every rule (enabled or not) whose tests `p` passes (or may), in (table, chain, rule)

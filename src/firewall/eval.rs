@@ -282,19 +282,45 @@ pub fn evaluate(rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>, trace: bool) -
         },
         ..*p
     };
-    let a = walk(rs, hooks, Seg::PreCt, &pre, None, None, trace);
+    let bases = Bases::of(rs);
+    let a = walk(rs, &bases, hooks, Seg::PreCt, &pre, None, None, trace);
     if a.verdict != Final::Accept {
         return a;
     }
-    let b = walk(rs, hooks, Seg::PostCt, p, None, None, trace);
+    let b = walk(rs, &bases, hooks, Seg::PostCt, p, None, None, trace);
     a.then(b)
 }
 
 /// The walk through `hooks` (the first of them limited to `seg`), with the rules' tests either
 /// done here (`known` None) or given per hook class, and the rate models in `meters` (None:
 /// each counts as within its rate).
+/// The base chains of each hook, in priority order (table order among equals).
+#[derive(Debug, Default)]
+pub struct Bases {
+    by_hook: [Vec<(i32, u16, u16)>; 7],
+}
+
+impl Bases {
+    pub fn of(rs: &Ruleset) -> Bases {
+        let mut b = Bases::default();
+        for (ti, t) in rs.tables.iter().enumerate() {
+            for (ci, c) in t.chains.iter().enumerate() {
+                if let Some(base) = &c.base {
+                    b.by_hook[base.hook as usize].push((base.priority, ti as u16, ci as u16));
+                }
+            }
+        }
+        for v in &mut b.by_hook {
+            v.sort_by_key(|x| x.0);
+        }
+        b
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn walk(
     rs: &Ruleset,
+    bases: &Bases,
     hooks: &[Hook],
     seg: Seg,
     p: &PacketView<'_>,
@@ -327,25 +353,15 @@ pub fn walk(
             },
             None => Tests::Packet(p),
         };
-        let mut bases: Vec<(i32, u16, u16)> = Vec::new();
-        for (ti, t) in rs.tables.iter().enumerate() {
-            if !t.family.sees(p.v6) {
+        for &(priority, ti, ci) in &bases.by_hook[hook as usize] {
+            let keep = match seg {
+                Seg::All => true,
+                Seg::PreCt => priority < CONNTRACK_PRIORITY,
+                Seg::PostCt => priority >= CONNTRACK_PRIORITY,
+            };
+            if !keep || !rs.tables[ti as usize].family.sees(p.v6) {
                 continue;
             }
-            for (ci, c) in t.chains.iter().enumerate() {
-                let Some(b) = &c.base else { continue };
-                let keep = match seg {
-                    Seg::All => true,
-                    Seg::PreCt => b.priority < CONNTRACK_PRIORITY,
-                    Seg::PostCt => b.priority >= CONNTRACK_PRIORITY,
-                };
-                if b.hook == hook && keep {
-                    bases.push((b.priority, ti as u16, ci as u16));
-                }
-            }
-        }
-        bases.sort_by_key(|b| b.0);
-        for (_, ti, ci) in bases {
             let table = &rs.tables[ti as usize];
             let base = table.chains[ci as usize].base.as_ref();
             let simulated =

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::eval::{evaluate, walk, Final, Meters, PacketView, Seg};
+use super::eval::{evaluate, walk, Bases, Final, Meters, PacketView, Seg};
 use super::model::*;
 use super::*;
 use crate::decode::{Proto, Summary};
@@ -183,12 +183,14 @@ fn limits_and_quotas_are_modelled_and_marked() {
     // One rule alone: 10/second with a burst of 5, twenty packets in the same instant.
     let one = input("    limit rate 10/second accept");
     let mut meters = Meters::default();
+    let bases = Bases::of(&one);
     let mut accepted = 0;
     for i in 0..20 {
         let mut p = pkt(17, 53, ct::NEW);
         p.extra.ts_ns = 1_000_000 + i;
         let o = walk(
             &one,
+            &bases,
             &[Hook::Input],
             Seg::All,
             &p,
@@ -208,6 +210,7 @@ fn limits_and_quotas_are_modelled_and_marked() {
     p.extra.ts_ns = 1_001_000_000;
     let o = walk(
         &one,
+        &bases,
         &[Hook::Input],
         Seg::All,
         &p,
