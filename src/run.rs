@@ -344,13 +344,8 @@ fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
 /// exit 1), the analysis' warnings, the approximate and shown-only parts (exit 0 with only
 /// those), exit 2 when the file cannot be read or parsed.
 fn check_rules(cli: &Cli) -> Result<i32> {
-    let fw = match load_firewall(cli, &[]) {
-        Ok(Some(fw)) => fw,
-        Ok(None) => return Ok(2),
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(2);
-        }
+    let Some(fw) = firewall_or_say_why(cli) else {
+        return Ok(2);
     };
     for line in crate::firewall::report::check_lines(&fw) {
         println!("{line}");
@@ -359,15 +354,21 @@ fn check_rules(cli: &Cli) -> Result<i32> {
     Ok(if unsupported > 0 { 1 } else { 0 })
 }
 
-/// `--rules FILE --save OUT`: the ruleset as nft syntax.
-fn save_rules(cli: &Cli, out: &Path) -> Result<i32> {
-    let fw = match load_firewall(cli, &[]) {
-        Ok(Some(fw)) => fw,
-        Ok(None) => return Ok(2),
+/// The `--rules` firewall, or `None` once the reason (`FILE:LINE:COL: …`) is printed.
+fn firewall_or_say_why(cli: &Cli) -> Option<crate::firewall::Firewall> {
+    match load_firewall(cli, &[]) {
+        Ok(fw) => fw,
         Err(e) => {
             eprintln!("{e}");
-            return Ok(2);
+            None
         }
+    }
+}
+
+/// `--rules FILE --save OUT`: the ruleset as nft syntax.
+fn save_rules(cli: &Cli, out: &Path) -> Result<i32> {
+    let Some(fw) = firewall_or_say_why(cli) else {
+        return Ok(2);
     };
     let text = crate::firewall::save::to_nft(&fw.ruleset);
     if let Err(e) = std::fs::write(out, text) {

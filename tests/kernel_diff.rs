@@ -50,6 +50,8 @@
 
 mod common;
 
+use common::netns::{addr_bytes, enter_netns, fold, in_ns, ip, ip_batch, run, run_out, sum16};
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::CString;
 use std::fmt::Write as _;
@@ -58,7 +60,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
@@ -164,33 +166,6 @@ impl Rng {
 
 // ---------------------------------------------------------------------------------------------
 // Processes and namespaces.
-
-fn run_out(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let o = run_out(cmd);
-    assert!(
-        o.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn ip(args: &[&str]) -> String {
-    run(Command::new("ip").args(args))
-}
-
-fn in_ns(ns: &str, prog: &str, args: &[&str]) -> String {
-    run(Command::new("ip")
-        .args(["netns", "exec", ns, prog])
-        .args(args))
-}
 
 /// The two namespaces of one ruleset's run; both are deleted when this is dropped, also when
 /// the test fails half-way.
@@ -299,27 +274,11 @@ impl Drop for Lab {
     }
 }
 
-fn ip_batch(ns: &str, batch: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("batch");
-    std::fs::write(&p, batch).unwrap();
-    ip(&["-n", ns, "-batch", p.to_str().unwrap()]);
-}
-
 fn nft_text(ns: &str, text: &str) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("rules.nft");
     std::fs::write(&p, text).unwrap();
     in_ns(ns, "nft", &["-f", p.to_str().unwrap()]);
-}
-
-/// Moves the calling thread into a namespace (sockets it then opens live there).
-fn enter_netns(name: &str) {
-    let f = File::open(format!("/run/netns/{name}"))
-        .unwrap_or_else(|e| panic!("/run/netns/{name}: {e}"));
-    // SAFETY: setns with a valid namespace fd; it affects only the calling thread.
-    let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(r, 0, "setns {name}: {}", std::io::Error::last_os_error());
 }
 
 /// A child process killed and reaped if the test ends early.
@@ -543,31 +502,6 @@ impl Drop for Services {
 
 // ---------------------------------------------------------------------------------------------
 // Frames.
-
-fn sum16(data: &[u8], mut acc: u32) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u16::from_be_bytes([c[0], c[1]]) as u32;
-    }
-    if let [b] = chunks.remainder() {
-        acc += (*b as u32) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
-}
-
-fn addr_bytes(a: IpAddr) -> Vec<u8> {
-    match a {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
-    }
-}
 
 /// An Ethernet frame from the sender to the receiver carrying `l4` with correct checksums;
 /// `key` is the IPv4 identification or the IPv6 flow label, unique per frame.

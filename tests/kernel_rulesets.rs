@@ -56,6 +56,8 @@
 
 mod common;
 
+use common::netns::{addr_bytes, enter_netns, fold, in_ns, ip, ip_batch, run_out, sum16};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::fs::File;
@@ -64,7 +66,7 @@ use std::net::UdpSocket;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -263,33 +265,6 @@ fn closed(ports: &[u16], p: u16) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Processes and namespaces.
 
-fn run_out(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let o = run_out(cmd);
-    assert!(
-        o.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn ip(args: &[&str]) -> String {
-    run(Command::new("ip").args(args))
-}
-
-fn in_ns(ns: &str, prog: &str, args: &[&str]) -> String {
-    run(Command::new("ip")
-        .args(["netns", "exec", ns, prog])
-        .args(args))
-}
-
 fn mac(m: [u8; 6]) -> String {
     m.iter()
         .map(|b| format!("{b:02x}"))
@@ -423,22 +398,6 @@ impl Drop for Lab {
                 .status();
         }
     }
-}
-
-fn ip_batch(ns: &str, batch: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("batch");
-    std::fs::write(&p, batch).unwrap();
-    ip(&["-n", ns, "-batch", p.to_str().unwrap()]);
-}
-
-/// Moves the calling thread into a namespace (sockets it then opens live there).
-fn enter_netns(name: &str) {
-    let f = File::open(format!("/run/netns/{name}"))
-        .unwrap_or_else(|e| panic!("/run/netns/{name}: {e}"));
-    // SAFETY: setns with a valid namespace fd; it affects only the calling thread.
-    let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(r, 0, "setns {name}: {}", std::io::Error::last_os_error());
 }
 
 /// Runs `f` in a new thread inside a namespace and returns its result.
@@ -729,31 +688,6 @@ fn dns_query(id: u16) -> Vec<u8> {
     }
     v.extend_from_slice(&[0, 0, 1, 0, 1]);
     v
-}
-
-fn sum16(data: &[u8], mut acc: u32) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u16::from_be_bytes([c[0], c[1]]) as u32;
-    }
-    if let [b] = chunks.remainder() {
-        acc += (*b as u32) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
-}
-
-fn addr_bytes(a: IpAddr) -> Vec<u8> {
-    match a {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
-    }
 }
 
 /// Sends `l4` (its checksum field at `ck` filled in here) through a raw IP socket of protocol
