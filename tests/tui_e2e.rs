@@ -457,3 +457,58 @@ fn display_filter_shrinks_the_list_and_clears() {
     let s = t.wait_for("packetlab exited");
     assert!(s.contains("packetlab exited 0"), "{s}");
 }
+
+/// A real-world ruleset loaded as it is: an include, a define, a NAT chain, a rate limit and a
+/// rule packetlab cannot simulate. The file loads in full; the unsupported rule is red and
+/// counted in the title, the approximate verdicts marked ≈ in the packet list.
+#[test]
+fn a_partly_supported_ruleset_loads_with_its_banner() {
+    if !common::have_tool("tmux") {
+        common::require_or_skip("tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("sample.pcapng");
+    write_sample(&cap);
+    std::fs::write(dir.path().join("defs.nft"), "define DNS = 53\n").unwrap();
+    let rules = dir.path().join("rules.nft");
+    std::fs::write(
+        &rules,
+        "include \"defs.nft\"\n\
+         table ip nat {\n  chain post {\n    type nat hook postrouting priority srcnat;\n    oifname \"wan0\" masquerade\n  }\n}\n\
+         table inet filter {\n  chain input {\n    type filter hook input priority filter; policy drop\n    \
+         ct state vmap { established : accept, related : accept, invalid : drop }\n    \
+         udp dport $DNS limit rate 10/second accept\n    \
+         tcp dport 80 osf name \"Linux\" accept\n    icmp type echo-request accept\n  }\n}\n",
+    )
+    .unwrap();
+    let cmd = format!(
+        "sh -c '{} -r {} --rules {}; echo \"packetlab exited $?\"; sleep 30'",
+        common::bin().display(),
+        cap.display(),
+        rules.display()
+    );
+    let t = Tmux::start(&format!("packetlab-e2e-rw-{}", std::process::id()), &cmd);
+    let s = t.wait_for("✘ 1 unsupported rule (red): never match here");
+    assert!(
+        s.contains("≈accept"),
+        "the DNS verdict is approximate:\n{s}"
+    );
+    t.keys(&["5", "z"]);
+    let s = t.wait_for("✘ unsupported: 'osf'");
+    assert!(s.contains("not simulated"), "the NAT chain is shown:\n{s}");
+    assert!(s.contains("≈ modelled"), "the limit is modelled:\n{s}");
+    let coloured = Command::new("tmux")
+        .args(["capture-pane", "-e", "-p", "-t", &t.name])
+        .output()
+        .unwrap();
+    let coloured = String::from_utf8_lossy(&coloured.stdout);
+    let line = coloured.lines().find(|l| l.contains("osf name")).unwrap();
+    assert!(
+        line.contains("\x1b[38;5;9m") || line.contains("\x1b[91m"),
+        "the unsupported rule is red: {line:?}"
+    );
+    t.keys(&["q"]);
+    let s = t.wait_for("packetlab exited");
+    assert!(s.contains("packetlab exited 0"), "{s}");
+}

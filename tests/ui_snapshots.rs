@@ -891,7 +891,7 @@ fn firewall_pane_marks_approximate_and_unsupported_rules() {
     let t = draw(&mut app, 160, 44);
     let text = screen_text(&t);
     assert!(
-        text.contains("— ✘ 1 unsupported rule (red: never match here)"),
+        text.contains("✘ 1 unsupported rule (red): never match here"),
         "{text}"
     );
     assert!(text.contains("✘ unsupported: 'meta mark'"), "{text}");

@@ -46,16 +46,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         title.push_str(&format!("(≈ {} approximate) ", fw.inexact));
     }
     let unsupported = fw.unsupported().len();
-    if unsupported > 0 {
-        // The banner of a partial load: what did not load as rules is never silent.
-        title.push_str(&format!(
-            "— ✘ {unsupported} unsupported rule{} (red: never match here) ",
-            if unsupported == 1 { "" } else { "s" }
-        ));
-    }
+    // The banner of a partial load, the pane's first line: what packetlab could not read as a
+    // rule is never silent.
+    let banner_h = u16::from(unsupported > 0);
     let block = pane(sanitize(&title).into_owned(), app.focus == Focus::Firewall);
     let editor_h = if app.rule_editor.is_some() { 2 } else { 0 };
-    let n = super::inner_rows(area, editor_h);
+    let n = super::inner_rows(area, editor_h + banner_h);
     let v = &app.firewall;
     let all = rows(fw);
     // A pane that grew (maximised, a taller terminal) shows rows above the old top too.
@@ -145,10 +141,27 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         .collect();
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let list_h = inner.height.saturating_sub(editor_h);
+    if banner_h > 0 {
+        let banner = Line::styled(
+            format!(
+                "✘ {unsupported} unsupported rule{} (red): never match here; the verdicts they could change are marked ≈",
+                if unsupported == 1 { "" } else { "s" }
+            ),
+            Style::new().fg(Color::LightRed).add_modifier(Modifier::BOLD),
+        );
+        f.render_widget(
+            Paragraph::new(banner),
+            Rect {
+                height: banner_h.min(inner.height),
+                ..inner
+            },
+        );
+    }
+    let list_h = inner.height.saturating_sub(editor_h + banner_h);
     f.render_widget(
         Paragraph::new(lines),
         Rect {
+            y: inner.y + banner_h.min(inner.height),
             height: list_h,
             ..inner
         },
@@ -174,7 +187,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             status,
         ];
         let r = Rect {
-            y: inner.y + list_h,
+            y: inner.y + banner_h + list_h,
             height: editor_h.min(inner.height),
             ..inner
         };

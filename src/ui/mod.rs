@@ -139,7 +139,16 @@ pub fn fit(app: &mut App, area: Rect) {
     let a = layout(area, app);
     app.list_rows = a.list.map(|r| inner_rows(r, 1)).unwrap_or(10).max(1);
     app.sessions.visible_rows = a.sessions.map(|r| inner_rows(r, 1)).unwrap_or(10).max(1);
-    app.firewall.visible_rows = a.firewall.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1);
+    let banner = app
+        .engine
+        .firewall
+        .as_ref()
+        .map_or(0, |fw| u16::from(!fw.unsupported().is_empty()));
+    app.firewall.visible_rows = a
+        .firewall
+        .map(|r| inner_rows(r, banner))
+        .unwrap_or(10)
+        .max(1);
     app.detail_rows = a.detail.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1);
     app.hex_rows = a.hex.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1);
 }
