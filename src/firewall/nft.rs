@@ -936,6 +936,9 @@ impl Parser {
             if self.eat_punct("}") {
                 return Ok(());
             }
+            if self.peek().is_none() {
+                return self.err("missing '}' at the end of the chain");
+            }
             if self.peek() == Some(&Tok::Disabled) {
                 // `# disabled: RULE`: the rule, toggled off; a comment that merely starts so.
                 self.pos += 1;

@@ -763,3 +763,50 @@ fn iptables_dumps_as_they_are() {
     );
     let _ = Ipv6Addr::LOCALHOST;
 }
+
+/// Every ruleset of the test set cut short at every few bytes, and with pieces taken out,
+/// parses or fails with a message: never a panic.
+#[test]
+fn mangled_rulesets_never_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rulesets");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut tried = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if !p.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        let ipt = iptables::looks_like(&text);
+        let parse = |s: &str| {
+            let _ = if ipt {
+                iptables::parse(s, "m")
+            } else {
+                nft::parse(s, "m")
+            };
+        };
+        let cuts: Vec<usize> = (0..text.len())
+            .step_by(11)
+            .filter(|i| text.is_char_boundary(*i))
+            .collect();
+        for &c in &cuts {
+            parse(&text[..c]);
+            tried += 1;
+        }
+        for _ in 0..60 {
+            let (a, b) = (rnd() as usize % text.len(), rnd() as usize % 40);
+            let b = (a + b).min(text.len());
+            if text.is_char_boundary(a) && text.is_char_boundary(b) {
+                parse(&format!("{}{}", &text[..a], &text[b..]));
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 5000, "{tried}");
+}
