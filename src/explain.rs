@@ -3,7 +3,7 @@
 
 use crate::decode::{Proto, Summary, TcpInfo};
 use crate::firewall::eval::Final;
-use crate::firewall::model::{ct, Rhs, Rule, Verdict};
+use crate::firewall::model::{ct, Action, Rhs, Rule, Verdict};
 use crate::firewall::Judgement;
 use crate::sessions::names::{addr_class, port_name};
 use crate::sessions::{Session, SessionProto};
@@ -60,6 +60,9 @@ fn verdict_topics(j: &Judgement, out: &mut Vec<&'static str>) {
     });
     if j.rule.is_none() {
         out.push("policy");
+    }
+    if !j.exact {
+        out.push("verdict-approximate");
     }
 }
 
@@ -169,6 +172,23 @@ pub fn for_rule(r: &Rule) -> Vec<&'static str> {
             }
         }
     }
+    if r.unsupported.is_some() {
+        t.push("rule-unsupported");
+        return t;
+    }
+    if r.vmap.is_some() {
+        t.push("rule-vmap");
+    }
+    if r.is_approx() {
+        t.push("rule-approximate");
+    }
+    for a in &r.actions {
+        t.push(match a {
+            Action::Notrack => "ct-untracked",
+            Action::Nat(_) => "rule-nat",
+            Action::Other(_) => "rule-other-statement",
+        });
+    }
     t.push(match r.verdict {
         Some(Verdict::Drop) => "verdict-drop",
         Some(Verdict::Reject) => "verdict-reject",
@@ -221,6 +241,12 @@ mod tests {
             "state-midstream",
             "session-udp",
             "retransmission",
+            "verdict-approximate",
+            "rule-unsupported",
+            "rule-vmap",
+            "rule-approximate",
+            "rule-nat",
+            "rule-other-statement",
         ] {
             assert!(
                 section(name).is_some_and(|t| t.len() > 40),
