@@ -319,20 +319,44 @@ pub fn print_sessions<W: Write>(out: &mut W, table: &SessionTable, json: bool) -
 pub fn print_rules<W: Write>(out: &mut W, fw: &Firewall, json: bool) -> io::Result<()> {
     for (id, rule) in fw.ruleset.rules() {
         let c = fw.counters.get(&id).copied().unwrap_or_default();
+        let chain = fw.chain_name((id.table, id.chain));
+        let table = &fw.ruleset.tables[id.table as usize];
+        let simulated = table.family.simulated()
+            && table.chains[id.chain as usize]
+                .base
+                .as_ref()
+                .is_none_or(|b| b.kind == crate::firewall::model::ChainType::Filter);
+        // How far the rule is simulated: exact, approximate (a modelled statement), shown only
+        // (its chain is not simulated) or unsupported.
+        let how = match (&rule.unsupported, rule.is_approx(), simulated) {
+            (Some(_), _, _) => "unsupported",
+            (None, _, false) => "not simulated",
+            (None, true, true) => "approximate",
+            (None, false, true) => "exact",
+        };
         if json {
             let v = serde_json::json!({
                 "line": rule.origin.line,
-                "chain": fw.chain_name((id.table, id.chain)),
+                "file": rule.origin.file,
+                "chain": chain,
                 "rule": rule.origin.text,
                 "enabled": rule.enabled,
                 "packets": c.packets,
                 "bytes": c.bytes,
+                "simulated": how,
+                "unsupported": rule.unsupported.as_ref().map(|u| &u.1),
             });
             writeln!(out, "{v}")?;
         } else {
+            let mark = match how {
+                "approximate" => "≈ ",
+                "unsupported" => "✘ ",
+                "not simulated" => "- ",
+                _ => "",
+            };
             writeln!(
                 out,
-                "{:>5}  {:>8} pkts {:>10} bytes  {}{}",
+                "{:>5}  {:>8} pkts {:>10} bytes  {mark}{}{}",
                 rule.origin.line,
                 c.packets,
                 c.bytes,
@@ -343,7 +367,11 @@ pub fn print_rules<W: Write>(out: &mut W, fw: &Firewall, json: bool) -> io::Resu
     }
     if !json {
         let [a, d, r] = fw.verdicts;
-        writeln!(out, "verdicts: {a} accepted, {d} dropped, {r} rejected")?;
+        writeln!(
+            out,
+            "verdicts: {a} accepted, {d} dropped, {r} rejected; {} approximate (≈: a modelled or unsupported rule, a chain not simulated or an unnamed interface took part)",
+            fw.inexact
+        )?;
     }
     Ok(())
 }

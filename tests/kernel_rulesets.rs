@@ -1519,6 +1519,16 @@ fn run_ruleset(k: usize, spec: &Spec, work: &Path) -> Figures {
         ));
         return f;
     }
+    // These rulesets hold nothing approximate: every verdict packetlab gives must say so.
+    let inexact = pl
+        .iter()
+        .filter(|p| p["exact"] == serde_json::Value::Bool(false))
+        .count();
+    if inexact > 0 {
+        f.problems.push(format!(
+            "{inexact} verdicts marked approximate in a ruleset simulated exactly"
+        ));
+    }
     // packetlab's rules by chain, in order: the n-th rule of a chain in the kernel is the n-th
     // of that chain in the file.
     let mut pl_chains: HashMap<String, Vec<u64>> = HashMap::new();
