@@ -73,8 +73,8 @@ fn implied_l4(f: Field) -> Option<&'static [u64]> {
         Field::Sport(L4::Tcp) | Field::Dport(L4::Tcp) | Field::TcpFlags => Some(&[6]),
         Field::Sport(L4::Udp) | Field::Dport(L4::Udp) => Some(&[17]),
         Field::Sport(L4::Th) | Field::Dport(L4::Th) => Some(&[6, 17, 33, 132, 136]),
-        Field::IcmpType => Some(&[1]),
-        Field::Icmpv6Type => Some(&[58]),
+        Field::IcmpType | Field::IcmpCode => Some(&[1]),
+        Field::Icmpv6Type | Field::Icmpv6Code => Some(&[58]),
         _ => None,
     }
 }
@@ -82,8 +82,10 @@ fn implied_l4(f: Field) -> Option<&'static [u64]> {
 /// The IP version a field implies: Some(false) IPv4, Some(true) IPv6.
 fn implied_v6(f: Field) -> Option<bool> {
     match f {
-        Field::IpSaddr | Field::IpDaddr | Field::IpProtocol | Field::IcmpType => Some(false),
-        Field::Ip6Saddr | Field::Ip6Daddr | Field::Icmpv6Type => Some(true),
+        Field::IpSaddr | Field::IpDaddr | Field::IpProtocol | Field::IcmpType | Field::IcmpCode => {
+            Some(false)
+        }
+        Field::Ip6Saddr | Field::Ip6Daddr | Field::Icmpv6Type | Field::Icmpv6Code => Some(true),
         _ => None,
     }
 }

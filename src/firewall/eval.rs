@@ -42,6 +42,8 @@ pub struct Extra {
     pub mss: Option<u16>,
     /// `meta pkttype`: host 0, broadcast 1, multicast 2.
     pub pkttype: u8,
+    /// The ICMP or ICMPv6 code.
+    pub icmp_code: Option<u8>,
     /// The destination is one of the simulated host's addresses (`fib daddr type local`).
     pub dst_local: bool,
     /// The packet's time, nanoseconds: rate models (`limit`) read it.
@@ -712,6 +714,8 @@ fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a> {
         Field::CtState => Got(Read::Int(p.ct as u64)),
         Field::IcmpType if !p.v6 && p.l4 == Some(1) => opt(p.icmp_type.map(u64::from)),
         Field::Icmpv6Type if p.v6 && p.l4 == Some(58) => opt(p.icmpv6_type.map(u64::from)),
+        Field::IcmpCode if !p.v6 && p.l4 == Some(1) => opt(p.extra.icmp_code.map(u64::from)),
+        Field::Icmpv6Code if p.v6 && p.l4 == Some(58) => opt(p.extra.icmp_code.map(u64::from)),
         Field::Iifname => match class {
             Class::In | Class::Fwd => name(p.iif),
             Class::Out => Absent,

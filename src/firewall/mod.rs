@@ -331,6 +331,7 @@ pub fn extra_of(s: &Summary, ts_ns: u64) -> eval::Extra {
         ip6_nexthdr: s.ipv6_nxt,
         mss: s.tcp.and_then(|t| t.mss),
         pkttype,
+        icmp_code: s.icmp.or(s.icmpv6).map(|i| i.code),
         dst_local: false,
         ts_ns,
     }

@@ -190,6 +190,8 @@ pub enum Field {
     CtState,
     IcmpType,
     Icmpv6Type,
+    IcmpCode,
+    Icmpv6Code,
     Iifname,
     Oifname,
     /// `meta nfproto`: the layer-3 family (ipv4 2, ipv6 10).
@@ -234,6 +236,8 @@ impl Field {
             Field::CtState => "ct state",
             Field::IcmpType => "icmp type",
             Field::Icmpv6Type => "icmpv6 type",
+            Field::IcmpCode => "icmp code",
+            Field::Icmpv6Code => "icmpv6 code",
             Field::Iifname => "iifname",
             Field::Oifname => "oifname",
             Field::Nfproto => "meta nfproto",

@@ -1560,10 +1560,12 @@ impl Parser {
                 }
             }
             "icmp" | "icmpv6" => {
-                let f = sub(self, "type")?;
+                let f = sub(self, "type or code")?;
                 match (f.as_str(), first) {
                     ("type", "icmp") => Field::IcmpType,
                     ("type", _) => Field::Icmpv6Type,
+                    ("code", "icmp") => Field::IcmpCode,
+                    ("code", _) => Field::Icmpv6Code,
                     (other, _) => return unsupported(self, format!("{first} {other}")),
                 }
             }
@@ -1815,6 +1817,8 @@ fn kind_of_type(t: &str) -> Kind {
         "ct_state" => Kind::CtState,
         "icmp_type" => Kind::IcmpType,
         "icmpv6_type" => Kind::Icmpv6Type,
+        "icmp_code" => Kind::IcmpCode,
+        "icmpv6_code" => Kind::Icmpv6Code,
         "nf_proto" => Kind::Nfproto,
         "pkt_type" => Kind::Pkttype,
         _ => Kind::Other,
@@ -1841,6 +1845,8 @@ pub enum Kind {
     CtState,
     IcmpType,
     Icmpv6Type,
+    IcmpCode,
+    Icmpv6Code,
     Name,
     /// A plain number (TTL, length, MSS, mark).
     Int,
@@ -1863,6 +1869,8 @@ impl Kind {
             Field::CtState => Kind::CtState,
             Field::IcmpType => Kind::IcmpType,
             Field::Icmpv6Type => Kind::Icmpv6Type,
+            Field::IcmpCode => Kind::IcmpCode,
+            Field::Icmpv6Code => Kind::Icmpv6Code,
             Field::Iifname | Field::Oifname => Kind::Name,
             Field::Ip6Nexthdr => Kind::Proto,
             Field::IpTtl
@@ -1896,6 +1904,8 @@ impl Kind {
             Kind::CtState => "a ct state",
             Kind::IcmpType => "an ICMP type",
             Kind::Icmpv6Type => "an ICMPv6 type",
+            Kind::IcmpCode => "an ICMP code",
+            Kind::Icmpv6Code => "an ICMPv6 code",
             Kind::Name => "an interface name",
             Kind::Int => "a number",
             Kind::Nfproto => "ipv4 or ipv6",

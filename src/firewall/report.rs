@@ -77,11 +77,28 @@ pub fn check_lines(fw: &Firewall) -> Vec<String> {
         }
     }
     let mut approx = 0;
-    for (_, r) in rs.rules() {
+    for (id, r) in rs.rules() {
         for (_, text) in &r.approx {
             approx += 1;
             out.push(format!(
                 "{}:{}: approximate: {text} (modelled; its verdicts are marked ≈)",
+                file_of(fw, r),
+                r.origin.line
+            ));
+        }
+        let table = &rs.tables[id.table as usize];
+        for m in &r.matches {
+            let why = match (&m.rhs, m.field) {
+                (Rhs::Set(name), _) if table.set(name).is_some_and(|s| s.dynamic) => {
+                    format!("@{name} is filled at run time: a packet not in its listed elements may be in it")
+                }
+                (_, Field::CtStatus) => "ct status is not tracked by the simulator".into(),
+                (_, Field::FibRpf) => "the reverse-path lookup needs the host's routes".into(),
+                _ => continue,
+            };
+            approx += 1;
+            out.push(format!(
+                "{}:{}: approximate: {why} (verdicts it takes part in are marked ≈)",
                 file_of(fw, r),
                 r.origin.line
             ));
