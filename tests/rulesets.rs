@@ -250,6 +250,7 @@ fn normalize_table(t: &mut Table) {
             r.origin.line = 0;
             r.origin.text.clear();
             r.origin.file = None;
+            r.origin.full.clear();
             if let Some((col, _)) = &mut r.unsupported {
                 *col = 0;
             }

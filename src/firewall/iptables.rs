@@ -223,6 +223,33 @@ pub fn parse(src: &str, file: &str) -> R<Ruleset> {
     Ok(rs)
 }
 
+/// An iptables `--reject-with` type as nft's `with …`, and the match nft adds for it.
+fn reject_with(t: &str, v6: bool) -> (String, Option<(Field, u64)>) {
+    if t == "tcp-reset" {
+        return ("with tcp reset".into(), Some((Field::L4Proto, 6)));
+    }
+    let name = match t {
+        "icmp-net-unreachable" | "net-unreach" => "net-unreachable",
+        "icmp-host-unreachable" | "host-unreach" => "host-unreachable",
+        "icmp-proto-unreachable" => "prot-unreachable",
+        "icmp-net-prohibited" => "net-prohibited",
+        "icmp-host-prohibited" => "host-prohibited",
+        "icmp-admin-prohibited" | "icmp6-adm-prohibited" | "adm-prohibited" => "admin-prohibited",
+        "icmp6-no-route" | "no-route" => "no-route",
+        "icmp6-addr-unreachable" | "addr-unreach" => "addr-unreachable",
+        "icmp6-policy-fail" => "policy-fail",
+        _ => "port-unreachable",
+    };
+    if v6 {
+        (
+            format!("with icmpv6 type {name}"),
+            Some((Field::Nfproto, 10)),
+        )
+    } else {
+        (format!("with icmp type {name}"), Some((Field::Nfproto, 2)))
+    }
+}
+
 /// Whether a dump is IPv6: the addresses it names decide; without any, its header
 /// (`ip6tables-save`), its name (`*.ip6tables`, `rules.v6`, `ip6tables.rules`…) or ICMPv6 tests.
 fn is_ipv6(src: &str, file: &str) -> bool {
@@ -835,6 +862,14 @@ fn rule(
                 if v.s == "tcp-reset" {
                     tcp_reset = Some(v.col);
                 }
+                // As nft says it, with the match nft adds for the reply (see nft::reject).
+                let (with, implied) = reject_with(&v.s, v6);
+                let at = implied.map(|(field, n)| {
+                    r.matches
+                        .push(Match::new(field, Op::Eq, Rhs::Values(vec![Value::Int(n)])));
+                    r.matches.len() - 1
+                });
+                r.reject_with = Some((with, at));
             }
             _ if opt.starts_with("--")
                 && target

@@ -71,6 +71,7 @@ fn semantics(rs: &Ruleset) -> Ruleset {
                     line: 0,
                     text: String::new(),
                     file: None,
+                    full: String::new(),
                 };
             }
         }

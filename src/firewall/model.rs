@@ -435,6 +435,10 @@ pub struct Origin {
     pub text: String,
     /// The included file it came from, when not the ruleset's own file.
     pub file: Option<String>,
+    /// The whole rule as written in an nft file, on one line (continuations joined, comments
+    /// left out): saved as it was, so nothing the model does not keep is lost. Empty for rules
+    /// from iptables-save.
+    pub full: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -452,6 +456,9 @@ pub struct Rule {
     /// Stateful statements modelled approximately, each with its text as written.
     pub approx: Vec<(Approx, String)>,
     pub actions: Vec<Action>,
+    /// `reject with …`: the words after `reject` (`with tcp reset`), and which of `matches` nft
+    /// adds for it (the reply's protocol), left out when the rule is written back.
+    pub reject_with: Option<(String, Option<usize>)>,
     /// Why packetlab cannot simulate this rule (`unsupported: …`) and the column it starts
     /// at. Such a rule never matches; a packet that reaches it whose tests before the
     /// unsupported part pass gets an approximate verdict.
@@ -465,6 +472,7 @@ impl Rule {
                 line,
                 text,
                 file: None,
+                full: String::new(),
             },
             enabled: true,
             matches: Vec::new(),
@@ -475,6 +483,7 @@ impl Rule {
             vmap: None,
             approx: Vec::new(),
             actions: Vec::new(),
+            reject_with: None,
             unsupported: None,
         }
     }

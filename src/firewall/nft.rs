@@ -506,6 +506,16 @@ impl Parser {
                     self.pos += 1;
                     self.command(&mut rs, w == "insert")?;
                 }
+                // `destroy table inet f` / `delete table inet f` before a file re-creates it.
+                "destroy" | "delete" => {
+                    self.pos += 1;
+                    if self.eat_word("table") {
+                        let (family, name) = self.family_and_name()?;
+                        rs.tables
+                            .retain(|t| !(t.family == family && t.name == name));
+                    }
+                    self.skip_statement();
+                }
                 other => return self.err(format!("unknown statement '{other}'")),
             }
         }
@@ -712,6 +722,8 @@ impl Parser {
                     self.eat_punct("=");
                     self.word("a comment")?;
                 }
+                // nft takes a `define` anywhere a statement may stand.
+                "define" | "redefine" => self.define()?,
                 // Stateful objects, flowtables, helpers: kept and shown, not simulated.
                 "flowtable" | "counter" | "quota" | "limit" | "ct" | "secmark" | "synproxy" => {
                     let start = self.pos - 1;
@@ -843,6 +855,9 @@ impl Parser {
             if self.eat_punct(",") {
                 continue;
             }
+            if map {
+                self.split_colon();
+            }
             els.push(self.element(kinds)?);
             loop {
                 match self.peek_word() {
@@ -879,6 +894,43 @@ impl Parser {
                 }
             }
         }
+    }
+
+    /// `established: accept` and `22:accept` in a map: the colon glued to a word (which the
+    /// lexer keeps whole, for IPv6 addresses) is taken apart.
+    fn split_colon(&mut self) {
+        let Some(Tok::Word(w)) = self.peek().cloned() else {
+            return;
+        };
+        let Some(i) = w.rfind(':') else { return };
+        let (key, rest) = (&w[..i], &w[i + 1..]);
+        let verdict = |v: &str| {
+            matches!(
+                v,
+                "accept" | "drop" | "continue" | "return" | "jump" | "goto"
+            )
+        };
+        if key.is_empty() || key.ends_with(':') || !(rest.is_empty() || verdict(rest)) {
+            return;
+        }
+        let at = self.toks[self.pos].clone();
+        let mut parts = vec![
+            Token {
+                tok: Tok::Word(key.to_string()),
+                ..at.clone()
+            },
+            Token {
+                tok: Tok::Word(":".into()),
+                ..at.clone()
+            },
+        ];
+        if !rest.is_empty() {
+            parts.push(Token {
+                tok: Tok::Word(rest.to_string()),
+                ..at
+            });
+        }
+        self.toks.splice(self.pos..self.pos + 1, parts);
     }
 
     /// One element: a value, or a concatenation `a . b` when there are several kinds.
@@ -929,11 +981,21 @@ impl Parser {
 
     /// A chain's statements up to its closing `}` (already past the `{`).
     fn chain_body(&mut self, c: &mut Chain, family: Family) -> R<()> {
+        // A `policy` may come before the `type … hook` line.
+        let mut pending: Option<(Policy, u32, u32)> = None;
         loop {
             while matches!(self.peek(), Some(Tok::Newline) | Some(Tok::Punct(";"))) {
                 self.pos += 1;
             }
             if self.eat_punct("}") {
+                if let Some((_, line, col)) = pending.filter(|_| c.base.is_none()) {
+                    return Err(ParseError {
+                        file: self.file_name(),
+                        line,
+                        col,
+                        msg: "a policy needs a base chain ('type … hook …')".into(),
+                    });
+                }
                 return Ok(());
             }
             if self.peek().is_none() {
@@ -961,9 +1023,14 @@ impl Parser {
             match self.peek_word() {
                 Some("type") => {
                     self.pos += 1;
-                    c.base = Some(self.base_chain(family)?);
+                    let mut b = self.base_chain(family)?;
+                    if let Some((p, _, _)) = pending.take() {
+                        b.policy = p;
+                    }
+                    c.base = Some(b);
                 }
                 Some("policy") => {
+                    let (pl, pc) = self.here();
                     self.pos += 1;
                     self.splice_var()?;
                     let p = self.word("accept or drop")?;
@@ -977,7 +1044,7 @@ impl Parser {
                     };
                     match c.base.as_mut() {
                         Some(b) => b.policy = policy,
-                        None => return self.err("a policy needs a base chain ('type … hook …')"),
+                        None => pending = Some((policy, pl, pc)),
                     }
                 }
                 Some("comment") if matches!(self.peek_at(1), Some(Tok::Str(_))) => {
@@ -1086,6 +1153,7 @@ impl Parser {
                 break;
             }
         }
+        r.origin.full = self.full_text(file, line, col0);
         let src = &self.files[file as usize];
         r.origin.text = src
             .lines
@@ -1113,6 +1181,47 @@ impl Parser {
             r.origin.file = Some(src.name.clone());
         }
         Ok(r)
+    }
+
+    /// The rule that began at `line:col` of `file` and ends at the current token, as one line:
+    /// its lines joined, `\` continuations and `#` comments left out.
+    fn full_text(&self, file: u16, line: u32, col: u32) -> String {
+        let lines = &self.files[file as usize].lines;
+        let (end_line, end_col) = match self.toks.get(self.pos) {
+            Some(t) if t.file == file && t.line >= line => (t.line, t.col),
+            _ => (lines.len() as u32, u32::MAX),
+        };
+        let mut out = String::new();
+        for l in line..=end_line {
+            let Some(text) = lines.get(l as usize - 1) else {
+                break;
+            };
+            let chars: Vec<char> = text.chars().collect();
+            let from = if l == line { col as usize - 1 } else { 0 };
+            let to = if l == end_line {
+                (end_col as usize).saturating_sub(1).min(chars.len())
+            } else {
+                chars.len()
+            };
+            let mut piece = String::new();
+            let mut quoted = false;
+            for &c in chars.get(from.min(to)..to).unwrap_or(&[]) {
+                match c {
+                    '"' => quoted = !quoted,
+                    '#' if !quoted => break,
+                    _ => {}
+                }
+                piece.push(c);
+            }
+            let piece = piece.trim().trim_end_matches('\\').trim();
+            if !piece.is_empty() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(piece);
+            }
+        }
+        out.trim_end_matches(';').trim().to_string()
     }
 
     /// One statement of a rule: a match, a verdict map, a statement, a verdict.
@@ -1273,6 +1382,7 @@ impl Parser {
         if !self.eat_word("with") {
             return Ok(());
         }
+        let start = self.pos - 1;
         let with = self.word("icmp, icmpv6, icmpx or tcp")?;
         let implied = match with.as_str() {
             "tcp" => Some((Field::L4Proto, 6)),
@@ -1280,7 +1390,9 @@ impl Parser {
             "icmpv6" => Some((Field::Nfproto, 10)),
             _ => None,
         };
+        let mut at = None;
         if let Some((field, v)) = implied {
+            at = Some(r.matches.len());
             r.matches
                 .push(Match::new(field, Op::Eq, Rhs::Values(vec![Value::Int(v)])));
         }
@@ -1292,6 +1404,7 @@ impl Parser {
                 self.pos = save;
             }
         }
+        r.reject_with = Some((render(&self.toks[start..self.pos]), at));
         Ok(())
     }
 
@@ -1680,8 +1793,20 @@ impl Parser {
             let (vals, _) = self.elements(&kinds, false)?;
             return Ok(build(op, Rhs::Values(vals), var));
         }
+        let is_bit_field =
+            matches!(field, Field::TcpFlags | Field::CtState | Field::CtStatus) && more.is_empty();
+        if is_bit_field && matches!(self.peek(), Some(Tok::Punct("("))) {
+            // `tcp flags == (fin|syn|rst)`: the flags ORed, compared exactly.
+            let b = self.flag_expr(kind)?;
+            let rhs = if explicit.is_some() {
+                Rhs::Values(vec![Value::Int(b)])
+            } else {
+                Rhs::AnyBits(b)
+            };
+            return Ok(build(op, rhs, var));
+        }
         let mut vals = vec![self.element(&kinds)?];
-        while self.eat_punct(",") {
+        while self.eat_punct(",") || (is_bit_field && self.eat_punct("|")) {
             vals.push(self.element(&kinds)?);
         }
         let bits = || {
@@ -1748,6 +1873,8 @@ impl Parser {
         let w = match self.next() {
             Some(Tok::Word(w)) => w,
             Some(Tok::Str(s)) if kind == Kind::Name => return Ok(Value::Name(s)),
+            // nft reads a quoted value as the word inside (`ip daddr "10.0.0.1"`).
+            Some(Tok::Str(s)) => s,
             _ => {
                 self.pos -= 1;
                 return self.err(format!("expected {}", kind.what()));

@@ -664,7 +664,7 @@ fn syntax_errors_name_line_column_and_what() {
         ),
         (
             "table inet t {\n chain c {\n  policy drop;\n }\n}\n",
-            "t.nft:3:14: a policy needs a base chain ('type … hook …')",
+            "t.nft:3:3: a policy needs a base chain ('type … hook …')",
         ),
         (
             "table inet t {\n frobnicate x\n}\n",
@@ -872,4 +872,93 @@ fn iptables_restore_commands_and_shorthands() {
     p.extra.icmp_code = Some(1);
     let o = evaluate(&rs, &[Hook::Input], &p, false);
     assert_eq!(o.rule.map(|r| r.rule), Some(3), "10.0.0.2 is in 10/8");
+}
+
+/// Forms found in public rulesets that nft accepts: flag lists with `|` and parentheses after
+/// `==`, the inverse-ND ICMPv6 names, `key: verdict` without a space, `define` inside a table,
+/// quoted addresses, `policy` before `type … hook`, `destroy table`.
+#[test]
+fn forms_seen_in_public_rulesets() {
+    let rs = parse(
+        "destroy table inet gone\n\
+         table inet t {\n\
+         define LAN = \"192.168.1.0/24\"\n\
+         chain input {\n\
+           policy drop\n\
+           type filter hook input priority 0\n\
+           tcp flags == (fin|syn|rst|psh|ack|urg) drop\n\
+           tcp flags == fin|syn drop\n\
+           tcp flags syn|rst counter\n\
+           icmpv6 type { ind-neighbor-solicit, ind-neighbor-advert } accept\n\
+           ct state vmap { established: accept, related:accept, invalid : drop }\n\
+           ip saddr $LAN ip daddr \"192.168.1.1\" accept\n\
+         }\n}\n",
+    );
+    let c = &rs.tables[0].chains[0];
+    assert_eq!(c.base.as_ref().unwrap().policy, Policy::Drop);
+    let r = &c.rules;
+    assert_eq!(r[0].matches[0].rhs, Rhs::Values(vec![Value::Int(0x3f)]));
+    assert_eq!(r[1].matches[0].rhs, Rhs::Values(vec![Value::Int(0x03)]));
+    assert_eq!(r[2].matches[0].rhs, Rhs::AnyBits(0x06));
+    assert_eq!(
+        r[3].matches[0].rhs,
+        Rhs::Values(vec![Value::Int(141), Value::Int(142)])
+    );
+    assert_eq!(
+        r[4].vmap.as_ref().unwrap().map,
+        MapRef::Inline(vec![
+            (Value::Int(2), Verdict::Accept),
+            (Value::Int(4), Verdict::Accept),
+            (Value::Int(1), Verdict::Drop)
+        ])
+    );
+    assert_eq!(
+        r[5].matches[1].rhs,
+        Rhs::Values(vec![nft::parse_addr("192.168.1.1").unwrap()])
+    );
+}
+
+/// Saving keeps what the model does not: reject types, log options, statement order, `iif`,
+/// and a rule written over several lines, whole.
+#[test]
+fn saving_keeps_rules_as_written() {
+    let src = "table ip t {\n chain c {\n  type filter hook input priority 0; policy accept;\n\
+               \x20 tcp dport 1 reject with tcp reset\n\
+               \x20 tcp dport 2 reject with icmp type admin-prohibited\n\
+               \x20 iif \"lo\" tcp dport 3 log prefix \"x \" level info flags all limit rate 5/minute drop\n\
+               \x20 tcp dport { 4,   # four\n\
+               \x20     5 } \\\n\
+               \x20     counter accept # comment\n }\n}\n";
+    let saved = save::to_nft(&parse(src));
+    for line in [
+        "tcp dport 1 reject with tcp reset",
+        "tcp dport 2 reject with icmp type admin-prohibited",
+        "iif \"lo\" tcp dport 3 log prefix \"x \" level info flags all limit rate 5/minute drop",
+        "tcp dport { 4, 5 } counter accept",
+    ] {
+        assert!(saved.contains(line), "{line} in\n{saved}");
+    }
+    // An iptables rule has no text to keep: it is written from the model, reject type included
+    // and no `meta nfproto` (which an ip table refuses).
+    let ipt = iptables::parse(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -j REJECT --reject-with tcp-reset\n\
+         -A INPUT -p udp -j REJECT --reject-with icmp-host-prohibited\nCOMMIT\n",
+        "t.rules",
+    )
+    .unwrap();
+    let saved = save::to_nft(&ipt);
+    assert!(
+        saved.contains("ip protocol tcp counter reject with tcp reset"),
+        "{saved}"
+    );
+    assert!(
+        saved.contains("ip protocol udp counter reject with icmp type host-prohibited"),
+        "{saved}"
+    );
+    assert!(!saved.contains("nfproto"), "{saved}");
+    let again = parse(&saved);
+    assert_eq!(
+        again.tables[0].chains[0].rules[1].matches,
+        ipt.tables[0].chains[0].rules[1].matches
+    );
 }

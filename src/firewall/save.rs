@@ -195,9 +195,20 @@ pub fn rule(r: &Rule) -> String {
         if r.origin.text.starts_with(['-', '[']) {
             return format!("# unsupported ({why}): {}", r.origin.text);
         }
-        return r.origin.text.clone();
     }
-    let mut parts: Vec<String> = r.matches.iter().map(match_text).collect();
+    // A rule read from nft text is written as it was: its statement order, log options,
+    // reject type and `iif` stay what they were.
+    if !r.origin.full.is_empty() {
+        return r.origin.full.clone();
+    }
+    let implied = r.reject_with.as_ref().and_then(|w| w.1);
+    let mut parts: Vec<String> = r
+        .matches
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != implied)
+        .map(|(_, m)| match_text(m))
+        .collect();
     for (_, text) in &r.approx {
         parts.push(text.clone());
     }
@@ -220,8 +231,10 @@ pub fn rule(r: &Rule) -> String {
     if let Some(vm) = &r.vmap {
         parts.push(vmap_text(vm));
     }
-    if let Some(v) = &r.verdict {
-        parts.push(v.to_string());
+    match (&r.verdict, &r.reject_with) {
+        (Some(Verdict::Reject), Some((with, _))) => parts.push(format!("reject {with}")),
+        (Some(v), _) => parts.push(v.to_string()),
+        _ => {}
     }
     if parts.is_empty() {
         // A rule that does nothing still needs a statement.
