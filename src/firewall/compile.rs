@@ -157,11 +157,12 @@ pub struct Compiled {
 
 impl Compiled {
     pub fn new(rs: &Ruleset) -> Self {
+        let is_len = |f: &Field| matches!(f, Field::IpLength | Field::Ip6Length);
         let reads_len = rs.rules().any(|(_, r)| {
-            r.matches.iter().any(|m| {
-                m.fields()
-                    .any(|f| matches!(f, Field::IpLength | Field::Ip6Length))
-            })
+            r.matches.iter().any(|m| m.fields().any(|f| is_len(&f)))
+                || r.vmap
+                    .as_ref()
+                    .is_some_and(|v| is_len(&v.field) || v.more.iter().any(is_len))
         });
         Compiled {
             index: Index::build(rs),
@@ -190,7 +191,11 @@ impl Compiled {
         p: &PacketView<'_>,
         meters: Option<&mut Meters>,
     ) -> Outcome {
-        // At most three classes of hooks: no allocation per packet.
+        // At most three classes of hooks: no allocation per packet. Emptied before, never
+        // during, so every signature of this packet stays until the walk.
+        if self.cache.len() + 3 > MAX_CACHED {
+            self.cache.clear();
+        }
         let mut sigs: [Option<Signature>; 3] = [None; 3];
         for h in hooks {
             let class = Class::of(*h);
@@ -218,9 +223,6 @@ impl Compiled {
             };
             if !self.cache.contains_key(&sig) {
                 self.cache_misses += 1;
-                if self.cache.len() >= MAX_CACHED {
-                    self.cache.clear();
-                }
                 let matched = self.all_matching(rs, p, class);
                 self.cache.insert(sig, matched);
             } else {

@@ -289,7 +289,11 @@ pub fn evaluate(rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>, trace: bool) -
     if a.verdict != Final::Accept {
         return a;
     }
-    let b = walk(rs, &bases, hooks, Seg::PostCt, p, None, None, trace);
+    let post = PacketView {
+        ct: if a.notrack { ct::UNTRACKED } else { p.ct },
+        ..*p
+    };
+    let b = walk(rs, &bases, hooks, Seg::PostCt, &post, None, None, trace);
     a.then(b)
 }
 
@@ -361,8 +365,26 @@ pub fn walk(
                 Seg::PreCt => priority < CONNTRACK_PRIORITY,
                 Seg::PostCt => priority >= CONNTRACK_PRIORITY,
             };
-            if !keep || !rs.tables[ti as usize].family.sees(p.v6) {
+            let t = &rs.tables[ti as usize];
+            if !keep || !t.family.sees(p.v6) || t.dormant {
                 continue;
+            }
+            // An ingress or egress chain hooks one device (or a list of them).
+            if let Some(dev) = t.chains[ci as usize]
+                .base
+                .as_ref()
+                .and_then(|b| b.device.as_deref())
+            {
+                let on = if hook == Hook::Egress { p.oif } else { p.iif };
+                match on {
+                    Some(name) if device_has(dev, name) => {}
+                    Some(_) => continue,
+                    None => {
+                        // The capture does not name the interface: it may be that device.
+                        out.exact = false;
+                        continue;
+                    }
+                }
             }
             let table = &rs.tables[ti as usize];
             let base = table.chains[ci as usize].base.as_ref();
@@ -421,6 +443,13 @@ pub fn walk(
         }
     }
     out
+}
+
+/// Whether a chain's `device "eth0"` or `devices = { eth0, eth1 }` holds `name`.
+fn device_has(dev: &str, name: &str) -> bool {
+    dev.split(',')
+        .map(|d| d.trim().trim_matches(['"', '{', '}', ' ']))
+        .any(|d| d == name)
 }
 
 /// A chain packetlab does not simulate (NAT, route, netdev): its rules are tested and counted;
@@ -716,13 +745,15 @@ fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a> {
         Field::Icmpv6Type if p.v6 && p.l4 == Some(58) => opt(p.icmpv6_type.map(u64::from)),
         Field::IcmpCode if !p.v6 && p.l4 == Some(1) => opt(p.extra.icmp_code.map(u64::from)),
         Field::Icmpv6Code if p.v6 && p.l4 == Some(58) => opt(p.extra.icmp_code.map(u64::from)),
+        // The side of a hook with no device reads as the empty name, as the kernel stores it
+        // (`oifname != "lo"` holds on input).
         Field::Iifname => match class {
             Class::In | Class::Fwd => name(p.iif),
-            Class::Out => Absent,
+            Class::Out => Got(Read::Name("")),
         },
         Field::Oifname => match class {
             Class::Out => name(p.oif),
-            Class::In => Absent,
+            Class::In => Got(Read::Name("")),
             // A forwarded packet's output interface, when the record names it.
             Class::Fwd => name(p.oif),
         },

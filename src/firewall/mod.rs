@@ -307,11 +307,14 @@ impl Firewall {
     }
 }
 
+/// Whether any base chain runs before connection tracking: ingress chains, and prerouting or
+/// output chains below priority -200.
 fn pre_ct(rs: &Ruleset) -> bool {
     rs.tables.iter().flat_map(|t| &t.chains).any(|c| {
         c.base.as_ref().is_some_and(|b| {
-            b.priority < eval::CONNTRACK_PRIORITY
-                && matches!(b.hook, Hook::Prerouting | Hook::Output)
+            b.hook == Hook::Ingress
+                || (b.priority < eval::CONNTRACK_PRIORITY
+                    && matches!(b.hook, Hook::Prerouting | Hook::Output))
         })
     })
 }

@@ -561,6 +561,8 @@ pub struct Table {
     /// Table statements kept but not simulated (`flowtable`, `counter` objects, `ct helper`…),
     /// as written, with the line they start on.
     pub other: Vec<(u32, String)>,
+    /// `flags dormant`: the table's chains are not hooked; it judges nothing.
+    pub dormant: bool,
 }
 
 impl Table {
@@ -571,6 +573,7 @@ impl Table {
             chains: Vec::new(),
             sets: Vec::new(),
             other: Vec::new(),
+            dormant: false,
         }
     }
 }

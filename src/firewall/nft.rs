@@ -44,6 +44,8 @@ struct Parser {
     defines: HashMap<String, Vec<Token>>,
     /// `define`s in file order, as written: kept in the ruleset for saving.
     define_texts: Vec<(String, String)>,
+    /// A variable was given another value or undefined: `$NAME` no longer names one value.
+    redefined: bool,
 }
 
 type R<T> = Result<T, ParseError>;
@@ -71,9 +73,25 @@ fn parse_in(src: &str, file: &str, dir: &Path) -> R<Ruleset> {
         files,
         defines: HashMap::new(),
         define_texts: Vec::new(),
+        redefined: false,
     };
     let mut rs = p.file_body()?;
     rs.defines = std::mem::take(&mut p.define_texts);
+    if p.redefined {
+        // Saved rules cannot say `$NAME` when it meant different values at different places:
+        // they are written with the values.
+        for t in &mut rs.tables {
+            for r in t.chains.iter_mut().flat_map(|c| &mut c.rules) {
+                if r.origin.full.contains('$') && r.unsupported.is_none() {
+                    r.origin.full.clear();
+                    r.matches.iter_mut().for_each(|m| m.var = None);
+                    if let Some(v) = r.vmap.as_mut() {
+                        v.var = None;
+                    }
+                }
+            }
+        }
+    }
     mark_dynamic_sets(&mut rs);
     Ok(rs)
 }
@@ -234,12 +252,21 @@ fn mark_dynamic_sets(rs: &mut Ruleset) {
 /// Tokens back to text: for defines and the statements kept as written.
 fn render(toks: &[Token]) -> String {
     let mut out = String::new();
-    for t in toks {
+    for (i, t) in toks.iter().enumerate() {
         let piece = match &t.tok {
             Tok::Word(w) => w.clone(),
             Tok::Str(s) => format!("\"{s}\""),
             Tok::Punct(p) => p.to_string(),
-            Tok::Newline | Tok::Disabled => continue,
+            // A line break separates declarations: `;` on one line (not inside a list).
+            Tok::Newline => {
+                let next = toks[i + 1..].iter().find(|t| t.tok != Tok::Newline);
+                let closes = next.is_none_or(|t| matches!(t.tok, Tok::Punct("}" | ",")));
+                if out.is_empty() || out.ends_with(['{', ',', ';']) || closes {
+                    continue;
+                }
+                ";".to_string()
+            }
+            Tok::Disabled => continue,
         };
         let glue = out.is_empty()
             || out.ends_with(['@', '$', '('])
@@ -498,6 +525,7 @@ impl Parser {
                 }
                 "undefine" => {
                     self.pos += 1;
+                    self.redefined = true;
                     let name = self.word("a variable name")?;
                     self.defines.remove(&name);
                     self.define_texts.retain(|(n, _)| *n != name);
@@ -553,6 +581,7 @@ impl Parser {
             return self.err(format!("define {name}: no value"));
         }
         let text = render(&value);
+        self.redefined |= self.defines.contains_key(&name);
         self.define_texts.retain(|(n, _)| *n != name);
         self.define_texts.push((name.clone(), text));
         self.defines.insert(name, value);
@@ -715,8 +744,15 @@ impl Parser {
                 }
                 "set" | "map" => self.set_or_map(t, w == "map", line)?,
                 "flags" => {
-                    // `flags dormant`: the table is off; packetlab still shows it.
+                    // `flags dormant`: the table is off (shown, judging nothing).
+                    let at = self.pos;
                     self.skip_statement();
+                    if self.toks[at..self.pos]
+                        .iter()
+                        .any(|t| t.tok == Tok::Word("dormant".into()))
+                    {
+                        t.dormant = true;
+                    }
                 }
                 "comment" => {
                     self.eat_punct("=");
@@ -770,8 +806,18 @@ impl Parser {
                     } else {
                         loop {
                             let first = self.word("a selector")?;
-                            let f = self.selector(&first)?;
-                            kinds.push(Kind::of(f));
+                            match self.selector(&first) {
+                                Ok(f) => kinds.push(Kind::of(f)),
+                                // A key packetlab does not read: the set is kept as written.
+                                Err(e) if e.msg.starts_with("unsupported: ") => {
+                                    kinds.push(Kind::Other);
+                                    while !self.at_end_of_statement() {
+                                        self.pos += 1;
+                                    }
+                                    break;
+                                }
+                                Err(e) => return Err(e),
+                            }
                             if !self.eat_word(".") {
                                 break;
                             }
@@ -793,7 +839,8 @@ impl Parser {
                 }
                 "elements" => {
                     self.expect_punct("=")?;
-                    if data_map {
+                    self.splice_var()?;
+                    if data_map || kinds.contains(&Kind::Other) {
                         self.skip_block()?;
                         continue;
                     }
@@ -855,10 +902,7 @@ impl Parser {
             if self.eat_punct(",") {
                 continue;
             }
-            if map {
-                self.split_colon();
-            }
-            els.push(self.element(kinds)?);
+            els.push(self.element(kinds, map)?);
             loop {
                 match self.peek_word() {
                     Some("timeout" | "expires") => {
@@ -934,14 +978,20 @@ impl Parser {
     }
 
     /// One element: a value, or a concatenation `a . b` when there are several kinds.
-    fn element(&mut self, kinds: &[Kind]) -> R<Value> {
+    fn element(&mut self, kinds: &[Kind], map: bool) -> R<Value> {
         if kinds.len() <= 1 {
+            if map {
+                self.split_colon();
+            }
             return self.value(kinds.first().copied().unwrap_or(Kind::Int));
         }
         let mut parts = Vec::with_capacity(kinds.len());
         for (i, k) in kinds.iter().enumerate() {
             if i > 0 && !self.eat_word(".") {
                 return self.err("expected '.' between the parts of a concatenation");
+            }
+            if map {
+                self.split_colon();
             }
             parts.push(self.value(*k)?);
         }
@@ -1143,12 +1193,15 @@ impl Parser {
         let mut r = Rule::new(line, String::new());
         while !self.at_end_of_statement() {
             let (_, col) = self.here();
+            let at = self.pos;
             if let Err(e) = self.statement(&mut r) {
                 if !e.msg.starts_with("unsupported: ") {
                     return Err(e);
                 }
                 let what = e.msg["unsupported: ".len()..].to_string();
                 r.unsupported = Some((col, what));
+                // From where the statement began, so braces it opened are skipped whole.
+                self.pos = at;
                 self.skip_statement();
                 break;
             }
@@ -1412,19 +1465,40 @@ impl Parser {
     /// (`meta mark set 1`, `ct mark set meta mark`, `tcp option maxseg size set rt mtu`,
     /// `meta nftrace set 1`): passed over whole. False (nothing consumed) when not one.
     fn setter(&mut self) -> R<bool> {
-        let mut k = 0;
-        while let Some(Tok::Word(w)) = self.peek_at(k) {
-            if w == "set" {
-                break;
-            }
-            if k >= 4 || starts_statement(w) {
-                return Ok(false);
-            }
-            k += 1;
-        }
-        if k == 0 || self.peek_at(k) != Some(&Tok::Word("set".into())) {
+        // Only a key nft can set: anything else before `set` is a match to be read.
+        const KEYS: [&[&str]; 22] = [
+            &["meta", "mark"],
+            &["meta", "priority"],
+            &["meta", "nftrace"],
+            &["meta", "pkttype"],
+            &["meta", "secmark"],
+            &["mark"],
+            &["priority"],
+            &["nftrace"],
+            &["ct", "mark"],
+            &["ct", "helper"],
+            &["ct", "zone"],
+            &["ct", "event"],
+            &["ct", "label"],
+            &["ct", "timeout"],
+            &["ct", "expectation"],
+            &["ct", "secmark"],
+            &["ip", "dscp"],
+            &["ip6", "dscp"],
+            &["ip", "ttl"],
+            &["ip6", "hoplimit"],
+            &["tcp", "option", "maxseg", "size"],
+            &["ip", "ecn"],
+        ];
+        let key_at = |p: &Self, key: &[&str]| {
+            key.iter()
+                .enumerate()
+                .all(|(i, w)| matches!(p.peek_at(i), Some(Tok::Word(x)) if x == w))
+                && matches!(p.peek_at(key.len()), Some(Tok::Word(x)) if x == "set")
+        };
+        let Some(k) = KEYS.iter().find(|k| key_at(self, k)).map(|k| k.len()) else {
             return Ok(false);
-        }
+        };
         self.pos += k + 1;
         if self.skip_args(1)? == 0 {
             return self.err("expected a value after 'set'");
@@ -1805,9 +1879,9 @@ impl Parser {
             };
             return Ok(build(op, rhs, var));
         }
-        let mut vals = vec![self.element(&kinds)?];
+        let mut vals = vec![self.element(&kinds, false)?];
         while self.eat_punct(",") || (is_bit_field && self.eat_punct("|")) {
-            vals.push(self.element(&kinds)?);
+            vals.push(self.element(&kinds, false)?);
         }
         let bits = || {
             vals.iter().fold(0, |acc, v| match v {

@@ -128,19 +128,28 @@ fn interfaces_by_name_on_the_side_of_the_hook() {
         rule(&rs, 0).matches[0].rhs,
         Rhs::Values(vec![Value::Name("lo".into())])
     );
-    // On input there is no output interface: neither `oifname` rule matches, `!=` included.
+    // On input there is no output interface: `oifname` reads the empty name, as in the
+    // kernel, so `oifname "eth0"` does not match and `oifname != "eth9"` does.
     assert_eq!(
         verdict(&rs, &pkt(6, 22, ct::NEW)),
-        (Final::Accept, Some(4), true)
+        (Final::Accept, Some(3), true)
+    );
+    let only_eq = input("    oifname \"eth0\" accept\n    iifname \"eth*\" tcp dport 22 accept");
+    assert_eq!(
+        verdict(&only_eq, &pkt(6, 22, ct::NEW)),
+        (Final::Accept, Some(1), true)
     );
     assert_eq!(
-        verdict(&rs, &pkt(6, 23, ct::NEW)),
+        verdict(&only_eq, &pkt(6, 23, ct::NEW)),
         (Final::Drop, None, true)
     );
-    // A capture that names no interface: the rules reading it make the verdict approximate.
-    let mut p = pkt(6, 23, ct::NEW);
+    // A capture that names no interface: a rule reading it that could match makes the verdict
+    // approximate; one whose other tests fail cannot have matched.
+    let mut p = pkt(6, 22, ct::NEW);
     p.iif = None;
-    assert_eq!(verdict(&rs, &p), (Final::Drop, None, false));
+    assert_eq!(verdict(&only_eq, &p), (Final::Drop, None, false));
+    p.dport = Some(23);
+    assert_eq!(verdict(&only_eq, &p), (Final::Drop, None, true));
     // Forwarded: the output interface is not known from one capture.
     let fwd = parse(
         "table ip t {\n chain f {\n  type filter hook forward priority 0; policy drop;\n  oifname \"wan0\" accept\n }\n}\n",
@@ -960,5 +969,61 @@ fn saving_keeps_rules_as_written() {
     assert_eq!(
         again.tables[0].chains[0].rules[1].matches,
         ipt.tables[0].chains[0].rules[1].matches
+    );
+}
+
+/// What a review found: a match before a bare `mark set`, an unsupported construct inside
+/// braces, `typeof` with an unread key, `elements = $VAR`, a colon glued to the last part of a
+/// concatenated map key, dormant tables, ingress devices, ingress before conntrack.
+#[test]
+fn review_findings_stay_fixed() {
+    let rs = input(
+        "    tcp dport 443 mark set 1 accept\n    meter m { ether saddr limit rate 10/second } accept\n    tcp dport 80 accept",
+    );
+    assert_eq!(rule(&rs, 0).matches.len(), 1, "the dport test is kept");
+    assert_eq!(verdict(&rs, &pkt(6, 22, ct::NEW)).1, None);
+    assert!(rule(&rs, 1).unsupported.is_some());
+    assert_eq!(
+        rs.tables[0].chains[0].rules.len(),
+        3,
+        "parsing went on after the braces"
+    );
+    let rs = parse(
+        "define ALLOWED = { 22, 80 }\n\
+         table inet t {\n\
+         set marks { typeof meta mark; }\n\
+         set ports { type inet_service; elements = $ALLOWED }\n\
+         map m { type ipv4_addr . inet_service : verdict; elements = { 10.0.0.9 . 80:drop } }\n\
+         chain c { type filter hook input priority 0; tcp dport @ports accept; ip saddr . tcp dport vmap @m }\n}\n\
+         table inet off {\n flags dormant\n chain c { type filter hook input priority 0; policy drop; }\n}\n\
+         table inet edge {\n chain ing { type filter hook ingress device \"eth1\" priority 0; policy drop; }\n\
+         chain ct { type filter hook ingress device \"eth0\" priority 0; policy accept; ct state new counter }\n}\n",
+    );
+    let t = &rs.tables[0];
+    assert_eq!(t.other.len(), 1, "the typeof set is kept as written");
+    assert_eq!(t.sets[0].elements, vec![Value::Int(22), Value::Int(80)]);
+    assert_eq!(t.sets[1].verdicts, Some(vec![Verdict::Drop]));
+    assert!(rs.tables[1].dormant);
+    // Through the firewall: the dormant table judges nothing, the eth1 ingress chain does
+    // not see eth0's packets, and ingress runs before conntrack (ct state reads invalid).
+    let mut fw = Firewall::new(rs, "t.nft".into(), Locality::default());
+    let syn = Summary {
+        src: Some(v4([10, 0, 0, 2])),
+        dst: Some(v4([10, 0, 0, 1])),
+        sport: Some(40000),
+        dport: Some(22),
+        ip_proto: Some(6),
+        proto: Proto::Tcp,
+        tcp: Some(crate::decode::TcpInfo {
+            flags: 0x02,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (j, out) = fw.judge(&syn, Some("eth0"), 60, 0).unwrap();
+    assert_eq!((j.verdict, j.exact), (Final::Accept, true));
+    assert!(
+        !out.hits.iter().any(|h| h.table == 2 && h.chain == 1),
+        "`ct state new` does not match before conntrack"
     );
 }

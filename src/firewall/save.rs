@@ -26,6 +26,9 @@ pub fn to_nft(rs: &Ruleset) -> String {
             out.push('\n');
         }
         let _ = writeln!(out, "table {} {} {{", t.family.name(), t.name);
+        if t.dormant {
+            out.push_str("    flags dormant\n");
+        }
         for (_, text) in &t.other {
             let _ = writeln!(out, "    {text}");
         }
