@@ -50,7 +50,7 @@
 
 mod common;
 
-use common::netns::{addr_bytes, enter_netns, fold, in_ns, ip, ip_batch, run, run_out, sum16};
+use common::netns::{addr_bytes, enter_netns, fold, in_ns, ip, ip_batch, run, sum16};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::CString;
@@ -2590,25 +2590,11 @@ fn run_ruleset(k: usize, seed: u64, packets: usize, work: &Path) -> (Figures, Fi
 
 #[test]
 fn kernel_differential() {
-    if !common::is_root() {
-        common::require_or_skip("the kernel differential test needs root (namespaces, nft)");
-        return;
-    }
-    for tool in ["ip", "nft", "tcpdump"] {
-        if !common::have_tool(tool) {
-            common::require_or_skip(&format!(
-                "`{tool}` not found (apt-get install -y iproute2 nftables tcpdump)"
-            ));
-            return;
-        }
-    }
-    let probe = format!("plk-probe-{}", std::process::id());
-    let ok = run_out(Command::new("ip").args(["netns", "add", &probe]))
-        .status
-        .success();
-    let _ = run_out(Command::new("ip").args(["netns", "del", &probe]));
-    if !ok {
-        common::require_or_skip("cannot create network namespaces here");
+    if !common::netns::ready(
+        "the kernel differential test",
+        &["ip", "nft", "tcpdump"],
+        "iproute2 nftables tcpdump",
+    ) {
         return;
     }
 

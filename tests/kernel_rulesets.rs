@@ -1722,25 +1722,11 @@ fn run_ruleset(k: usize, spec: &Spec, work: &Path) -> Figures {
 
 #[test]
 fn kernel_rulesets() {
-    if !common::is_root() {
-        common::require_or_skip("the kernel ruleset test needs root (namespaces, nft)");
-        return;
-    }
-    for tool in ["ip", "nft", "dumpcap", "sysctl"] {
-        if !common::have_tool(tool) {
-            common::require_or_skip(&format!(
-                "`{tool}` not found (apt-get install -y iproute2 nftables wireshark-common procps)"
-            ));
-            return;
-        }
-    }
-    let probe = format!("plk-kr-{}-probe", std::process::id());
-    let ok = run_out(Command::new("ip").args(["netns", "add", &probe]))
-        .status
-        .success();
-    let _ = run_out(Command::new("ip").args(["netns", "del", &probe]));
-    if !ok {
-        common::require_or_skip("cannot create network namespaces here");
+    if !common::netns::ready(
+        "the kernel ruleset test",
+        &["ip", "nft", "dumpcap", "sysctl"],
+        "iproute2 nftables wireshark-common procps",
+    ) {
         return;
     }
     let all = specs();

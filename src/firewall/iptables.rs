@@ -1110,13 +1110,8 @@ fn module_option(
             // A type with its code (`3/3`, `port-unreachable`): type and code together, as
             // nft's `icmp type . icmp code { 3 . 3 }`.
             if let Some((t, c)) = icmp_type_code(&v.s) {
-                r.matches.push(Match {
-                    field: Field::IcmpType,
-                    more: vec![Field::IcmpCode],
-                    op,
-                    rhs: Rhs::Values(vec![Value::Concat(vec![Value::Int(t), Value::Int(c)])]),
-                    var: None,
-                });
+                r.matches
+                    .push(type_and_code(Field::IcmpType, Field::IcmpCode, op, t, c));
                 return Ok(());
             }
             let n =
@@ -1173,13 +1168,13 @@ fn module_option(
         "--icmpv6-type" => {
             let v = p.next("an ICMPv6 type")?;
             if let Some((t, c)) = icmp6_type_code(&v.s) {
-                r.matches.push(Match {
-                    field: Field::Icmpv6Type,
-                    more: vec![Field::Icmpv6Code],
+                r.matches.push(type_and_code(
+                    Field::Icmpv6Type,
+                    Field::Icmpv6Code,
                     op,
-                    rhs: Rhs::Values(vec![Value::Concat(vec![Value::Int(t), Value::Int(c)])]),
-                    var: None,
-                });
+                    t,
+                    c,
+                ));
                 return Ok(());
             }
             let n =
@@ -1306,6 +1301,17 @@ fn module_option(
         _ => return Err((w.col, format!("unsupported: '{opt}' of -m {}", m.name()))),
     }
     Ok(())
+}
+
+/// A test of an ICMP(v6) type and code together: nft's `icmp type . icmp code { 3 . 3 }`.
+fn type_and_code(typ: Field, code: Field, op: Op, t: u64, c: u64) -> Match {
+    Match {
+        field: typ,
+        more: vec![code],
+        op,
+        rhs: Rhs::Values(vec![Value::Concat(vec![Value::Int(t), Value::Int(c)])]),
+        var: None,
+    }
 }
 
 /// An ICMP type with its code, as `T/C` or one of iptables' names that stand for both.

@@ -1,6 +1,5 @@
 //! Running commands and living in network namespaces, for the tests that build their own hosts
 //! (root only): the kernel differential tests.
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::net::IpAddr;
@@ -73,4 +72,30 @@ pub fn sum16(data: &[u8], mut acc: u32) -> u32 {
         acc += (*b as u32) << 8;
     }
     acc
+}
+
+/// Whether a namespace test can run here: root, the tools it names, and network namespaces
+/// that can be created. Otherwise it says why (a failure in CI, see `require_or_skip`).
+pub fn ready(what: &str, tools: &[&str], packages: &str) -> bool {
+    if !super::is_root() {
+        super::require_or_skip(&format!("{what} needs root (namespaces, nft)"));
+        return false;
+    }
+    for tool in tools {
+        if !super::have_tool(tool) {
+            super::require_or_skip(&format!(
+                "`{tool}` not found (apt-get install -y {packages})"
+            ));
+            return false;
+        }
+    }
+    let probe = format!("plk-probe-{}", std::process::id());
+    let ok = run_out(Command::new("ip").args(["netns", "add", &probe]))
+        .status
+        .success();
+    let _ = run_out(Command::new("ip").args(["netns", "del", &probe]));
+    if !ok {
+        super::require_or_skip("cannot create network namespaces here");
+    }
+    ok
 }
