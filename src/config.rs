@@ -128,7 +128,7 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches, path: &Path) -> Vec<String> {
                     _ => bad(&key, "a list of addresses or CIDRs"),
                 },
                 ("keys", action) => match v.as_str().map(|s| s.chars().collect::<Vec<_>>()) {
-                    Some(c) if c.len() == 1 && crate::app::keys::ACTION_NAMES.iter().any(|(n, _)| *n == action) => {
+                    Some(c) if c.len() == 1 && crate::app::keymap::ACTION_NAMES.iter().any(|(n, _)| *n == action) => {
                         cli.keymap.push((c[0], action.to_string()));
                     }
                     Some(c) if c.len() == 1 => unknown.push(key),

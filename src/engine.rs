@@ -41,6 +41,20 @@ pub struct Engine {
     pub names: crate::names::SniffedNames,
     /// Bytes per second by protocol family, for the graphs.
     pub throughput: crate::throughput::Throughput,
+    /// Kept packets per verdict of each session: [accept, drop, reject, approximate]. Kept by
+    /// `ingest` (the TUI's path) and recounted by `rejudge`; the headless path has no use for it.
+    pub session_verdicts: SessionVerdicts,
+}
+
+/// Packets per verdict (accept, drop, reject) and how many of them were approximate, by session.
+pub type SessionVerdicts = std::collections::HashMap<u64, [u32; 4]>;
+
+fn count_verdict(v: &mut SessionVerdicts, session: Option<u64>, j: Option<Judgement>) {
+    if let (Some(s), Some(j)) = (session, j) {
+        let c = v.entry(s).or_default();
+        c[j.verdict as usize] += 1;
+        c[3] += u32::from(!j.exact);
+    }
 }
 
 impl Engine {
@@ -62,6 +76,7 @@ impl Engine {
             iface_names: Vec::new(),
             throughput: Default::default(),
             names: Default::default(),
+            session_verdicts: Default::default(),
         }
     }
 
@@ -105,6 +120,7 @@ impl Engine {
             return;
         };
         fw.reset();
+        self.session_verdicts.clear();
         for i in 0..self.store.len() {
             let Some(p) = self.store.get(i) else { break };
             let name = self
@@ -115,22 +131,24 @@ impl Engine {
             let j = fw
                 .judge(&p.summary, name, p.summary.ip_len, ts)
                 .map(|(j, _)| j);
+            count_verdict(&mut self.session_verdicts, p.session, j);
             self.store.set_judgement(i, j);
         }
         self.generation += 1;
     }
 
-    /// Decodes a frame and keeps it in the ring.
-    pub fn ingest(&mut self, frame: Frame) -> u64 {
+    /// Decodes a frame, counts its verdict to its session, and keeps it in the ring; returns it
+    /// as kept, so a caller that also filters it need not look it up again.
+    pub fn ingest(&mut self, frame: Frame) -> &Packet {
         let seen = self.summarize(&frame.as_ref());
-        let no = self.packets;
+        let session = seen.session.map(|o| o.session);
+        count_verdict(&mut self.session_verdicts, session, seen.judgement);
         self.store.push(Packet {
-            no,
+            no: self.packets,
             frame,
             summary: seen.summary,
-            session: seen.session.map(|o| o.session),
+            session,
             judgement: seen.judgement,
-        });
-        no
+        })
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use crate::decode::{dns, Proto, Summary};
@@ -48,9 +49,13 @@ impl SniffedNames {
     }
 }
 
-/// Reverse lookups on a background thread, with a cache the UI reads.
+/// Reverse lookups on a background thread. The event loop asks for addresses and takes a copy
+/// of the names when they changed, so drawing never waits on the lookup thread's lock.
 pub struct Resolver {
     cache: Arc<Mutex<HashMap<IpAddr, Option<String>>>>,
+    /// Bumped by the lookup thread at every answer; compared with `seen`.
+    answers: Arc<AtomicU64>,
+    seen: AtomicU64,
     asked: Mutex<HashSet<IpAddr>>,
     tx: mpsc::SyncSender<IpAddr>,
 }
@@ -58,8 +63,9 @@ pub struct Resolver {
 impl Resolver {
     pub fn start() -> Resolver {
         let cache: Arc<Mutex<HashMap<IpAddr, Option<String>>>> = Arc::default();
+        let answers = Arc::new(AtomicU64::new(0));
         let (tx, rx) = mpsc::sync_channel::<IpAddr>(MAX_PENDING);
-        let c = cache.clone();
+        let (c, n) = (cache.clone(), answers.clone());
         let _ = std::thread::Builder::new()
             .name("reverse-dns".into())
             .spawn(move || {
@@ -74,25 +80,38 @@ impl Resolver {
                         }
                         m.insert(addr, name);
                     }
+                    n.fetch_add(1, Ordering::Relaxed);
                 }
             });
         Resolver {
             cache,
+            answers,
+            seen: AtomicU64::new(0),
             asked: Mutex::new(HashSet::new()),
             tx,
         }
     }
 
-    /// The name of `addr` if known; asks for it (once) otherwise.
-    pub fn name(&self, addr: IpAddr) -> Option<String> {
-        if let Some(n) = self.cache.lock().ok().and_then(|m| m.get(&addr).cloned()) {
-            return n;
-        }
+    /// Asks for the name of `addr`, once.
+    pub fn ask(&self, addr: IpAddr) {
         if let Ok(mut asked) = self.asked.lock() {
             if asked.len() < MAX_NAMES && asked.insert(addr) {
                 let _ = self.tx.try_send(addr);
             }
         }
-        None
+    }
+
+    /// The names found, when there are answers since the last call.
+    pub fn names_if_changed(&self) -> Option<HashMap<IpAddr, String>> {
+        let now = self.answers.load(Ordering::Relaxed);
+        if self.seen.swap(now, Ordering::Relaxed) == now {
+            return None;
+        }
+        let m = self.cache.lock().ok()?;
+        Some(
+            m.iter()
+                .filter_map(|(a, n)| Some((*a, n.clone()?)))
+                .collect(),
+        )
     }
 }

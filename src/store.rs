@@ -32,7 +32,8 @@ impl PacketStore {
         }
     }
 
-    pub fn push(&mut self, p: Packet) {
+    /// Keeps `p` (dropping the oldest when full) and returns it as kept.
+    pub fn push(&mut self, p: Packet) -> &Packet {
         if self.ring.len() >= self.keep {
             // Reuse the evicted packet's buffer: no allocation per packet once the ring is full.
             if let Some(mut old) = self.ring.pop_front() {
@@ -44,10 +45,11 @@ impl PacketStore {
                     frame: Frame { data, ..p.frame },
                     ..p
                 });
-                return;
+                return self.ring.back().expect("just pushed");
             }
         }
         self.ring.push_back(p);
+        self.ring.back().expect("just pushed")
     }
 
     pub fn len(&self) -> usize {

@@ -273,7 +273,11 @@ fn read_file(src: &Path, file: &Path) -> FileInfo {
         }
         if word_at(k, "mod") {
             let rest = &code[pos + 3..];
-            let name: String = rest.trim_start().chars().take_while(|&c| is_ident(c)).collect();
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|&c| is_ident(c))
+                .collect();
             let after = rest.trim_start()[name.len()..].trim_start();
             if !name.is_empty() && inline.is_empty() {
                 children.insert(name.clone());
@@ -285,14 +289,19 @@ fn read_file(src: &Path, file: &Path) -> FileInfo {
         if word_at(k, "use") {
             let end = code[pos..].find(';').map(|e| pos + e).unwrap_or(code.len());
             let before = code[..pos].trim_end();
-            let is_pub = before.ends_with("pub") || before.ends_with(')') && before.contains("pub(");
+            let is_pub =
+                before.ends_with("pub") || before.ends_with(')') && before.contains("pub(");
             let here: Vec<String> = module
                 .iter()
                 .cloned()
                 .chain(inline.iter().map(|(n, _)| n.clone()))
                 .collect();
             for p in expand_use(&code[pos + 3..end]) {
-                refs.push((line_of(&code, pos), absolute(&here, &p), is_pub && inline.is_empty()));
+                refs.push((
+                    line_of(&code, pos),
+                    absolute(&here, &p),
+                    is_pub && inline.is_empty(),
+                ));
             }
             use_spans.push((pos, end));
         }
@@ -489,11 +498,7 @@ fn build(src: &Path) -> Tree {
             if &target == p || is_test_file(&target) {
                 continue;
             }
-            graph
-                .get_mut(p)
-                .unwrap()
-                .entry(target)
-                .or_insert(*line);
+            graph.get_mut(p).unwrap().entry(target).or_insert(*line);
         }
     }
     Tree { graph, infos }
@@ -625,7 +630,9 @@ fn problems(src: &Path) -> Vec<String> {
         for (to, line) in tos {
             let t = rel(to);
             if t.starts_with("ui/") || t.starts_with("tui/") || t == "run.rs" || t == "launch.rs" {
-                out.push(format!("layering: {f}:{line} uses {t} (the app is state and update only)"));
+                out.push(format!(
+                    "layering: {f}:{line} uses {t} (the app is state and update only)"
+                ));
             }
         }
     }
@@ -633,14 +640,32 @@ fn problems(src: &Path) -> Vec<String> {
     let rules: &[(&str, &[&str], &[&str])] = &[
         (
             "app/",
-            &["std::fs", "fs::write", "fs::read", "File::create", "File::open", "tokio::spawn", "thread::spawn", "Command::new", "spawn_blocking"],
+            &[
+                "std::fs",
+                "fs::write",
+                "fs::read",
+                "File::create",
+                "File::open",
+                "tokio::spawn",
+                "thread::spawn",
+                "Command::new",
+                "spawn_blocking",
+            ],
             &[],
         ),
         // The engine and everything it is built from know no terminal.
         (
             "",
             &["ratatui", "crossterm"],
-            &["ui/", "tui/", "app/", "config.rs", "cli.rs", "run.rs", "launch.rs"],
+            &[
+                "ui/",
+                "tui/",
+                "app/",
+                "config.rs",
+                "cli.rs",
+                "run.rs",
+                "launch.rs",
+            ],
         ),
     ];
     for (file, info) in &t.infos {
@@ -663,7 +688,10 @@ fn problems(src: &Path) -> Vec<String> {
                     } else {
                         "a side effect in the app (return an Effect instead)"
                     };
-                    out.push(format!("layering: {f}:{} names {name}: {what}", line_of(&info.code, pos)));
+                    out.push(format!(
+                        "layering: {f}:{} names {name}: {what}",
+                        line_of(&info.code, pos)
+                    ));
                 }
             }
         }
@@ -677,8 +705,14 @@ fn src_has_no_import_circles_and_keeps_its_layers() {
     let p = problems(&src);
     let t = build(&src);
     let edges: usize = t.graph.values().map(|m| m.len()).sum();
-    println!("import graph: {} files, {edges} edges between files", t.graph.len());
-    assert!(t.graph.len() > 50 && edges > 100, "the checker read too little of src/");
+    println!(
+        "import graph: {} files, {edges} edges between files",
+        t.graph.len()
+    );
+    assert!(
+        t.graph.len() > 50 && edges > 100,
+        "the checker read too little of src/"
+    );
     assert!(p.is_empty(), "{} problems:\n{}", p.len(), p.join("\n"));
 }
 
@@ -693,27 +727,53 @@ fn checker_finds_what_it_must() {
         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
         std::fs::write(f, s).unwrap();
     };
-    w("lib.rs", "pub mod a;\npub mod b;\npub mod app;\npub mod ui;\n");
-    w("a.rs", "use crate::b::B;\npub struct A;\n// crate::b::nothing in a comment\n");
-    w("b.rs", "pub struct B;\nfn f() -> crate::a::A { crate::a::A }\n");
+    w(
+        "lib.rs",
+        "pub mod a;\npub mod b;\npub mod app;\npub mod ui;\n",
+    );
+    w(
+        "a.rs",
+        "use crate::b::B;\npub struct A;\n// crate::b::nothing in a comment\n",
+    );
+    w(
+        "b.rs",
+        "pub struct B;\nfn f() -> crate::a::A { crate::a::A }\n",
+    );
     w("app/mod.rs", "pub mod state;\npub use state::App;\n");
-    w("app/state.rs", "pub struct App;\nfn save() { std::fs::write(\"x\", \"\").ok(); }\n");
+    w(
+        "app/state.rs",
+        "pub struct App;\nfn save() { std::fs::write(\"x\", \"\").ok(); }\n",
+    );
     w("ui/mod.rs", "use crate::app::App;\nfn r(_: &App) {}\n");
     let p = problems(&dir);
     assert!(
-        p.iter().any(|l| l.starts_with("import circle: a.rs:1 → b.rs:2 → a.rs")),
+        p.iter()
+            .any(|l| l.starts_with("import circle: a.rs:1 → b.rs:2 → a.rs")),
         "{p:?}"
     );
-    assert!(p.iter().any(|l| l.contains("app/state.rs:2 names std::fs")), "{p:?}");
+    assert!(
+        p.iter().any(|l| l.contains("app/state.rs:2 names std::fs")),
+        "{p:?}"
+    );
     // Re-exports in app/mod.rs are its table of contents, and ui → app is the allowed way.
     assert_eq!(p.len(), 2, "{p:?}");
     w("b.rs", "pub struct B;\n");
-    w("app/state.rs", "pub struct App;\n#[cfg(test)]\nmod tests { fn t() { std::fs::read(\"x\").ok(); } }\n");
+    w(
+        "app/state.rs",
+        "pub struct App;\n#[cfg(test)]\nmod tests { fn t() { std::fs::read(\"x\").ok(); } }\n",
+    );
     assert!(problems(&dir).is_empty(), "{:?}", problems(&dir));
     // An app file reaching the UI is a layering error, and with ui → app a circle.
-    w("app/state.rs", "pub struct App;\nfn f() { crate::ui::r; }\n");
+    w(
+        "app/state.rs",
+        "pub struct App;\nfn f() { crate::ui::r; }\n",
+    );
     let p = problems(&dir);
-    assert!(p.iter().any(|l| l.contains("layering: app/state.rs:2 uses ui/mod.rs")), "{p:?}");
+    assert!(
+        p.iter()
+            .any(|l| l.contains("layering: app/state.rs:2 uses ui/mod.rs")),
+        "{p:?}"
+    );
     assert!(p.iter().any(|l| l.starts_with("import circle:")), "{p:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

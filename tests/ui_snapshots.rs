@@ -5,7 +5,7 @@
 mod common;
 
 use common::frames;
-use packetlab::app::keys::Action;
+use packetlab::app::keymap::Action;
 use packetlab::app::state::{App, SourceKind};
 use packetlab::engine::Engine;
 use ratatui::backend::TestBackend;
@@ -25,7 +25,7 @@ fn app_with(frames: Vec<packetlab::capture::Frame>) -> App {
 }
 
 fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    packetlab::ui::fit(app, Rect::new(0, 0, w, h));
+    app.fit(packetlab::ui::layout::rows(Rect::new(0, 0, w, h), app));
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| packetlab::ui::render(f, app)).unwrap();
     t
@@ -132,7 +132,7 @@ fn help_overlay_lists_every_key() {
     app.apply(Action::ToggleHelp);
     let t = draw(&mut app, 120, 24);
     let text = screen_text(&t);
-    for (k, _) in packetlab::app::keys::KEYS {
+    for (k, _) in packetlab::app::keymap::KEYS {
         assert!(text.contains(k), "help lists {k}");
     }
     insta::assert_snapshot!(t.backend());
@@ -514,9 +514,9 @@ fn explanation_of_a_dropped_syn() {
 
 #[test]
 fn lab_pane() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let mut app = app_with(frames::sample());
-    app.lab = Some(packetlab::lab::Lab::new(rt.handle().clone()));
+    // The lab as the loop shows it before any generator ran.
+    app.lab = Some(Default::default());
     app.apply(Action::FocusPane(6));
     app.apply(Action::Down);
     let t = draw(&mut app, 160, 44);
@@ -532,9 +532,13 @@ fn lab_pane() {
     insta::assert_snapshot!(t.backend());
     // Tuning: + doubles the rate, ) adds 5 % loss.
     app.apply(Action::Faster);
-    app.apply(Action::MoreLoss);
-    let s = app.lab.as_ref().unwrap().settings().clone();
+    let fx = app.apply(Action::MoreLoss);
+    let s = app.lab.as_ref().unwrap().settings.clone();
     assert_eq!((s.rate_per_sec, s.loss_pct), (20, 15.0));
+    assert!(
+        matches!(&fx[..], [packetlab::app::Effect::Lab(packetlab::app::LabCmd::Settings(t))] if *t == s),
+        "the lab is told the new settings: {fx:?}"
+    );
 }
 
 #[test]
@@ -741,17 +745,17 @@ fn interface_picker() {
         crossterm::event::KeyCode::Enter,
         crossterm::event::KeyModifiers::NONE,
     ));
-    assert_eq!(
-        e,
-        Some(packetlab::app::keys::Effect::Capture("eth0".into())),
-        "Enter asks the loop to capture on eth0"
+    assert!(
+        matches!(&e[..], [packetlab::app::Effect::Capture(name)] if name == "eth0"),
+        "Enter asks the loop to capture on eth0: {e:?}"
     );
     assert!(app.picker.is_none());
 }
 
 #[test]
 fn mouse_click_selects_and_wheel_scrolls() {
-    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    use packetlab::app::update::mouse::Mouse;
+    use packetlab::ui::layout::pane_at;
     let mut app = app_with(frames::sample());
     let area = Rect::new(0, 0, 120, 40);
     let t = draw(&mut app, 120, 40);
@@ -761,23 +765,22 @@ fn mouse_click_selects_and_wheel_scrolls() {
         .lines()
         .position(|l| l.contains("80 → 51000 [SYN, ACK]"))
         .unwrap() as u16;
-    let ev = |kind, row| MouseEvent {
-        kind,
-        column: 10,
-        row,
-        modifiers: KeyModifiers::NONE,
+    let click = |app: &packetlab::app::App, y| {
+        let (pane, row) = pane_at(area, app, 10, y).expect("a pane there");
+        Mouse::Click { pane, row }
     };
-    app.on_mouse(ev(MouseEventKind::Down(MouseButton::Left), y), area);
+    app.on_mouse(click(&app, y));
     assert_eq!(app.focus, packetlab::app::state::Focus::List);
     assert_eq!(app.selected, Some(4));
-    app.on_mouse(ev(MouseEventKind::ScrollDown, y), area);
+    let (pane, _) = pane_at(area, &app, 10, y).unwrap();
+    app.on_mouse(Mouse::Scroll { pane, lines: 3 });
     assert_eq!(app.selected, Some(7), "the wheel moves three rows");
     // A click in the sessions pane focuses it and selects the row.
     let y = text
         .lines()
         .position(|l| l.contains("ICMP   192.168.1.10"))
         .unwrap() as u16;
-    app.on_mouse(ev(MouseEventKind::Down(MouseButton::Left), y), area);
+    app.on_mouse(click(&app, y));
     assert_eq!(app.focus, packetlab::app::state::Focus::Sessions);
     assert_eq!(app.sessions.selected, Some(2));
 }
@@ -819,8 +822,9 @@ fn config_keys_and_columns() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     let mut app = app_with(frames::sample());
     // [keys] quit = "Q", graphs = "g" (g no longer goes to the first row).
-    app.keymap.insert('Q', packetlab::app::keys::Action::Quit);
-    app.keymap.insert('g', packetlab::app::keys::Action::Graphs);
+    app.keymap.insert('Q', packetlab::app::keymap::Action::Quit);
+    app.keymap
+        .insert('g', packetlab::app::keymap::Action::Graphs);
     app.on_key(KeyEvent::new(KeyCode::Char('g'), KeyModifiers::NONE));
     assert!(app.show_graphs, "g is bound to the graphs");
     app.on_key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)); // closes them

@@ -60,7 +60,7 @@ impl SortKey {
 /// Packets per verdict (accept, drop, reject) of each session.
 /// Per session: packets accepted, dropped, rejected, and how many of those verdicts were
 /// approximate.
-pub type Verdicts = std::collections::HashMap<u64, [u32; 4]>;
+pub type Verdicts = crate::engine::SessionVerdicts;
 
 /// Seconds of traffic the rate column and sort look at.
 pub const RATE_WINDOW_SECS: usize = 16;

@@ -1,11 +1,13 @@
 //! What the person sees and does: focus, selection, scroll, modes. Changed only by actions
-//! (see `keys.rs`) and by the loop feeding frames; read by the UI.
+//! (see `update/`) and by the loop feeding frames and answers; read by the UI.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::effect::{Effect, LabCmd};
 use super::firewall_view::FirewallView;
+use super::lab_view::LabView;
 use super::sessions_view::SessionsView;
 use crate::capture::Frame;
 use crate::decode::detail::Tree;
@@ -215,6 +217,17 @@ impl DetailView {
     }
 }
 
+/// How many rows of content each pane has on screen, from the layout (paging and keeping the
+/// selection in view need them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaneRows {
+    pub list: usize,
+    pub sessions: usize,
+    pub firewall: usize,
+    pub detail: usize,
+    pub hex: usize,
+}
+
 /// Packets per second over the last second or so, for the status bar.
 pub struct RateMeter {
     last: Instant,
@@ -272,8 +285,6 @@ pub struct App {
     pub firewall: FirewallView,
     /// What the analysis says of the current rules (shadowed, redundant…), by rule.
     pub fw_findings: Vec<crate::firewall::analysis::Finding>,
-    /// Packets per verdict (accept, drop, reject) of each session, when rules are loaded.
-    pub session_verdicts: super::sessions_view::Verdicts,
     /// When set, the packet list shows only the packets that pass it.
     pub packet_filter: Option<PacketFilter>,
     pub rule_editor: Option<RuleEditor>,
@@ -282,13 +293,13 @@ pub struct App {
     pub filter_bar: Option<FilterBar>,
     pub search: Option<Search>,
     /// Keys bound by the config file's `[keys]`, before the built-in ones.
-    pub keymap: std::collections::HashMap<char, super::keys::Action>,
+    pub keymap: std::collections::HashMap<char, super::keymap::Action>,
     /// The packet list's columns, when the config file chooses them.
     pub columns: Option<Vec<String>>,
     /// Show names instead of addresses (key r).
     pub show_names: bool,
-    /// Reverse DNS on its own thread (none with -n).
-    pub resolver: Option<crate::names::Resolver>,
+    /// Names reverse DNS found so far (a copy the event loop refreshes; empty with -n).
+    pub resolved: std::collections::HashMap<std::net::IpAddr, String>,
     /// The interface picker, when open.
     pub picker: Option<Picker>,
     /// The graphs view (throughput by protocol, top talkers) is open.
@@ -299,8 +310,8 @@ pub struct App {
     pub follow_view: Option<FollowView>,
     /// Filters applied before, oldest first.
     pub filter_history: Vec<String>,
-    /// The traffic lab (its generators run as tasks of the event loop), when shown.
-    pub lab: Option<crate::lab::Lab>,
+    /// The traffic lab as last seen (its generators run as tasks of the event loop), when shown.
+    pub lab: Option<LabView>,
     /// Row of the selected generator in the lab pane.
     pub lab_selected: usize,
     /// The scenario running (`--lab NAME`): what to watch.
@@ -343,7 +354,6 @@ impl App {
             sessions: SessionsView::default(),
             firewall: FirewallView::default(),
             fw_findings: Vec::new(),
-            session_verdicts: Default::default(),
             packet_filter: None,
             rule_editor: None,
             display_filter: None,
@@ -355,8 +365,8 @@ impl App {
             show_names: false,
             keymap: Default::default(),
             columns: None,
-            resolver: None,
-            no_color: crate::ui::no_color_env(),
+            resolved: Default::default(),
+            no_color: false,
             filter_history: Vec::new(),
             explain: None,
             lab: None,
@@ -376,25 +386,19 @@ impl App {
         }
     }
 
-    /// Takes in one frame: into the engine, and into the session filter when it matches.
+    /// Takes in one frame: into the engine, and into the packet filter when it passes.
     pub fn ingest(&mut self, frame: Frame) {
-        let no = self.engine.ingest(frame);
-        if let Some(p) = self.engine.store.get(self.engine.store.len() - 1) {
-            if let (Some(s), Some(j)) = (p.session, p.judgement) {
-                let v = self.session_verdicts.entry(s).or_default();
-                v[j.verdict as usize] += 1;
-                v[3] += u32::from(!j.exact);
-            }
+        let p = self.engine.ingest(frame);
+        let Some(f) = self.packet_filter.as_mut() else {
+            return;
+        };
+        let (no, passes) = (p.no, f.kind.accepts(p, self.display_filter.as_ref()));
+        let first = self.engine.store.get(0).map_or(0, |p| p.no);
+        while f.matches.front().is_some_and(|&n| n < first) {
+            f.matches.pop_front();
         }
-        if let Some(f) = self.packet_filter.as_mut() {
-            let first = self.engine.store.get(0).map(|p| p.no).unwrap_or(0);
-            while f.matches.front().is_some_and(|&n| n < first) {
-                f.matches.pop_front();
-            }
-            let last = self.engine.store.get(self.engine.store.len() - 1);
-            if last.is_some_and(|p| p.no == no && f.kind.accepts(p, self.display_filter.as_ref())) {
-                f.matches.push_back(no);
-            }
+        if passes {
+            f.matches.push_back(no);
         }
     }
 
@@ -402,15 +406,7 @@ impl App {
     pub fn rejudge(&mut self) {
         self.engine.rejudge();
         self.analyze_rules();
-        self.session_verdicts.clear();
         self.sessions.invalidate();
-        for p in self.engine.store.iter() {
-            if let (Some(s), Some(j)) = (p.session, p.judgement) {
-                let v = self.session_verdicts.entry(s).or_default();
-                v[j.verdict as usize] += 1;
-                v[3] += u32::from(!j.exact);
-            }
-        }
         if let Some(kind) = self.packet_filter.as_ref().map(|f| f.kind) {
             // Verdicts changed: the filtered list is computed again, selection kept.
             let (sel, follow) = (self.selected, self.follow);
@@ -437,16 +433,22 @@ impl App {
             ),
             _ => None,
         };
-        self.sessions
-            .refresh_with(&self.engine.sessions, &self.session_verdicts, only.as_ref())
+        self.sessions.refresh_with(
+            &self.engine.sessions,
+            &self.engine.session_verdicts,
+            only.as_ref(),
+        )
     }
 
     /// Starts a lab scenario: its settings, its ruleset (unless one is loaded), its generators
-    /// (the others stop), and the notice saying what to watch.
-    pub fn start_scenario(&mut self, sc: crate::scenario::Scenario) {
-        let Some(lab) = self.lab.as_mut() else { return };
-        lab.stop_all();
-        let mut s = lab.settings().clone();
+    /// (the others stop), and the notice saying what to watch. The lab itself is told by the
+    /// effects returned.
+    pub fn start_scenario(&mut self, sc: crate::scenario::Scenario) -> Vec<Effect> {
+        let Some(lab) = self.lab.as_mut() else {
+            return Vec::new();
+        };
+        let mut fx = vec![Effect::Lab(LabCmd::StopAll)];
+        let s = &mut lab.settings;
         if let Some(r) = sc.rate {
             s.rate_per_sec = r;
         }
@@ -456,14 +458,10 @@ impl App {
         if let Some(l) = sc.loss {
             s.loss_pct = l;
         }
-        lab.set_settings(s);
+        fx.push(Effect::Lab(LabCmd::Settings(s.clone())));
         for name in &sc.start {
             match crate::lab::GeneratorKind::from_slug(name) {
-                Some(k) => {
-                    if let Err(e) = lab.start(k) {
-                        self.errors.push(format!("lab: {}: {e}", k.name()));
-                    }
-                }
+                Some(k) => fx.push(Effect::Lab(LabCmd::Start(k))),
                 None => self
                     .errors
                     .push(format!("lab scenario {}: no generator {name}", sc.name)),
@@ -490,6 +488,7 @@ impl App {
         self.notice = Some(format!("Lab: {} — {}{keep}", sc.title, sc.watch));
         self.focus = Focus::Lab;
         self.scenario = Some(sc);
+        fx
     }
 
     /// How an address is shown: its name when names are on and one is known.
@@ -498,8 +497,8 @@ impl App {
             if let Some(n) = self.engine.names.names.get(&a) {
                 return n.clone();
             }
-            if let Some(n) = self.resolver.as_ref().and_then(|r| r.name(a)) {
-                return n;
+            if let Some(n) = self.resolved.get(&a) {
+                return n.clone();
             }
         }
         a.to_string()
@@ -616,5 +615,54 @@ impl App {
         } else {
             top
         }
+    }
+
+    /// The screen's layout changed (start, resize, a pane opened or closed).
+    pub fn fit(&mut self, rows: PaneRows) {
+        self.list_rows = rows.list;
+        self.sessions.visible_rows = rows.sessions;
+        self.firewall.visible_rows = rows.firewall;
+        self.detail_rows = rows.detail;
+        self.hex_rows = rows.hex;
+    }
+
+    /// The interface picker opens on the interfaces the loop listed (`Effect::ListInterfaces`).
+    pub fn show_interfaces(&mut self, items: Vec<PickerItem>) {
+        self.picker = Some(Picker { items, selected: 0 });
+    }
+
+    /// Live capture on `name` began (`Effect::Capture`); `ifaces` are its interfaces' names.
+    pub fn capture_started(&mut self, name: String, ifaces: Vec<Option<String>>) {
+        self.source_done = false;
+        self.engine.iface_names = ifaces;
+        self.notice = Some(format!("Capturing live on {name}"));
+        self.source = SourceKind::Live(vec![name]);
+        self.follow = true;
+    }
+
+    /// A file was written (`Effect::WriteFile`), or could not be.
+    pub fn file_written(&mut self, path: &std::path::Path, done: String, r: Result<(), String>) {
+        match r {
+            Ok(()) => self.notice = Some(done),
+            Err(e) => self.errors.push(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// The addresses whose names are wanted while names are shown: the sessions' endpoints
+    /// (the packet list's addresses are among them).
+    pub fn addresses_for_names(&self) -> Vec<std::net::IpAddr> {
+        if !self.show_names {
+            return Vec::new();
+        }
+        let mut v: Vec<std::net::IpAddr> = self
+            .sessions
+            .rows
+            .iter()
+            .filter_map(|id| self.engine.sessions.get(*id))
+            .flat_map(|s| [s.a.addr, s.b.addr])
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 }

@@ -16,8 +16,8 @@ use pnet::datalink::{self, Channel, NetworkInterface};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::Sender;
 
+use super::channel::{SourceMsg, SourceStats};
 use super::{Frame, Interface, LinkType, Timestamp};
-use crate::source::{SourceMsg, SourceStats};
 
 const BATCH_FRAMES: usize = 256;
 const BATCH_AGE: Duration = Duration::from_millis(5);

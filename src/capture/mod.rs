@@ -1,8 +1,10 @@
 //! Where frames come from: capture files (pcap, pcapng, stdin), live interfaces, and where they go
 //! (pcapng writer). Everything here yields [`Frame`]s; nothing here knows about terminals.
 
+pub mod channel;
 pub mod file;
 pub mod live;
+pub mod replay;
 pub mod write;
 
 use std::fmt;

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{field, layer, Dec, Proto, Sink};
+use super::{field, layer, Dec, Proto, Sink, Summary};
 
 const MAX_HOPS: usize = 64;
 const MAX_NAME: usize = 255;
@@ -198,6 +198,16 @@ fn record_fixed(m: &[u8], p: usize) -> Result<(u16, u32, &[u8], usize), &'static
     let rd = p + 10;
     let rdata = m.get(rd..rd + rdlen).ok_or("DNS record data truncated")?;
     Ok((rtype, ttl, rdata, rd + rdlen))
+}
+
+/// The first question's name of a DNS message carried by this packet.
+pub fn qname_of(s: &Summary, data: &[u8]) -> Option<String> {
+    if !matches!(s.proto, Proto::Dns | Proto::Mdns) {
+        return None;
+    }
+    let p = data.get(s.payload_range())?;
+    let m = if s.tcp.is_some() { p.get(2..)? } else { p };
+    first_question(m).map(|(n, _)| n)
 }
 
 /// The first question's name and type, if the message has one.

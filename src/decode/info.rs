@@ -141,3 +141,15 @@ fn quoted(out: &mut String, s: &Summary) {
         out.push(')');
     }
 }
+
+/// Source and destination as the list shows them: IP addresses, else MACs.
+pub fn endpoints(s: &Summary) -> (String, String) {
+    match (s.src, s.dst) {
+        (Some(a), Some(b)) => (a.to_string(), b.to_string()),
+        (Some(a), None) => (a.to_string(), String::new()),
+        _ => match (s.eth_src, s.eth_dst) {
+            (Some(a), Some(b)) => (fmt_mac(&a), fmt_mac(&b)),
+            _ => (String::new(), String::new()),
+        },
+    }
+}

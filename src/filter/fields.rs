@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use crate::decode::{Proto, TcpInfo};
 use crate::firewall::eval::{Final, Read};
 
-use super::FilterPacket;
+use super::expr::FilterPacket;
 
 /// A protocol name: true when the packet has that layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -361,7 +361,7 @@ pub(crate) fn read<'a>(f: Field, p: &FilterPacket<'a>) -> Occurrences<'a> {
 /// The value of a string field, when present.
 pub(crate) fn read_str(f: Field, p: &FilterPacket<'_>) -> Option<String> {
     match f {
-        Field::DnsQryName => crate::headless::dns_qname(p.summary, p.data),
+        Field::DnsQryName => crate::decode::dns::qname_of(p.summary, p.data),
         _ => None,
     }
 }

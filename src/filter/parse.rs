@@ -13,8 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::firewall::model::Value;
 
+use super::expr::{Expr, FilterError, Test};
 use super::fields::{self, Kind};
-use super::{Expr, FilterError, Test};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cmp {

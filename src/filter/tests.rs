@@ -2,6 +2,7 @@ use std::net::IpAddr;
 
 use super::*;
 use crate::decode::{ArpInfo, IcmpInfo, Inner, Proto, Summary, TcpInfo};
+use crate::firewall::eval::Final;
 
 fn ip(s: &str) -> Option<IpAddr> {
     Some(s.parse().unwrap())

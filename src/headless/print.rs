@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::capture::FrameRef;
-use crate::decode::{dns, fmt_mac, info::info, Proto, Summary};
+use crate::decode::info::{endpoints, info};
+use crate::decode::{dns, fmt_mac, Summary};
 use crate::engine::Seen;
 use crate::firewall::{Firewall, Judgement};
 use crate::sessions::{Session, SessionTable};
@@ -77,16 +78,6 @@ impl VerdictJson {
     }
 }
 
-/// The first question's name of a DNS message carried by this packet.
-pub fn dns_qname(s: &Summary, data: &[u8]) -> Option<String> {
-    if !matches!(s.proto, Proto::Dns | Proto::Mdns) {
-        return None;
-    }
-    let p = data.get(s.payload_range())?;
-    let m = if s.tcp.is_some() { p.get(2..)? } else { p };
-    dns::first_question(m).map(|(n, _)| n)
-}
-
 impl PacketJson {
     pub fn new(no: u64, f: &FrameRef<'_>, s: &Summary) -> Self {
         Self::judged(no, f, s, None)
@@ -119,24 +110,12 @@ impl PacketJson {
             icmp_type: s.icmp.map(|i| i.typ),
             icmpv6_type: s.icmpv6.map(|i| i.typ),
             arp_op: s.arp.map(|a| a.op),
-            dns_qname: dns_qname(s, f.data),
+            dns_qname: dns::qname_of(s, f.data),
             proto: s.proto.name(),
             info: info(s, f.data),
             error: s.error,
             firewall: fw.map(|(fw, j)| VerdictJson::new(fw, j)),
         }
-    }
-}
-
-/// Source and destination as the list shows them: IP addresses, else MACs.
-pub fn endpoints(s: &Summary) -> (String, String) {
-    match (s.src, s.dst) {
-        (Some(a), Some(b)) => (a.to_string(), b.to_string()),
-        (Some(a), None) => (a.to_string(), String::new()),
-        _ => match (s.eth_src, s.eth_dst) {
-            (Some(a), Some(b)) => (fmt_mac(&a), fmt_mac(&b)),
-            _ => (String::new(), String::new()),
-        },
     }
 }
 

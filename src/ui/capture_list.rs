@@ -5,10 +5,11 @@ use ratatui::text::Text;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::{pane, theme};
+use super::theme;
+use super::widgets::pane;
 use crate::app::state::{App, Focus, PacketFilterKind};
+use crate::decode::info::endpoints;
 use crate::decode::info::info;
-use crate::headless::endpoints;
 use crate::sanitize::sanitize;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
@@ -44,7 +45,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         f.render_widget(Paragraph::new(msg).style(theme::DIM).block(block), area);
         return;
     }
-    let rows_n = super::inner_rows(area, 1);
+    let rows_n = super::layout::inner_rows(area, 1);
     let top = app.top_index();
     let sel = app.selected_index();
     let t0 = app.engine.first_ts.map(|t| t.0).unwrap_or(0);

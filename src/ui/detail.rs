@@ -5,7 +5,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{pane, theme};
+use super::theme;
+use super::widgets::pane;
 use crate::app::state::{App, Focus};
 use crate::sanitize::sanitize;
 
@@ -15,7 +16,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         format!(" Packet {} detail ", d.no),
         app.focus == Focus::Detail,
     );
-    let rows = super::inner_rows(area, 0);
+    let rows = super::layout::inner_rows(area, 0);
     let vis = d.visible();
     let lines: Vec<Line> = vis
         .iter()

@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{human_bytes, pane, theme};
+use super::theme;
+use super::widgets::{human_bytes, pane};
 use crate::app::firewall_view::{rows, FwRow};
 use crate::app::state::{App, EditTarget, Focus};
 use crate::firewall::eval::Final;
@@ -51,7 +52,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let banner_h = u16::from(unsupported > 0);
     let block = pane(sanitize(&title).into_owned(), app.focus == Focus::Firewall);
     let editor_h = if app.rule_editor.is_some() { 2 } else { 0 };
-    let n = super::inner_rows(area, editor_h + banner_h);
+    let n = super::layout::inner_rows(area, editor_h + banner_h);
     let v = &app.firewall;
     let all = rows(fw);
     // A pane that grew (maximised, a taller terminal) shows rows above the old top too.

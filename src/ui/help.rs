@@ -5,8 +5,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
-use super::{pane, theme};
-use crate::app::keys::KEYS;
+use super::theme;
+use super::widgets::pane;
+use crate::app::keymap::KEYS;
 
 pub fn render(f: &mut Frame, area: Rect) {
     // One column when the screen is tall enough, else two side by side.
@@ -172,8 +173,8 @@ pub fn render_graphs(f: &mut Frame, area: Rect, app: &crate::app::state::App) {
             Sparkline::default()
                 .block(Block::default().title(format!(
                     "{name}: {}/s now, peak {}/s",
-                    super::human_bytes(now),
-                    super::human_bytes(peak)
+                    super::widgets::human_bytes(now),
+                    super::widgets::human_bytes(peak)
                 )))
                 .data(series)
                 .style(Style::new().fg(*colour)),
@@ -201,7 +202,7 @@ pub fn render_graphs(f: &mut Frame, area: Rect, app: &crate::app::state::App) {
             Span::raw(format!(
                 "{:<40} {:>10} ",
                 addr.to_string(),
-                super::human_bytes(*bytes)
+                super::widgets::human_bytes(*bytes)
             )),
             Span::styled(bar, Style::new().fg(Color::LightGreen)),
         ]));

@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{pane, theme};
+use super::theme;
+use super::widgets::pane;
 use crate::app::state::{App, Focus};
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
@@ -42,7 +43,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         )
     };
     let block = pane(title, app.focus == Focus::Hex);
-    let rows = super::inner_rows(area, 0);
+    let rows = super::layout::inner_rows(area, 0);
     let style_of = |i: usize| {
         if hl.contains(&i) {
             theme::HIGHLIGHT_BYTES

@@ -6,14 +6,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::{human_bytes, pane, theme};
+use super::theme;
+use super::widgets::{human_bytes, pane};
 use crate::app::state::{App, Focus};
 use crate::lab::GeneratorKind;
 use crate::sanitize::sanitize;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let Some(lab) = &app.lab else { return };
-    let s = lab.settings();
+    let s = &lab.settings;
     let title = format!(
         " Lab — {} msg/s, {} B payload, lossy link {:.0} % loss ",
         s.rate_per_sec, s.payload, s.loss_pct

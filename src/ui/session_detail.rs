@@ -7,7 +7,8 @@ use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
 
 use super::sessions::state_style;
-use super::{human_bytes, human_secs, pane, theme};
+use super::theme;
+use super::widgets::{human_bytes, human_secs, pane};
 use crate::app::sessions_view::endpoint_text;
 use crate::app::state::{App, Focus};
 use crate::sanitize::sanitize;

@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::{human_bytes, human_secs, pane, spark, theme};
+use super::theme;
+use super::widgets::{human_bytes, human_secs, pane, spark};
 use crate::app::sessions_view::{endpoint_text, recent_rate};
 use crate::app::state::{App, Focus};
 use crate::sanitize::sanitize;
@@ -116,7 +117,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let now = table.now.secs();
-    let rows_n = super::inner_rows(area, 1);
+    let rows_n = super::layout::inner_rows(area, 1);
     let cols = columns_for(area.width);
     let mut rows: Vec<Row> = v
         .rows
@@ -135,7 +136,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(s.proto.name()),
                 endpoint_cell(app, s.proto, s.a),
                 endpoint_cell(app, s.proto, s.b),
-                state_cell(s, app.session_verdicts.get(&s.id)),
+                state_cell(s, app.engine.session_verdicts.get(&s.id)),
                 Cell::from(sanitize(&s.process_label().unwrap_or_default()).into_owned()),
                 Cell::from(s.ab.frames.to_string()),
                 Cell::from(s.ba.frames.to_string()),

@@ -1,0 +1,214 @@
+//! The firewall pane: toggling, moving, editing, adding and deleting rules, reloading and
+//! saving the file. Every change judges the kept packets again.
+
+use crossterm::event::KeyCode;
+
+use crate::app::edit::{line_key, LineKey};
+use crate::app::effect::Effect;
+use crate::app::keymap::Action;
+use crate::app::state::{App, EditTarget, Focus, RuleEditor};
+
+impl App {
+    /// Enables or disables the selected rule, and judges everything again.
+    pub(crate) fn toggle_rule(&mut self) {
+        let Some(fw) = self.engine.firewall.as_mut() else {
+            return;
+        };
+        let Some(id) = self.firewall.selected_rule(fw) else {
+            return;
+        };
+        if let Some(r) = fw.ruleset.rule_mut(id) {
+            r.enabled = !r.enabled;
+        }
+        self.rejudge();
+    }
+
+    pub(crate) fn open_editor(&mut self, a: Action) {
+        let Some(fw) = &self.engine.firewall else {
+            return;
+        };
+        let Some(id) = self.firewall.selected_rule(fw) else {
+            return;
+        };
+        let (target, text) = match a {
+            Action::EditRule => (
+                EditTarget::Replace(id),
+                fw.ruleset
+                    .rule(id)
+                    .map(|r| r.origin.text.clone())
+                    .unwrap_or_default(),
+            ),
+            _ => (EditTarget::InsertAfter(id), String::new()),
+        };
+        self.rule_editor = Some(RuleEditor {
+            target,
+            text,
+            error: None,
+        });
+        self.validate_rule();
+    }
+
+    /// A key while the rule editor is open: typing, Enter applies a valid rule, Esc cancels.
+    pub(crate) fn edit_rule_key(&mut self, code: KeyCode) {
+        let Some(ed) = self.rule_editor.as_mut() else {
+            return;
+        };
+        match line_key(&mut ed.text, code) {
+            LineKey::Changed => {}
+            LineKey::Cancel => {
+                self.rule_editor = None;
+                return;
+            }
+            LineKey::Submit => {
+                self.apply_editor();
+                return;
+            }
+            LineKey::Other(_) => return,
+        }
+        self.validate_rule();
+    }
+
+    pub(crate) fn editor_table(&self) -> Option<(&crate::firewall::model::Table, EditTarget)> {
+        let fw = self.engine.firewall.as_ref()?;
+        let ed = self.rule_editor.as_ref()?;
+        let id = match ed.target {
+            EditTarget::Replace(id) | EditTarget::InsertAfter(id) => id,
+        };
+        Some((&fw.ruleset.tables[id.table as usize], ed.target))
+    }
+
+    pub(crate) fn validate_rule(&mut self) {
+        let Some((table, _)) = self.editor_table() else {
+            return;
+        };
+        let text = self
+            .rule_editor
+            .as_ref()
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
+        let err = crate::firewall::nft::parse_rule(&text, table)
+            .err()
+            .map(|e| format!("col {}: {}", e.col, e.msg));
+        if let Some(ed) = self.rule_editor.as_mut() {
+            ed.error = err;
+        }
+    }
+
+    pub(crate) fn apply_editor(&mut self) {
+        let Some((table, target)) = self.editor_table() else {
+            return;
+        };
+        let text = self
+            .rule_editor
+            .as_ref()
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
+        let Ok(mut rule) = crate::firewall::nft::parse_rule(&text, table) else {
+            return; // the error is on screen; the editor stays open
+        };
+        let Some(fw) = self.engine.firewall.as_mut() else {
+            return;
+        };
+        match target {
+            EditTarget::Replace(id) => {
+                if let Some(old) = fw.ruleset.rule_mut(id) {
+                    rule.origin.line = old.origin.line;
+                    rule.enabled = old.enabled;
+                    *old = rule;
+                }
+            }
+            EditTarget::InsertAfter(id) => {
+                // A rule typed here has no line in the file: 0 marks it new.
+                rule.origin.line = 0;
+                let rules =
+                    &mut fw.ruleset.tables[id.table as usize].chains[id.chain as usize].rules;
+                rules.insert(id.rule as usize + 1, rule);
+                self.firewall.selected += 1;
+            }
+        }
+        self.rule_editor = None;
+        if let Some(fw) = self.engine.firewall.as_mut() {
+            fw.rules_changed();
+        }
+        self.rejudge();
+    }
+
+    pub(crate) fn delete_rule(&mut self) {
+        let Some(fw) = self.engine.firewall.as_mut() else {
+            return;
+        };
+        let Some(id) = self.firewall.selected_rule(fw) else {
+            return;
+        };
+        fw.ruleset.tables[id.table as usize].chains[id.chain as usize]
+            .rules
+            .remove(id.rule as usize);
+        fw.rules_changed();
+        let fw = self.engine.firewall.as_ref().expect("checked above");
+        self.firewall.move_by(fw, 0);
+        self.rejudge();
+    }
+
+    pub(crate) fn reload_rules(&mut self) -> Vec<Effect> {
+        let Some(fw) = self.engine.firewall.as_ref() else {
+            return Vec::new();
+        };
+        vec![Effect::LoadRules {
+            path: fw.source.clone().into(),
+            locality: fw.locality.clone(),
+        }]
+    }
+
+    /// The rules file read again (`Effect::LoadRules`): the new rules replace the old, or the
+    /// file's problem is shown and the rules in use stay.
+    pub fn rules_loaded(&mut self, path: &str, loaded: Result<crate::firewall::Firewall, String>) {
+        match loaded {
+            Ok(new) => {
+                self.engine.firewall = Some(new);
+                self.notice = Some(format!("Reloaded {path}"));
+                self.firewall.selected = 0;
+                if let Some(fw) = &self.engine.firewall {
+                    self.firewall.move_by(fw, 0);
+                }
+                self.rejudge();
+            }
+            // The rules in use stay; the file's problem is shown.
+            Err(e) => self.errors.push(e),
+        }
+    }
+
+    pub(crate) fn save_rules(&mut self) -> Vec<Effect> {
+        let Some(fw) = self.engine.firewall.as_ref() else {
+            return Vec::new();
+        };
+        let base = fw.source.strip_suffix(".nft").unwrap_or(&fw.source);
+        let path = format!("{base}.saved.nft");
+        vec![Effect::WriteFile {
+            contents: crate::firewall::save::to_nft(&fw.ruleset),
+            done: format!("Saved the rules, toggles included, to {path}"),
+            path: path.into(),
+        }]
+    }
+
+    /// Moves the selected rule within its chain, and judges everything again.
+    pub(crate) fn move_rule(&mut self, delta: i64) {
+        if self.focus != Focus::Firewall {
+            return;
+        }
+        let Some(fw) = self.engine.firewall.as_mut() else {
+            return;
+        };
+        let Some(id) = self.firewall.selected_rule(fw) else {
+            return;
+        };
+        let rules = &mut fw.ruleset.tables[id.table as usize].chains[id.chain as usize].rules;
+        let to = id.rule as i64 + delta;
+        if to < 0 || to >= rules.len() as i64 {
+            return;
+        }
+        rules.swap(id.rule as usize, to as usize);
+        fw.rules_changed();
+        self.firewall.selected = (self.firewall.selected as i64 + delta) as usize;
+        self.rejudge();
+    }
+}

@@ -1,0 +1,118 @@
+//! Choosing what feeds the engine (a file, live interfaces, the demo, or nothing), loading the
+//! firewall of `--rules`, and the exit codes every front end shares.
+
+use std::path::{Path, PathBuf};
+
+use crate::capture::live;
+use crate::cli::Cli;
+
+/// Exit code when live capture was asked for and is not permitted.
+pub const EXIT_NOT_PERMITTED: i32 = 2;
+
+/// What feeds the engine, decided from the flags and what the machine permits.
+pub enum Input {
+    File {
+        path: PathBuf,
+        pace: bool,
+    },
+    Live {
+        interfaces: Vec<String>,
+    },
+    /// The bundled demo capture, because live capture is not permitted (`reason` says why).
+    Demo {
+        path: PathBuf,
+        reason: Option<String>,
+    },
+    /// No packets at all: the lab runs without capture (`reason` says why).
+    Nothing {
+        reason: String,
+    },
+}
+
+/// Where the bundled demo capture is: next to the binary's crate in a checkout, or installed.
+pub fn demo_path() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcapng");
+    if here.exists() {
+        return here;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("assets/demo.pcapng")))
+        .filter(|p| p.exists())
+        .unwrap_or(here)
+}
+
+pub fn grant_hint() -> String {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "target/release/packetlab".into());
+    format!("sudo setcap cap_net_raw,cap_net_admin=eip {exe}  (or run with sudo)")
+}
+
+pub fn choose_input(cli: &Cli) -> Input {
+    if cli.lab.is_some() && cli.read.is_none() && cli.interfaces.is_empty() {
+        // The lab's traffic is on loopback: capture there when permitted.
+        return if live::permitted() {
+            Input::Live {
+                interfaces: vec!["lo".into()],
+            }
+        } else {
+            Input::Nothing {
+                reason: format!(
+                    "live capture is not permitted, so the lab shows its sockets' counters only; \
+                     to see its packets and sessions too: {}",
+                    grant_hint()
+                ),
+            }
+        };
+    }
+    if let Some(path) = &cli.read {
+        return Input::File {
+            path: path.clone(),
+            pace: cli.pace,
+        };
+    }
+    if cli.demo {
+        return Input::Demo {
+            path: demo_path(),
+            reason: None,
+        };
+    }
+    if !cli.interfaces.is_empty() {
+        return Input::Live {
+            interfaces: cli.interfaces.clone(),
+        };
+    }
+    match live::default_interface() {
+        Some(i) if live::permitted() => Input::Live {
+            interfaces: vec![i],
+        },
+        _ => Input::Demo {
+            path: demo_path(),
+            reason: Some(format!(
+                "live capture is not permitted for this user. Enable it: {}",
+                grant_hint()
+            )),
+        },
+    }
+}
+
+/// The firewall of `--rules`, with the host's addresses from `--local` (and `live` interfaces').
+pub fn load_firewall(
+    cli: &Cli,
+    live: &[String],
+) -> Result<Option<crate::firewall::Firewall>, String> {
+    let Some(path) = &cli.rules else {
+        return Ok(None);
+    };
+    let mut locality = crate::firewall::Locality::from_args(&cli.locals)?;
+    locality.iface = cli.iface.clone();
+    for i in live::interfaces().iter().filter(|i| live.contains(&i.name)) {
+        locality.nets.extend(
+            i.ips
+                .iter()
+                .map(|n| (n.ip(), if n.is_ipv4() { 32 } else { 128 })),
+        );
+    }
+    crate::firewall::Firewall::load(path, locality).map(Some)
+}

@@ -1,0 +1,141 @@
+//! Where the app's effects meet the world: the source and its channel, the `-w` file, the lab's
+//! tasks, the resolver and the socket-owner watcher are held here, and every [`Effect`] is
+//! carried out here and nowhere else. Answers go back to the app by its methods.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+
+use crate::app::effect::{Effect, LabCmd};
+use crate::app::lab_view::LabView;
+use crate::app::state::{App, PickerItem};
+use crate::capture::channel::{self, SourceMsg, SourceStats};
+use crate::capture::live;
+use crate::capture::write::PcapngWriter;
+use crate::lab::{GeneratorKind, Lab};
+
+/// What the event loop owns besides the app.
+pub struct World {
+    pub stats: Arc<SourceStats>,
+    pub rx: mpsc::Receiver<SourceMsg>,
+    /// The source has not closed its channel yet.
+    pub source_open: bool,
+    pub writer: Option<PcapngWriter<BufWriter<File>>>,
+    pub owners: Option<crate::procs::Watcher>,
+    pub resolver: Option<crate::names::Resolver>,
+    pub lab: Lab,
+    pub source_handles: Vec<JoinHandle<()>>,
+}
+
+/// What the loop does after the effects of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Go,
+    Quit,
+}
+
+impl World {
+    pub fn carry_out(&mut self, app: &mut App, effects: Vec<Effect>) -> Next {
+        let mut next = Next::Go;
+        let mut lab_touched = false;
+        for e in effects {
+            match e {
+                Effect::Quit => next = Next::Quit,
+                Effect::SetPaused(p) => self.stats.paused.store(p, Ordering::Relaxed),
+                Effect::Capture(name) => self.capture(app, name),
+                Effect::ListInterfaces => app.show_interfaces(
+                    live::interfaces()
+                        .iter()
+                        .map(|i| PickerItem {
+                            name: i.name.clone(),
+                            up: i.is_up(),
+                            addrs: i.ips.iter().map(|n| n.to_string()).collect(),
+                        })
+                        .collect(),
+                ),
+                Effect::WriteFile {
+                    path,
+                    contents,
+                    done,
+                } => {
+                    let r = std::fs::write(&path, contents).map_err(|e| e.to_string());
+                    app.file_written(&path, done, r);
+                }
+                Effect::LoadRules { path, locality } => {
+                    let loaded = crate::firewall::Firewall::load(&path, locality);
+                    app.rules_loaded(&path.display().to_string(), loaded);
+                }
+                Effect::Lab(cmd) => {
+                    lab_touched = true;
+                    self.lab_command(app, cmd);
+                }
+            }
+        }
+        if lab_touched {
+            self.refresh_lab(app);
+        }
+        next
+    }
+
+    fn lab_command(&mut self, app: &mut App, cmd: LabCmd) {
+        let (kind, r) = match cmd {
+            LabCmd::Start(k) => (k, self.lab.start(k)),
+            LabCmd::Toggle(k) => (k, self.lab.toggle(k)),
+            LabCmd::StopAll => return self.lab.stop_all(),
+            LabCmd::Settings(s) => return self.lab.set_settings(s),
+        };
+        if let Err(e) = r {
+            app.errors.push(format!("lab: {}: {e}", kind.name()));
+        }
+    }
+
+    /// Switches to live capture on `name` without restarting: the old source stops (its threads
+    /// see `stop`), a new one feeds the loop.
+    fn capture(&mut self, app: &mut App, name: String) {
+        let new_stats = Arc::new(SourceStats::default());
+        let (tx, new_rx) = mpsc::channel(channel::CHANNEL_BATCHES);
+        match live::start(std::slice::from_ref(&name), new_stats.clone(), tx) {
+            Ok((ifaces, _handles)) => {
+                self.stats.stop.store(true, Ordering::Relaxed);
+                self.stats = new_stats;
+                self.rx = new_rx;
+                self.source_open = true;
+                app.capture_started(name, ifaces.iter().map(|i| i.name.clone()).collect());
+            }
+            Err(e) => app.errors.push(e.to_string()),
+        }
+    }
+
+    /// The app's copy of the lab: settings and every generator's counters.
+    pub fn refresh_lab(&self, app: &mut App) {
+        app.lab = Some(LabView {
+            settings: self.lab.settings().clone(),
+            generators: GeneratorKind::ALL
+                .iter()
+                .map(|k| self.lab.stats(*k))
+                .collect(),
+        });
+    }
+
+    /// Asks the resolver for the names the app wants, and gives the app the names found so far.
+    /// Returns whether they changed.
+    pub fn refresh_names(&self, app: &mut App) -> bool {
+        let Some(r) = &self.resolver else {
+            return false;
+        };
+        for a in app.addresses_for_names() {
+            r.ask(a);
+        }
+        match r.names_if_changed() {
+            Some(names) => {
+                app.resolved = names;
+                true
+            }
+            None => false,
+        }
+    }
+}
