@@ -51,18 +51,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let t0 = app.engine.first_ts.map(|t| t.0).unwrap_or(0);
     let judged = app.engine.firewall.is_some();
     // The columns shown: all, or those the config file chose (Verdict only with a ruleset).
-    let mut all_names = vec![
-        "No.",
-        "Time",
-        "Source",
-        "Destination",
-        "Protocol",
-        "Length",
-        "Info",
-    ];
-    if judged {
-        all_names.insert(5, "Verdict");
-    }
+    let all_names = column_names(judged);
     let keep: Vec<bool> = all_names
         .iter()
         .map(|n| {
@@ -135,19 +124,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(6),
         Constraint::Min(10),
     ];
-    let mut names = vec![
-        "No.",
-        "Time",
-        "Source",
-        "Destination",
-        "Protocol",
-        "Length",
-        "Info",
-    ];
     // With a ruleset loaded, each packet's verdict gets a column of its own.
     if judged {
         widths.insert(5, Constraint::Length(7));
-        names.insert(5, "Verdict");
     }
     let widths: Vec<Constraint> = widths
         .into_iter()
@@ -155,7 +134,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         .filter(|(_, k)| **k)
         .map(|(w, _)| w)
         .collect();
-    let names: Vec<&str> = names
+    let names: Vec<&str> = all_names
         .into_iter()
         .zip(&keep)
         .filter(|(_, k)| **k)
@@ -212,4 +191,21 @@ fn render_filter_bar(f: &mut Frame, inner: Rect, bar: &crate::app::state::Filter
         status,
     ];
     f.render_widget(ratatui::widgets::Paragraph::new(lines), r);
+}
+
+/// The packet list's columns, in order; the verdict has one when a ruleset is loaded.
+fn column_names(judged: bool) -> Vec<&'static str> {
+    let mut names = vec![
+        "No.",
+        "Time",
+        "Source",
+        "Destination",
+        "Protocol",
+        "Length",
+        "Info",
+    ];
+    if judged {
+        names.insert(5, "Verdict");
+    }
+    names
 }

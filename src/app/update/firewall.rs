@@ -77,33 +77,27 @@ impl App {
         Some((&fw.ruleset.tables[id.table as usize], ed.target))
     }
 
+    /// The editor's text as a rule of the table it edits, or why it is not one ("col N: …").
+    fn editor_rule(&self) -> Option<(EditTarget, Result<crate::firewall::model::Rule, String>)> {
+        let (table, target) = self.editor_table()?;
+        let text = &self.rule_editor.as_ref()?.text;
+        let parsed = crate::firewall::nft::parse_rule(text, table)
+            .map_err(|e| format!("col {}: {}", e.col, e.msg));
+        Some((target, parsed))
+    }
+
     pub(crate) fn validate_rule(&mut self) {
-        let Some((table, _)) = self.editor_table() else {
+        let Some((_, parsed)) = self.editor_rule() else {
             return;
         };
-        let text = self
-            .rule_editor
-            .as_ref()
-            .map(|e| e.text.clone())
-            .unwrap_or_default();
-        let err = crate::firewall::nft::parse_rule(&text, table)
-            .err()
-            .map(|e| format!("col {}: {}", e.col, e.msg));
+        let err = parsed.err();
         if let Some(ed) = self.rule_editor.as_mut() {
             ed.error = err;
         }
     }
 
     pub(crate) fn apply_editor(&mut self) {
-        let Some((table, target)) = self.editor_table() else {
-            return;
-        };
-        let text = self
-            .rule_editor
-            .as_ref()
-            .map(|e| e.text.clone())
-            .unwrap_or_default();
-        let Ok(mut rule) = crate::firewall::nft::parse_rule(&text, table) else {
+        let Some((target, Ok(mut rule))) = self.editor_rule() else {
             return; // the error is on screen; the editor stays open
         };
         let Some(fw) = self.engine.firewall.as_mut() else {
