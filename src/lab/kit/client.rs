@@ -6,7 +6,7 @@ use std::future::Future;
 
 use tokio::sync::watch;
 
-use super::group::GenCtx;
+use super::ctx::GenCtx;
 use super::pace::Pacer;
 use crate::lab::stats::update;
 

@@ -1,38 +1,18 @@
-//! The one spawn wiring: what every generator's tasks get, and the group that starts them so
-//! that its servers and its lossy link end when its client does.
+//! The one spawn wiring: the group that starts a generator's tasks so that its servers and its
+//! lossy link end when its client does.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::client::{run_client, Client};
+use super::ctx::{GenCtx, Started};
 use super::server::{serve, Server};
 use crate::lab::lossy::{run_relay, LinkStats, RelaySockets, HOLD_MAX};
 use crate::lab::settings::LabSettings;
-use crate::lab::stats::Shared;
-use crate::lab::tasks::{Cancel, TaskCounter};
-
-/// What every generator task gets.
-#[derive(Clone)]
-pub(crate) struct GenCtx {
-    pub rt: Handle,
-    pub tasks: TaskCounter,
-    pub stats: Shared,
-    pub settings: watch::Receiver<LabSettings>,
-    /// The Lab's stop signal for this generator (the client listens to it; servers stop when
-    /// their client is done).
-    pub stop: Cancel,
-    pub seed: u64,
-}
-
-/// The tasks of a started generator: the first handle is its client.
-pub(crate) struct Started {
-    pub handles: Vec<JoinHandle<()>>,
-    pub link: Option<Arc<Mutex<LinkStats>>>,
-}
+use crate::lab::tasks::Cancel;
 
 /// A generator's tasks being started: servers and the lossy link first, the client last, which
 /// holds the signal they all end on.

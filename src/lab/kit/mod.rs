@@ -12,13 +12,15 @@
 //! Counting lives in [`stats`](super::stats), shared with the lossy link, which the kit uses.
 
 mod client;
+mod ctx;
 mod group;
 mod net;
 mod pace;
 mod server;
 
 pub(crate) use client::Client;
-pub(crate) use group::{link_drain, GenCtx, Group, Started};
+pub(crate) use ctx::{GenCtx, Started};
+pub(crate) use group::{link_drain, Group};
 pub use net::IO_TIMEOUT;
 pub(crate) use net::{
     bind_tcp, bind_udp, connect, fmt_addr, io_err, udp_client, udp_server, with_timeout,
