@@ -11,8 +11,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::kit::{
-    bind_tcp, connect, io_err, with_timeout, Client, GenCtx, Group, Started, TcpAcceptor,
-    IO_TIMEOUT,
+    open_counted, tcp_server, with_timeout, Client, GenCtx, Group, Started, TcpAcceptor, IO_TIMEOUT,
 };
 use super::stats::{count_sent, record_error, update};
 use super::tasks::Cancel;
@@ -21,8 +20,7 @@ use super::tasks::Cancel;
 pub const HTTP_BODY: &str = "hello from the packetlab lab\n";
 
 pub(crate) fn start(ctx: GenCtx) -> Result<Started, String> {
-    let listener = bind_tcp().map_err(io_err("bind HTTP server"))?;
-    let saddr = listener.local_addr().map_err(io_err("HTTP server"))?;
+    let (listener, saddr) = tcp_server("HTTP server")?;
     update(&ctx.stats, |s| {
         s.remote = Some(saddr);
         s.note = format!("HTTP server listening on {saddr}");
@@ -125,18 +123,9 @@ impl Client for HttpClient {
 
     async fn tick(&mut self, ctx: &GenCtx) {
         let req = &self.req;
-        let mut s = match connect(self.addr).await {
-            Ok(s) => s,
-            Err(e) => {
-                record_error(&ctx.stats, e);
-                return;
-            }
+        let Some(mut s) = open_counted(self.addr, &ctx.stats).await else {
+            return;
         };
-        let local = s.local_addr().ok();
-        update(&ctx.stats, |st| {
-            st.connections += 1;
-            st.local = local;
-        });
         let r = async {
             with_timeout("send request", s.write_all(req)).await?;
             count_sent(&ctx.stats, req.len());

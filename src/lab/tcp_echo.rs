@@ -10,16 +10,15 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::kit::{
-    bind_tcp, connect, current_payload, fmt_addr, io_err, with_timeout, Client, GenCtx, Group,
-    Started, TcpAcceptor,
+    connect, current_payload, fmt_addr, open_counted, tcp_server, with_timeout, Client, GenCtx,
+    Group, Started, TcpAcceptor,
 };
 use super::seq::tcp_message;
 use super::stats::{count_sent, record_error, update, Shared};
 use super::tasks::Cancel;
 
 pub(crate) fn start(ctx: GenCtx, short: bool) -> Result<Started, String> {
-    let listener = bind_tcp().map_err(io_err("bind TCP echo server"))?;
-    let saddr = listener.local_addr().map_err(io_err("TCP echo server"))?;
+    let (listener, saddr) = tcp_server("TCP echo server")?;
     update(&ctx.stats, |s| {
         s.remote = Some(saddr);
         s.note = format!("echo server listening on {saddr}");
@@ -49,6 +48,28 @@ async fn echo_conn(mut s: TcpStream, mut cancel: Cancel) {
             let _ = w.shutdown().await;
         }
     }
+}
+
+/// Writes `msg` and reads its echo: exactly as many bytes on a connection that carries more, or
+/// (`last`) up to the server's FIN after our own.
+async fn exchange(
+    s: &mut TcpStream,
+    msg: &[u8],
+    stats: &Shared,
+    last: bool,
+) -> Result<Vec<u8>, String> {
+    with_timeout("write", s.write_all(msg)).await?;
+    count_sent(stats, msg.len());
+    if !last {
+        let mut echo = vec![0u8; msg.len()];
+        with_timeout("read echo", s.read_exact(&mut echo)).await?;
+        return Ok(echo);
+    }
+    // Half-close: our FIN tells the server the message is complete.
+    with_timeout("shutdown", s.shutdown()).await?;
+    let mut echo = Vec::with_capacity(msg.len());
+    with_timeout("read echo", s.take(1 << 20).read_to_end(&mut echo)).await?;
+    Ok(echo)
 }
 
 fn count_echo(stats: &Shared, sent: &[u8], echo: &[u8], note: String) {
@@ -96,15 +117,7 @@ impl Client for LongClient {
         let Some(s) = self.conn.as_mut() else { return };
         let msg = tcp_message(self.seq, current_payload(&ctx.settings));
         self.seq += 1;
-        let r = async {
-            with_timeout("write", s.write_all(&msg)).await?;
-            count_sent(&ctx.stats, msg.len());
-            let mut echo = vec![0u8; msg.len()];
-            with_timeout("read echo", s.read_exact(&mut echo)).await?;
-            Ok::<_, String>(echo)
-        }
-        .await;
-        match r {
+        match exchange(s, &msg, &ctx.stats, false).await {
             Ok(echo) => count_echo(
                 &ctx.stats,
                 &msg,
@@ -143,30 +156,13 @@ impl Client for ShortClient {
     type Arrival = std::convert::Infallible;
 
     async fn tick(&mut self, ctx: &GenCtx) {
-        let mut s = match connect(self.addr).await {
-            Ok(s) => s,
-            Err(e) => {
-                record_error(&ctx.stats, e);
-                return;
-            }
+        let Some(mut s) = open_counted(self.addr, &ctx.stats).await else {
+            return;
         };
         let local = s.local_addr().ok();
-        update(&ctx.stats, |st| {
-            st.connections += 1;
-            st.local = local;
-        });
         let msg = tcp_message(self.seq, current_payload(&ctx.settings));
         self.seq += 1;
-        let r = async {
-            with_timeout("write", s.write_all(&msg)).await?;
-            count_sent(&ctx.stats, msg.len());
-            // Half-close: our FIN tells the server the message is complete.
-            with_timeout("shutdown", s.shutdown()).await?;
-            let mut echo = Vec::with_capacity(msg.len());
-            with_timeout("read echo", (&mut s).take(1 << 20).read_to_end(&mut echo)).await?;
-            Ok::<_, String>(echo)
-        }
-        .await;
+        let r = exchange(&mut s, &msg, &ctx.stats, true).await;
         match r {
             Ok(echo) => count_echo(
                 &ctx.stats,

@@ -8,9 +8,8 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
-use super::kit::{current_payload, io_err, udp_client, Client, GenCtx, Group, Started};
-use super::seq::udp_message;
-use super::stats::{count_sent, record_error, update, Shared};
+use super::kit::{io_err, send_numbered, udp_client, Client, GenCtx, Group, Started};
+use super::stats::{record_error, update, Shared};
 
 /// A 127.0.0.1 UDP port with no socket: bound then released at once.
 pub fn closed_udp_port() -> io::Result<SocketAddr> {
@@ -55,12 +54,8 @@ impl Client for Prober {
     type Arrival = io::Result<usize>;
 
     async fn tick(&mut self, ctx: &GenCtx) {
-        let m = udp_message(self.seq, current_payload(&ctx.settings));
-        match self.sock.send(&m).await {
-            Ok(n) => {
-                self.seq += 1;
-                count_sent(&ctx.stats, n);
-            }
+        match send_numbered(&self.sock, &mut self.seq, ctx).await {
+            Ok(_) => {}
             // The error of an earlier datagram, reported on this send (which did not go).
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 count_unreachable(&ctx.stats, &e, self.addr);

@@ -9,10 +9,10 @@ use tokio::net::UdpSocket;
 use tokio::time::{sleep_until, Instant};
 
 use super::kit::{
-    current_payload, udp_client, udp_server, Client, GenCtx, Group, Started, UdpAnswerer,
+    send_numbered, udp_client, udp_server, Client, GenCtx, Group, Started, UdpAnswerer,
     LOSS_TIMEOUT,
 };
-use super::seq::{parse_udp_message, udp_message, EchoTracker};
+use super::seq::{parse_udp_message, EchoTracker};
 use super::stats::{record_error, update, Shared};
 
 /// How long a stopping client waits for answers still in flight.
@@ -78,17 +78,11 @@ impl Client for EchoClient {
     type Arrival = io::Result<usize>;
 
     async fn tick(&mut self, ctx: &GenCtx) {
-        let m = udp_message(self.seq, current_payload(&ctx.settings));
-        match self.sock.send(&m).await {
+        let seq = self.seq;
+        match send_numbered(&self.sock, &mut self.seq, ctx).await {
             Ok(n) => {
-                self.tracker.sent(self.seq, Instant::now());
-                self.seq += 1;
-                let seq = self.seq;
-                update(&ctx.stats, |s| {
-                    s.sent_msgs += 1;
-                    s.sent_bytes += n as u64;
-                    s.note = format!("sent #{} ({n} bytes)", seq - 1);
-                });
+                self.tracker.sent(seq, Instant::now());
+                update(&ctx.stats, |s| s.note = format!("sent #{seq} ({n} bytes)"));
             }
             Err(e) => record_error(&ctx.stats, format!("send: {e}")),
         }

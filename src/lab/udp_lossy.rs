@@ -9,13 +9,12 @@ use tokio::sync::watch;
 use tokio::time::{interval, sleep, Instant, Interval};
 
 use super::kit::{
-    current_payload, fmt_addr, io_err, link_drain, udp_client, udp_server, Client, GenCtx, Group,
+    fmt_addr, io_err, link_drain, send_numbered, udp_client, udp_server, Client, GenCtx, Group,
     Server, Started, LOSS_TIMEOUT,
 };
 use super::lossy::{LinkStats, RelaySockets, UdpReceiver};
-use super::seq::udp_message;
 use super::settings::LabSettings;
-use super::stats::{count_sent, read, record_error, update, Shared};
+use super::stats::{read, record_error, update, Shared};
 
 pub(crate) fn start(ctx: GenCtx) -> Result<Started, String> {
     let (rx, rx_addr) = udp_server("UDP server")?;
@@ -54,13 +53,8 @@ impl Client for Sender {
     type Arrival = std::convert::Infallible;
 
     async fn tick(&mut self, ctx: &GenCtx) {
-        let m = udp_message(self.seq, current_payload(&ctx.settings));
-        match self.sock.send(&m).await {
-            Ok(n) => {
-                self.seq += 1;
-                count_sent(&ctx.stats, n);
-            }
-            Err(e) => record_error(&ctx.stats, format!("send: {e}")),
+        if let Err(e) = send_numbered(&self.sock, &mut self.seq, ctx).await {
+            record_error(&ctx.stats, format!("send: {e}"));
         }
     }
 

@@ -3,12 +3,15 @@
 //! pacing, the stop signal and the `running` flag.
 
 use std::future::Future;
+use std::io;
 
+use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::ctx::GenCtx;
-use super::pace::Pacer;
-use crate::lab::stats::update;
+use super::pace::{current_payload, Pacer};
+use crate::lab::seq::udp_message;
+use crate::lab::stats::{count_sent, update};
 
 pub(crate) trait Client: Send + 'static {
     /// What can arrive between ticks (a reply, an ICMP error, a timer of the client's own);
@@ -53,4 +56,18 @@ pub(crate) async fn run_client<C: Client>(
     }
     client.finish(&ctx).await;
     update(&ctx.stats, |s| s.running = false);
+}
+
+/// What a UDP client sends on a tick: datagram number `*seq` of the current payload, counted
+/// and numbered on when it went; an error is the caller's to count (some are the lesson).
+pub(crate) async fn send_numbered(
+    sock: &UdpSocket,
+    seq: &mut u64,
+    ctx: &GenCtx,
+) -> io::Result<usize> {
+    let m = udp_message(*seq, current_payload(&ctx.settings));
+    let n = sock.send(&m).await?;
+    *seq += 1;
+    count_sent(&ctx.stats, n);
+    Ok(n)
 }

@@ -18,12 +18,13 @@ mod net;
 mod pace;
 mod server;
 
-pub(crate) use client::Client;
+pub(crate) use client::{send_numbered, Client};
 pub(crate) use ctx::{GenCtx, Started};
 pub(crate) use group::{link_drain, Group};
 pub use net::IO_TIMEOUT;
 pub(crate) use net::{
-    bind_tcp, bind_udp, connect, fmt_addr, io_err, udp_client, udp_server, with_timeout,
+    bind_udp, connect, fmt_addr, io_err, open_counted, tcp_server, udp_client, udp_server,
+    with_timeout,
 };
 pub(crate) use pace::current_payload;
 pub use pace::{LOSS_TIMEOUT, MAX_RATE};

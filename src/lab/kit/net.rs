@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::time::timeout;
 
+use crate::lab::stats::{record_error, update, Shared};
+
 /// Connect, read and write deadline of the TCP clients.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -42,10 +44,17 @@ pub(crate) fn udp_client(
     Ok((UdpSocket::from_std(s).map_err(io_err(what))?, local))
 }
 
-pub(crate) fn bind_tcp() -> io::Result<TcpListener> {
-    let l = StdTcpListener::bind("127.0.0.1:0")?;
-    l.set_nonblocking(true)?;
-    TcpListener::from_std(l)
+/// A server's TCP listener on an ephemeral 127.0.0.1 port, and that port. Must be called
+/// inside a tokio runtime.
+pub(crate) fn tcp_server(what: &'static str) -> Result<(TcpListener, SocketAddr), String> {
+    let bind = || {
+        let l = StdTcpListener::bind("127.0.0.1:0")?;
+        l.set_nonblocking(true)?;
+        TcpListener::from_std(l)
+    };
+    let l = bind().map_err(|e| format!("bind {what}: {e}"))?;
+    let addr = l.local_addr().map_err(io_err(what))?;
+    Ok((l, addr))
 }
 
 /// A TCP connection to `addr` within [`IO_TIMEOUT`], without Nagle's delay (every message goes
@@ -59,6 +68,24 @@ pub(crate) async fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
         Ok(Err(e)) => Err(format!("connect {addr}: {e}")),
         Err(_) => Err(format!("connect {addr}: no answer in {IO_TIMEOUT:?}")),
     }
+}
+
+/// A connection for one of the generator's messages: counted, with its local address, or its
+/// failure recorded (the caller tries again at the next tick).
+pub(crate) async fn open_counted(addr: SocketAddr, stats: &Shared) -> Option<TcpStream> {
+    let s = match connect(addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            record_error(stats, e);
+            return None;
+        }
+    };
+    let local = s.local_addr().ok();
+    update(stats, |st| {
+        st.connections += 1;
+        st.local = local;
+    });
+    Some(s)
 }
 
 pub(crate) async fn with_timeout<T>(
