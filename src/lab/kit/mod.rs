@@ -2,10 +2,10 @@
 //! client sends each tick and what it makes of the answers, how its server answers, what it
 //! counts.
 //!
-//! - [`run_client`]: the one paced client loop (ticks at the current rate, stops on the Lab's
-//!   signal, then lets the client finish what is in flight);
-//! - [`serve`]: the one server loop (serves until its client is done), with the two servers
-//!   most generators need, [`UdpAnswerer`] and [`TcpAcceptor`];
+//! - [`run_client`](client::run_client): the one paced client loop (ticks at the current rate,
+//!   stops on the Lab's signal, then lets the client finish what is in flight);
+//! - [`serve`](server::serve): the one server loop (serves until its client is done), with the
+//!   two servers most generators need, [`UdpAnswerer`] and [`TcpAcceptor`];
 //! - [`Group`]: the one spawn wiring (servers and the lossy link end when the client does);
 //! - sockets on 127.0.0.1, timeouts and the pacing settings.
 //!
