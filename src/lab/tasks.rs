@@ -29,8 +29,9 @@ impl Cancel {
     }
 }
 
-/// Counts live tasks: one is counted from the moment it is wrapped by [`tracked`] until its
-/// future completes or is dropped (aborted, or its runtime shut down).
+/// Counts live tasks: one is counted from the moment it is wrapped by
+/// [`tracked`](TaskCounter::tracked) until its future completes or is dropped (aborted, or its
+/// runtime shut down).
 #[derive(Clone, Debug, Default)]
 pub struct TaskCounter(Arc<AtomicUsize>);
 
