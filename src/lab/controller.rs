@@ -1,6 +1,6 @@
 //! The [`Lab`] controller: starts and stops generators on a tokio runtime, keeps their counters,
-//! and copies them out for the pane. It is the one file that uses all the others; none of them
-//! uses it.
+//! and copies them out for the pane. It sits on top: it alone reaches the dispatch
+//! ([`generators`]), and no other file of the lab uses it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
