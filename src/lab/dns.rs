@@ -7,16 +7,16 @@
 //! packetlab decodes DNS on ports 53 and 5353 only, so the responder takes 127.0.0.1:5353 when
 //! free, else 127.0.0.1:53 (root), else an ephemeral port, and says which in the note.
 
+use std::borrow::Cow;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
 use tokio::time::timeout;
 
-use super::generators::{bind_udp, io_err, Pacer};
-use super::{record_error, update, Cancel, GenCtx, Started};
+use super::kit::{bind_udp, io_err, udp_client, Client, GenCtx, Group, Started, UdpAnswerer};
+use super::stats::{record_error, update};
 use crate::decode::dns::{read_name, type_name, Header};
 
 /// The zone the responder answers for.
@@ -212,70 +212,47 @@ pub fn bind_responder() -> io::Result<(StdUdpSocket, String)> {
 pub(crate) fn start(ctx: GenCtx) -> Result<Started, String> {
     let (server, where_) = bind_responder().map_err(io_err("bind DNS responder"))?;
     let saddr = server.local_addr().map_err(io_err("DNS responder"))?;
-    let client = bind_udp("127.0.0.1:0").map_err(io_err("bind DNS client"))?;
-    client
-        .connect(saddr)
-        .map_err(io_err("connect DNS client"))?;
-    let local = client.local_addr().ok();
+    let (sock, local) = udp_client(saddr, "DNS client")?;
     let server = UdpSocket::from_std(server).map_err(io_err("DNS responder"))?;
-    let client = UdpSocket::from_std(client).map_err(io_err("DNS client"))?;
     update(&ctx.stats, |s| {
         s.local = local;
         s.remote = Some(saddr);
         s.note = where_;
     });
-    let (srv_tx, srv_cancel) = Cancel::new();
-    let c = ctx
-        .tasks
-        .spawn(&ctx.rt, client_task(client, saddr, ctx.clone(), srv_tx));
-    let s = ctx.tasks.spawn(&ctx.rt, responder(server, srv_cancel));
-    Ok(Started {
-        handles: vec![c, s],
-        link: None,
-    })
+    let mut g = Group::new(&ctx);
+    g.serve(UdpAnswerer::new(server, 4096, answer));
+    Ok(g.client(Resolver {
+        sock,
+        server: saddr,
+        buf: vec![0u8; 4096],
+        n_query: 0,
+    }))
 }
 
-async fn responder(sock: UdpSocket, mut cancel: Cancel) {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => break,
-            r = sock.recv_from(&mut buf) => {
-                if let Ok((n, from)) = r {
-                    if let Some(resp) = respond(&buf[..n]) {
-                        let _ = sock.send_to(&resp, from).await;
-                    }
-                }
-            }
-        }
-    }
+fn answer(query: &[u8]) -> Option<Cow<'_, [u8]>> {
+    respond(query).map(Cow::Owned)
 }
 
-async fn client_task(
+/// Asks the [`QUESTIONS`] in turn, one at a time, each answer awaited within its tick.
+struct Resolver {
     sock: UdpSocket,
     server: SocketAddr,
-    ctx: GenCtx,
-    _servers: watch::Sender<bool>,
-) {
-    update(&ctx.stats, |s| s.running = true);
-    let mut stop = ctx.stop.clone();
-    let mut pacer = Pacer::new(&ctx.settings);
-    let mut buf = vec![0u8; 4096];
-    let mut n_query = 0u64;
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            _ = pacer.tick(&ctx.settings) => {}
-        }
-        let (name, qtype) = QUESTIONS[(n_query % QUESTIONS.len() as u64) as usize];
-        let id = (n_query & 0xffff) as u16;
-        n_query += 1;
+    buf: Vec<u8>,
+    n_query: u64,
+}
+
+impl Client for Resolver {
+    type Arrival = std::convert::Infallible;
+
+    async fn tick(&mut self, ctx: &GenCtx) {
+        let (sock, server, buf) = (&self.sock, self.server, &mut self.buf);
+        let (name, qtype) = QUESTIONS[(self.n_query % QUESTIONS.len() as u64) as usize];
+        let id = (self.n_query & 0xffff) as u16;
+        self.n_query += 1;
         let q = build_query(id, name, qtype);
         if let Err(e) = sock.send(&q).await {
             record_error(&ctx.stats, format!("send query to {server}: {e}"));
-            continue;
+            return;
         }
         update(&ctx.stats, |s| {
             s.sent_msgs += 1;
@@ -284,7 +261,7 @@ async fn client_task(
         // Wait for this query's response; a stale one (an earlier id) is read and skipped.
         let got = timeout(Duration::from_secs(1), async {
             loop {
-                let n = sock.recv(&mut buf).await?;
+                let n = sock.recv(buf).await?;
                 update(&ctx.stats, |s| {
                     s.recv_msgs += 1;
                     s.recv_bytes += n as u64;
@@ -311,7 +288,8 @@ async fn client_task(
             }
         }
     }
-    update(&ctx.stats, |s| s.running = false);
+
+    async fn finish(self, _ctx: &GenCtx) {}
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
 use super::seq::{parse_udp_message, udp_message, GapTracker};
-use super::{update, Cancel, LabSettings};
+use super::settings::LabSettings;
+use super::stats::{read, update};
+use super::tasks::Cancel;
 
 /// A datagram chosen for reordering waits at most this long for a later one to overtake it;
 /// after that it goes on in order (and does not count as reordered).
@@ -407,7 +409,7 @@ pub async fn udp_transfer(
     let sender = async {
         let mut seq = 0;
         while seq < count {
-            let l = super::snapshot(&link).to_server;
+            let l = read(&link).to_server;
             let at_relay = seq - l.offered;
             let at_receiver = l.delivered.saturating_sub(received.get());
             if at_relay >= window || at_receiver >= window {
@@ -441,7 +443,7 @@ pub async fn udp_transfer(
     let _ = stop_tx.send(true);
     let _ = relay_task.await;
     r.tracker.finish(count);
-    let link = super::snapshot(&link);
+    let link = read(&link);
     Ok(UdpTransferReport {
         sent: count,
         unique: r.tracker.unique,
