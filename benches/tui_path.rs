@@ -27,9 +27,8 @@ fn frames() -> Vec<Frame> {
 fn app() -> App {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/rules/workstation.nft");
     let mut e = Engine::new(100_000);
-    e.firewall = Some(
-        packetlab::firewall::Firewall::load(&rules, Default::default()).expect("the ruleset"),
-    );
+    e.firewall =
+        Some(packetlab::firewall::Firewall::load(&rules, Default::default()).expect("the ruleset"));
     let mut app = App::new(e, SourceKind::Live(vec!["lo".into()]));
     app.display_filter = Some(packetlab::filter::DisplayFilter::parse("tcp || dns").unwrap());
     app.filter_packets(Some(PacketFilterKind::Display));

@@ -6,7 +6,6 @@ pub mod edit;
 pub mod effect;
 pub mod firewall_view;
 pub mod keymap;
-pub mod lab_view;
 pub mod sessions_view;
 pub mod state;
 pub mod update;

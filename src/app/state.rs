@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use super::effect::{Effect, LabCmd};
 use super::firewall_view::FirewallView;
-use super::lab_view::LabView;
 use super::sessions_view::SessionsView;
 use crate::capture::Frame;
 use crate::decode::detail::Tree;
 use crate::engine::Engine;
+use crate::lab::LabSnapshot;
 use crate::procs::SocketOwners;
 use crate::store::Packet;
 
@@ -311,7 +311,7 @@ pub struct App {
     /// Filters applied before, oldest first.
     pub filter_history: Vec<String>,
     /// The traffic lab as last seen (its generators run as tasks of the event loop), when shown.
-    pub lab: Option<LabView>,
+    pub lab: Option<LabSnapshot>,
     /// Row of the selected generator in the lab pane.
     pub lab_selected: usize,
     /// The scenario running (`--lab NAME`): what to watch.

@@ -1,7 +1,8 @@
 //! A display filter: compiled once from its text, then matched against packets.
 
 use super::eval::eval;
-use super::expr::{Expr, FilterError, FilterPacket};
+use super::expr::{Expr, FilterError};
+use super::packet::FilterPacket;
 use super::parse;
 
 /// A compiled display filter.

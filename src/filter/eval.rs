@@ -1,7 +1,8 @@
 //! Evaluating a compiled expression on one packet.
 
-use super::expr::{Expr, FilterPacket, Test};
+use super::expr::{Expr, Test};
 use super::fields::{self, Field};
+use super::packet::FilterPacket;
 use crate::firewall::eval::value_has;
 
 pub fn eval(e: &Expr, p: &FilterPacket<'_>) -> bool {

@@ -1,11 +1,9 @@
-//! The words a filter is made of: what it can look at for a packet, the compiled expression,
-//! and the error that says where a text goes wrong.
+//! The words a filter is made of: the compiled expression, and the error that says where a
+//! text goes wrong.
 
 use std::fmt;
 
 use super::fields::{Field, Layer};
-use crate::decode::Summary;
-use crate::firewall::eval::Final;
 use crate::firewall::model::Value;
 
 /// Why a filter text does not parse, and where.
@@ -23,20 +21,6 @@ impl fmt::Display for FilterError {
 }
 
 impl std::error::Error for FilterError {}
-
-/// What a filter can look at for one packet.
-#[derive(Clone, Copy, Debug)]
-pub struct FilterPacket<'a> {
-    pub summary: &'a Summary,
-    /// The frame's captured bytes.
-    pub data: &'a [u8],
-    /// Frame length on the wire.
-    pub len: u32,
-    /// The firewall's verdict, when a ruleset is loaded.
-    pub verdict: Option<Final>,
-    /// The packet's session id (`sessions::SessionTable`).
-    pub session: Option<u64>,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Expr {

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use crate::decode::{Proto, TcpInfo};
 use crate::firewall::eval::{Final, Read};
 
-use super::expr::FilterPacket;
+use super::packet::FilterPacket;
 
 /// A protocol name: true when the packet has that layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

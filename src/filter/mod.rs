@@ -35,10 +35,12 @@ mod display;
 mod eval;
 mod expr;
 mod fields;
+mod packet;
 mod parse;
 
 pub use display::DisplayFilter;
-pub use expr::{FilterError, FilterPacket};
+pub use expr::FilterError;
+pub use packet::FilterPacket;
 
 #[cfg(test)]
 mod tests;

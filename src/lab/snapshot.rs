@@ -25,6 +25,23 @@ pub struct GeneratorSnapshot {
     pub link: Option<LinkStats>,
 }
 
+impl Default for LabSnapshot {
+    /// The lab before anything ran: default settings, every generator idle.
+    fn default() -> Self {
+        LabSnapshot {
+            settings: LabSettings::default(),
+            generators: GeneratorKind::ALL
+                .iter()
+                .map(|&kind| GeneratorSnapshot {
+                    kind,
+                    stats: GeneratorStats::default(),
+                    link: None,
+                })
+                .collect(),
+        }
+    }
+}
+
 impl LabSnapshot {
     /// The generator `kind` (every kind is there).
     pub fn generator(&self, kind: GeneratorKind) -> Option<&GeneratorSnapshot> {

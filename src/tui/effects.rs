@@ -11,12 +11,11 @@ use std::thread::JoinHandle;
 use tokio::sync::mpsc;
 
 use crate::app::effect::{Effect, LabCmd};
-use crate::app::lab_view::LabView;
 use crate::app::state::{App, PickerItem};
 use crate::capture::channel::{self, SourceMsg, SourceStats};
 use crate::capture::live;
 use crate::capture::write::PcapngWriter;
-use crate::lab::{GeneratorKind, Lab};
+use crate::lab::Lab;
 
 /// What the event loop owns besides the app.
 pub struct World {
@@ -112,13 +111,7 @@ impl World {
 
     /// The app's copy of the lab: settings and every generator's counters.
     pub fn refresh_lab(&self, app: &mut App) {
-        app.lab = Some(LabView {
-            settings: self.lab.settings().clone(),
-            generators: GeneratorKind::ALL
-                .iter()
-                .map(|k| self.lab.stats(*k))
-                .collect(),
-        });
+        app.lab = Some(self.lab.snapshot());
     }
 
     /// Asks the resolver for the names the app wants, and gives the app the names found so far.

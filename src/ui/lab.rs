@@ -26,7 +26,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            let st = lab.stats(*k);
+            let st = lab
+                .generator(*k)
+                .map(|g| g.stats.clone())
+                .unwrap_or_default();
             let on = if st.running { "●" } else { "○" };
             let style = if i == app.lab_selected && app.focus == Focus::Lab {
                 theme::selected()
