@@ -1,12 +1,12 @@
 //! The packet list: No, Time, Source, Destination, Protocol, Length, Info.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Text;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::theme;
-use super::widgets::pane;
+use super::widgets::{ellipsize, ellipsize_endpoint, pane};
 use crate::app::state::{App, Focus, PacketFilterKind};
 use crate::decode::info::endpoints;
 use crate::decode::info::info;
@@ -50,14 +50,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let sel = app.selected_index();
     let t0 = app.engine.first_ts.map(|t| t.0).unwrap_or(0);
     let judged = app.engine.firewall.is_some();
-    // The columns shown: all, or those the config file chose (Verdict only with a ruleset).
+    // Narrow screens drop the length column (unless the config file chose it) and show times
+    // to the millisecond, so that addresses and Info keep room.
+    let narrow = area.width < 100;
     let all_names = column_names(judged);
     let keep: Vec<bool> = all_names
         .iter()
-        .map(|n| {
-            app.columns
-                .as_ref()
-                .is_none_or(|c| c.iter().any(|x| x == n))
+        .map(|n| match &app.columns {
+            Some(c) => c.iter().any(|x| x == n),
+            None => !(narrow && *n == "Length"),
         })
         .collect();
     let pick = |v: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
@@ -67,11 +68,54 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             .map(|(c, _)| c)
             .collect()
     };
+    let last_no = app
+        .view_get((top + rows_n).min(n).saturating_sub(1))
+        .map_or(1, |p| p.no);
+    let no_w = (last_no.to_string().len() as u16).max(3);
+    let time_w = if narrow { 9 } else { 11 };
+    // IPv4 addresses and MACs fit in 17 columns; wide screens leave room for IPv6.
+    let addr_w: u16 = if area.width >= 140 {
+        22
+    } else if narrow {
+        15
+    } else {
+        17
+    };
+    let mut widths = vec![
+        Constraint::Length(no_w),
+        Constraint::Length(time_w),
+        Constraint::Length(addr_w),
+        Constraint::Length(addr_w),
+        Constraint::Length(if narrow { 6 } else { 8 }),
+        Constraint::Length(6),
+        Constraint::Min(10),
+    ];
+    // With a ruleset loaded, each packet's verdict gets a column of its own.
+    if judged {
+        widths.insert(5, Constraint::Length(7));
+    }
+    let widths: Vec<Constraint> = widths
+        .into_iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(w, _)| w)
+        .collect();
+    // What the Info column gets: the last column's width once the others are placed.
+    let inner_w = area.width.saturating_sub(2);
+    let info_w = Layout::horizontal(widths.clone())
+        .spacing(1)
+        .split(Rect::new(0, 0, inner_w, 1))
+        .last()
+        .map_or(0, |r| r.width as usize);
+    let proto_w = if narrow { 6 } else { 8 };
     let rows = (top..(top + rows_n).min(n)).filter_map(|i| {
         let p = app.view_get(i)?;
         let s = &p.summary;
         let (src, dst) = match (s.src, s.dst) {
-            (Some(a), Some(b)) if app.show_names => (app.addr_text(a), app.addr_text(b)),
+            (Some(a), Some(b)) if app.show_names => (
+                sanitize(&app.addr_text(a)).into_owned(),
+                sanitize(&app.addr_text(b)).into_owned(),
+            ),
             _ => endpoints(s),
         };
         let rel = (p.frame.ts.0 - t0) as f64 / 1e9;
@@ -86,14 +130,22 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 ratatui::style::Modifier::BOLD | ratatui::style::Modifier::UNDERLINED,
             );
         }
+        let time = if narrow {
+            format!("{rel:.3}")
+        } else {
+            format!("{rel:.6}")
+        };
         let mut cells = vec![
             Cell::from(p.no.to_string()),
-            Cell::from(format!("{rel:.6}")),
-            Cell::from(src),
-            Cell::from(dst),
-            Cell::from(s.proto.name()),
+            Cell::from(time),
+            Cell::from(ellipsize_endpoint(&src, addr_w as usize)),
+            Cell::from(ellipsize_endpoint(&dst, addr_w as usize)),
+            Cell::from(ellipsize(s.proto.name(), proto_w)),
             Cell::from(p.frame.orig_len.to_string()),
-            Cell::from(Text::raw(sanitize(&info(s, &p.frame.data)).into_owned())),
+            Cell::from(Text::raw(ellipsize(
+                &sanitize(&info(s, &p.frame.data)),
+                info_w,
+            ))),
         ];
         if judged {
             let v = match p.judgement {
@@ -107,35 +159,21 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 } else {
                     super::firewall::verdict_style(j.verdict)
                 }),
-                None => Cell::from("—").style(theme::DIM),
+                None => Cell::from("—").style(theme::tag(Some(i) == sel)),
             };
             cells.insert(5, v);
         }
         Some(Row::new(pick(cells)).style(style))
     });
-    // IPv4 addresses and MACs fit in 17 columns; wide screens leave room for IPv6.
-    let addr_w = if area.width >= 140 { 22 } else { 17 };
-    let mut widths = vec![
-        Constraint::Length(7),
-        Constraint::Length(11),
-        Constraint::Length(addr_w),
-        Constraint::Length(addr_w),
-        Constraint::Length(8),
-        Constraint::Length(6),
-        Constraint::Min(10),
-    ];
-    // With a ruleset loaded, each packet's verdict gets a column of its own.
-    if judged {
-        widths.insert(5, Constraint::Length(7));
-    }
-    let widths: Vec<Constraint> = widths
-        .into_iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-        .map(|(w, _)| w)
-        .collect();
     let names: Vec<&str> = all_names
         .into_iter()
+        .map(|n| {
+            if narrow && n == "Protocol" {
+                "Proto"
+            } else {
+                n
+            }
+        })
         .zip(&keep)
         .filter(|(_, k)| **k)
         .map(|(n, _)| n)

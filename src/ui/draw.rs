@@ -1,26 +1,58 @@
 //! Drawing the whole screen: the panes where the layout puts them, the notice and status lines,
 //! then whichever overlay is open. A pure function of `&App`.
 
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Color, Modifier};
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::layout::layout;
+use super::layout::{layout, too_small, MIN_SIZE};
 use super::{capture_list, detail, firewall, help, hex, lab, session_detail, sessions, status};
 use crate::app::state::App;
 
 pub fn render(f: &mut Frame, app: &App) {
-    render_panes(f, app);
+    if too_small(f.area()) {
+        render_too_small(f);
+    } else {
+        render_panes(f, app);
+    }
     if app.no_color {
         // NO_COLOR (https://no-color.org): keep bold, reverse and underline, drop the colours.
+        // What a background marked (the selected row, the status bar, highlighted bytes) is
+        // shown in reverse video instead, so it stays visible.
         let area = f.area();
         let buf = f.buffer_mut();
         for y in area.top()..area.bottom() {
             for x in area.left()..area.right() {
                 let c = &mut buf[(x, y)];
-                c.fg = ratatui::style::Color::Reset;
-                c.bg = ratatui::style::Color::Reset;
+                if c.bg != Color::Reset {
+                    c.modifier.toggle(Modifier::REVERSED);
+                }
+                c.fg = Color::Reset;
+                c.bg = Color::Reset;
             }
         }
     }
+}
+
+fn render_too_small(f: &mut Frame) {
+    let area = f.area();
+    let (w, h) = MIN_SIZE;
+    let text = format!(
+        "terminal too small ({}×{}; needs {w}×{h})",
+        area.width, area.height
+    );
+    let y = area.y + area.height / 2;
+    f.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        Rect {
+            y: y.saturating_sub(1),
+            height: area.height.min(3),
+            ..area
+        },
+    );
 }
 
 fn render_panes(f: &mut Frame, app: &App) {

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::theme;
-use super::widgets::{human_bytes, pane};
+use super::widgets::{ellipsize, human_bytes, pane};
 use crate::app::firewall_view::{rows, FwRow};
 use crate::app::state::{App, EditTarget, Focus};
 use crate::firewall::eval::Final;
@@ -54,7 +54,23 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let editor_h = if app.rule_editor.is_some() { 2 } else { 0 };
     let n = super::layout::inner_rows(area, editor_h + banner_h);
     let v = &app.firewall;
+    let width = area.width.saturating_sub(2) as usize;
     let all = rows(fw);
+    // Narrow panes size the line numbers and counters to what this ruleset needs.
+    let line_w = fw
+        .ruleset
+        .tables
+        .iter()
+        .flat_map(|t| t.chains.iter().flat_map(|c| c.rules.iter()))
+        .map(|r| r.origin.line)
+        .max()
+        .map_or(3, |l| l.to_string().len().max(3));
+    let count_w = fw
+        .counters
+        .values()
+        .map(|c| c.packets)
+        .max()
+        .map_or(1, |n| n.to_string().len());
     // A pane that grew (maximised, a taller terminal) shows rows above the old top too.
     let top = v.top.min(all.len().saturating_sub(n));
     let lines: Vec<Line> = all
@@ -87,13 +103,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                     Some(b) if b.kind != ChainType::Filter => format!(" type {}", b.kind.name()),
                     _ => String::new(),
                 };
-                let mut spans = vec![Span::styled(
-                    format!("{}{kind}{base}", fw.chain_name((t, c))),
-                    theme::header(),
-                )];
+                let head = ellipsize(
+                    &sanitize(&format!("{}{kind}{base}", fw.chain_name((t, c)))),
+                    width,
+                );
+                let rest = width.saturating_sub(head.chars().count());
+                let mut spans = vec![Span::styled(head, theme::header())];
                 if shown_only {
                     spans.push(Span::styled(
-                        "  — not simulated (shown; a packet it acts on is ≈)",
+                        ellipsize("  — not simulated (shown; a packet it acts on is ≈)", rest),
                         Style::new().fg(Color::Yellow),
                     ));
                 }
@@ -120,22 +138,45 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                     l => l.to_string(),
                 };
                 let approx = if rule.is_approx() { "≈" } else { " " };
-                let mut spans = vec![
-                    Span::styled(format!(" {mark} {line:>4} "), style),
-                    Span::styled(
-                        format!("{approx}{:>7} pkts {:>9} ", c.packets, human_bytes(c.bytes)),
-                        theme::DIM,
-                    ),
-                    Span::styled(sanitize(&rule.origin.text).into_owned(), style),
-                ];
-                if let Some((_, why)) = &rule.unsupported {
-                    spans.push(Span::styled(
-                        format!("  ✘ unsupported: {}", sanitize(why)),
-                        Style::new().fg(Color::LightRed),
-                    ));
-                } else if rule.is_approx() {
-                    spans.push(Span::styled("  ≈ modelled", Style::new().fg(Color::Yellow)));
+                // The counters stand at the right; the rule's text (and why it is not simulated
+                // exactly) takes what is left, shortened with … when it must be.
+                // Packets always; bytes too when the rule's text still fits beside them.
+                let text_n = rule.origin.text.chars().count();
+                let short = format!(" {:>w$} pkts", c.packets, w = count_w);
+                let long = format!("{short} {:>9}", human_bytes(c.bytes));
+                let counters = if line_w + 8 + text_n + long.chars().count() <= width {
+                    long
+                } else {
+                    short
+                };
+                let prefix = format!(" {mark} {line:>w$} {approx}", w = line_w);
+                let mut text = sanitize(&rule.origin.text).into_owned();
+                let note = match &rule.unsupported {
+                    Some((_, why)) => Some(format!("  ✘ unsupported: {}", sanitize(why))),
+                    None if rule.is_approx() => Some("  ≈ modelled".to_string()),
+                    None => None,
+                };
+                let room = width.saturating_sub(prefix.chars().count() + counters.chars().count());
+                let note = note.map(|n| {
+                    let left = room.saturating_sub(text_n);
+                    ellipsize(&n, left)
+                });
+                if note.as_ref().is_none_or(|n| n.is_empty()) {
+                    text = ellipsize(&text, room);
                 }
+                let used = text.chars().count() + note.as_ref().map_or(0, |n| n.chars().count());
+                let pad = " ".repeat(room.saturating_sub(used));
+                let note_style = if rule.unsupported.is_some() {
+                    Style::new().fg(Color::LightRed)
+                } else {
+                    Style::new().fg(Color::Yellow)
+                };
+                let mut spans = vec![Span::styled(prefix, style), Span::styled(text, style)];
+                if let Some(n) = note {
+                    spans.push(Span::styled(n, note_style));
+                }
+                spans.push(Span::styled(pad, style));
+                spans.push(Span::styled(counters, theme::tag(i == v.selected)));
                 Line::from(spans)
             }
         })

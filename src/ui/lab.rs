@@ -1,4 +1,5 @@
 //! The lab pane: the traffic generators, what each sent and received, and the lab's settings.
+//! Idle and unfocused it is one line; while generators run it lists those; focused, all.
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
@@ -7,31 +8,75 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::theme;
-use super::widgets::{human_bytes, pane};
+use super::widgets::{ellipsize, human_bytes, pane};
 use crate::app::state::{App, Focus};
-use crate::lab::GeneratorKind;
+use crate::lab::{GeneratorKind, GeneratorStats};
 use crate::sanitize::sanitize;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let Some(lab) = &app.lab else { return };
     let s = &lab.settings;
+    if area.height < 3 {
+        let running = lab.generators.iter().filter(|g| g.stats.running).count();
+        let line = Line::from(vec![
+            Span::styled(" Lab ", theme::header()),
+            Span::raw(format!(
+                "{} generators, {running} running — L or 6 opens it, Enter starts one ",
+                lab.generators.len()
+            )),
+        ]);
+        f.render_widget(Paragraph::new(line), area);
+        return;
+    }
     let title = format!(
         " Lab — {} msg/s, {} B payload, lossy link {:.0} % loss ",
         s.rate_per_sec, s.payload, s.loss_pct
     );
-    let block = pane(title, app.focus == Focus::Lab);
+    let focused = app.focus == Focus::Lab;
+    let block = pane(title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let rows: Vec<Row> = GeneratorKind::ALL
+    // Focused: every generator, scrolled to keep the selected one in view. Otherwise only the
+    // running ones (that is why the pane is open).
+    let shown: Vec<(usize, GeneratorKind)> = GeneratorKind::ALL
         .iter()
+        .copied()
         .enumerate()
-        .map(|(i, k)| {
-            let st = lab
-                .generator(*k)
-                .map(|g| g.stats.clone())
-                .unwrap_or_default();
+        .filter(|(_, k)| focused || stats(app, *k).running)
+        .collect();
+    let table_h = inner.height.saturating_sub(1);
+    let rows_fit = table_h.saturating_sub(1) as usize;
+    let top = if focused {
+        (app.lab_selected + 1).saturating_sub(rows_fit.max(1))
+    } else {
+        0
+    };
+    let name_w = GeneratorKind::ALL
+        .iter()
+        .map(|k| k.name().chars().count())
+        .max()
+        .unwrap_or(10) as u16
+        + 2;
+    let widths = [
+        Constraint::Length(name_w),
+        Constraint::Length(14),
+        Constraint::Length(14),
+        Constraint::Length(28),
+        Constraint::Length(3),
+        Constraint::Fill(1),
+    ];
+    // The note column's width, for its ellipsis: what the fixed columns and spacing leave.
+    let fixed: u16 = name_w + 14 + 14 + 28 + 3 + 5;
+    let note_w = inner.width.saturating_sub(fixed) as usize;
+    let rows: Vec<Row> = shown
+        .iter()
+        .skip(top)
+        .take(rows_fit)
+        .map(|&(i, k)| {
+            let st = stats(app, k);
             let on = if st.running { "●" } else { "○" };
-            let style = if i == app.lab_selected && app.focus == Focus::Lab {
+            let selected = i == app.lab_selected && focused;
+            let style = if selected {
                 theme::selected()
             } else if st.running {
                 Style::new().fg(Color::LightGreen)
@@ -62,7 +107,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                     String::new()
                 })
                 .style(theme::ERROR),
-                Cell::from(sanitize(&note).into_owned()).style(theme::DIM),
+                Cell::from(ellipsize(&sanitize(&note), note_w)).style(theme::tag(selected)),
             ])
             .style(style)
         })
@@ -74,15 +119,6 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         .unwrap_or_else(|| {
             "Enter starts/stops a generator; x explains it; + - < > ( ) tune it.".into()
         });
-    let table_h = inner.height.saturating_sub(1);
-    let widths = [
-        Constraint::Length(22),
-        Constraint::Length(16),
-        Constraint::Length(16),
-        Constraint::Length(30),
-        Constraint::Length(4),
-        Constraint::Min(10),
-    ];
     let header = Row::new([
         "Generator",
         "Sent",
@@ -101,7 +137,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     );
     f.render_widget(
         Paragraph::new(Line::from(vec![Span::styled(
-            format!("▶ {watch}"),
+            ellipsize(&format!("▶ {watch}"), inner.width as usize),
             theme::DIM,
         )])),
         Rect {
@@ -110,4 +146,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             ..inner
         },
     );
+}
+
+fn stats(app: &App, k: GeneratorKind) -> GeneratorStats {
+    app.lab
+        .as_ref()
+        .and_then(|l| l.generator(k))
+        .map(|g| g.stats.clone())
+        .unwrap_or_default()
 }

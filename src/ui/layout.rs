@@ -55,37 +55,54 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         }
         return a;
     }
-    // The session detail needs more height than the table alone.
-    let share = if app.sessions.detail_open { 50 } else { 35 };
-    let middle = app.engine.firewall.is_some() || app.lab.is_some();
-    let fw_share = if middle { 25 } else { 0 };
-    let share = share - fw_share / 3;
-    // The lab needs a row per generator (9), its header, its hint and borders.
-    let middle_c = if app.lab.is_some() {
-        Constraint::Length(13)
+    // Top to bottom: sessions beside the firewall, the lab, the packets (list, then detail and
+    // hex). The packet list is what people came for: it keeps 8 rows, or 3 each for list,
+    // detail and hex once a packet is open; the rest is shared.
+    let lab_h = app.lab.as_ref().map_or(0, |_| lab_height(app, main.height));
+    // List alone: borders, header and 8 rows; with a packet open: 6 for the list, 5 below.
+    let packets_min = 11;
+    let rest = main.height.saturating_sub(lab_h);
+    let share = if app.detail.is_some() { 30 } else { 45 };
+    let top_h = (rest * share / 100)
+        .min(rest.saturating_sub(packets_min))
+        .max(4.min(rest));
+    let [top, lab, packets] = Layout::vertical([
+        Constraint::Length(top_h),
+        Constraint::Length(lab_h),
+        Constraint::Fill(1),
+    ])
+    .areas(main);
+    if app.lab.is_some() {
+        a.lab = Some(lab);
+    }
+    // The firewall shares the top row with the sessions; an open session detail takes its
+    // place on screens too narrow for three columns.
+    let fw_beside =
+        app.engine.firewall.is_some() && (!app.sessions.detail_open || top.width >= 140);
+    if fw_beside {
+        let fw_pct = match top.width {
+            160.. => 55,
+            100..160 => 45,
+            _ => 45,
+        };
+        let [s, f] = Layout::horizontal([
+            Constraint::Percentage(100 - fw_pct),
+            Constraint::Percentage(fw_pct),
+        ])
+        .areas(top);
+        split_sessions(&mut a, s, app);
+        a.firewall = Some(f);
     } else {
-        Constraint::Percentage(fw_share)
-    };
-    let [top, fw, packets] =
-        Layout::vertical([Constraint::Percentage(share), middle_c, Constraint::Fill(1)])
-            .areas(main);
-    split_sessions(&mut a, top, app);
-    match (app.lab.is_some(), app.engine.firewall.is_some()) {
-        (true, true) => {
-            let [l, r] =
-                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-                    .areas(fw);
-            a.lab = Some(l);
-            a.firewall = Some(r);
-        }
-        (true, false) => a.lab = Some(fw),
-        (false, true) => a.firewall = Some(fw),
-        (false, false) => {}
+        split_sessions(&mut a, top, app);
     }
     if app.detail.is_some() {
+        // The list keeps at least 3 rows (6 with its border and header); detail and hex get
+        // the larger part.
+        let list_h = (packets.height * 40 / 100)
+            .max(6)
+            .min(packets.height.saturating_sub(5));
         let [list, bottom] =
-            Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)])
-                .areas(packets);
+            Layout::vertical([Constraint::Length(list_h), Constraint::Fill(1)]).areas(packets);
         // The hex view needs 77 columns for 16 bytes a row; the tree gets the rest, and on a
         // narrow screen they share it.
         let split = if bottom.width >= 117 {
@@ -101,6 +118,30 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         a.list = Some(packets);
     }
     a
+}
+
+/// Rows the lab pane takes: one line while it is idle and not focused; while generators run,
+/// a row for each of them; focused, all of them (as many as a third of the screen allows).
+fn lab_height(app: &App, main_h: u16) -> u16 {
+    let Some(lab) = &app.lab else { return 0 };
+    let running = lab.generators.iter().filter(|g| g.stats.running).count() as u16;
+    // Borders, the header row and the hint line.
+    let chrome = 4;
+    let want = if app.focus == Focus::Lab {
+        chrome + lab.generators.len() as u16
+    } else if running > 0 {
+        chrome + running
+    } else {
+        return 1;
+    };
+    want.min((main_h / 3).max(chrome + 1)).min(main_h)
+}
+
+/// The smallest screen packetlab draws its panes on; below it says so instead.
+pub const MIN_SIZE: (u16, u16) = (60, 15);
+
+pub fn too_small(area: Rect) -> bool {
+    area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1
 }
 
 fn split_sessions(a: &mut Areas, r: Rect, app: &App) {

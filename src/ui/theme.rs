@@ -84,3 +84,13 @@ pub fn packet_style(s: &Summary) -> Style {
         _ => Style::new().fg(Color::White),
     }
 }
+
+/// Grey tags and notes beside a row's text; on the selected row a grey that its background
+/// does not swallow.
+pub fn tag(on_selected_row: bool) -> Style {
+    if on_selected_row {
+        Style::new().fg(Color::Gray)
+    } else {
+        DIM
+    }
+}
