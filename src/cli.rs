@@ -53,8 +53,14 @@ pub struct Cli {
     pub max_sessions: usize,
 
     /// Load a firewall ruleset (nft syntax or iptables-save output) and judge every packet.
+    /// Without it the TUI opens with the starter ruleset (assets/rules/starter.nft);
+    /// `--rules none` starts without any.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+
+    /// Start the TUI without a firewall (no starter ruleset); the same as `--rules none`.
+    #[arg(long, conflicts_with = "rules")]
+    pub no_rules: bool,
 
     /// An address or CIDR of the simulated host (repeatable): packets to it meet the input
     /// chains, from it output, others forward. Live capture adds this machine's addresses.

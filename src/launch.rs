@@ -97,14 +97,50 @@ pub fn choose_input(cli: &Cli) -> Input {
     }
 }
 
+/// The starter ruleset the TUI shows when no `--rules` is given, built into the binary (the
+/// TUI must work from any directory).
+pub const STARTER_RULES: &str = include_str!("../assets/rules/starter.nft");
+/// The name the starter goes by in the firewall pane and in saved files.
+pub const STARTER_NAME: &str = "starter.nft";
+
+/// Whether `--rules` asks for no firewall at all (`--rules none`, `--no-rules`).
+pub fn no_rules(cli: &Cli) -> bool {
+    cli.no_rules || cli.rules.as_deref() == Some(Path::new("none"))
+}
+
+/// The TUI's firewall: the `--rules` file, else (unless `--rules none`) the starter ruleset.
+/// The flag says whether it is the starter.
+pub fn tui_firewall(
+    cli: &Cli,
+    live: &[String],
+) -> Result<Option<(crate::firewall::Firewall, bool)>, String> {
+    if no_rules(cli) {
+        return Ok(None);
+    }
+    if cli.rules.is_some() {
+        return Ok(load_firewall(cli, live)?.map(|fw| (fw, false)));
+    }
+    let rs = crate::firewall::nft::parse(STARTER_RULES, STARTER_NAME).map_err(|e| e.to_string())?;
+    let locality = locality(cli, live)?;
+    Ok(Some((
+        crate::firewall::Firewall::new(rs, STARTER_NAME.into(), locality),
+        true,
+    )))
+}
+
 /// The firewall of `--rules`, with the host's addresses from `--local` (and `live` interfaces').
 pub fn load_firewall(
     cli: &Cli,
     live: &[String],
 ) -> Result<Option<crate::firewall::Firewall>, String> {
-    let Some(path) = &cli.rules else {
+    let Some(path) = cli.rules.as_ref().filter(|_| !no_rules(cli)) else {
         return Ok(None);
     };
+    crate::firewall::Firewall::load(path, locality(cli, live)?).map(Some)
+}
+
+/// The simulated host's addresses: `--local`, and those of the interfaces captured live.
+fn locality(cli: &Cli, live: &[String]) -> Result<crate::firewall::Locality, String> {
     let mut locality = crate::firewall::Locality::from_args(&cli.locals)?;
     locality.iface = cli.iface.clone();
     for i in live::interfaces().iter().filter(|i| live.contains(&i.name)) {
@@ -114,5 +150,5 @@ pub fn load_firewall(
                 .map(|n| (n.ip(), if n.is_ipv4() { 32 } else { 128 })),
         );
     }
-    crate::firewall::Firewall::load(path, locality).map(Some)
+    Ok(locality)
 }

@@ -92,7 +92,7 @@ fn i_lists_interfaces_and_enter_captures_on_the_chosen_one() {
         matches!(&fx[..], [Effect::Capture(n)] if n == "eth0"),
         "{fx:?}"
     );
-    a.capture_started("eth0".into(), vec![Some("eth0".into())]);
+    a.capture_started(vec!["eth0".into()], vec![Some("eth0".into())]);
     assert_eq!(a.source, SourceKind::Live(vec!["eth0".into()]));
 }
 
@@ -138,7 +138,10 @@ fn w_and_r_in_the_firewall_pane_save_and_reload_through_the_loop() {
     };
     assert_eq!(path.to_str(), Some("/nonexistent/fw.saved.nft"));
     assert!(contents.contains("tcp dport 80 accept"), "{contents}");
-    let fx = key(&mut a, KeyCode::Char('R'));
+    // R opens the path line on the file in use; Enter asks the loop to load it.
+    assert!(key(&mut a, KeyCode::Char('R')).is_empty());
+    assert_eq!(a.load_prompt.as_deref(), Some("/nonexistent/fw.nft"));
+    let fx = key(&mut a, KeyCode::Enter);
     let [Effect::LoadRules { path, .. }] = &fx[..] else {
         panic!("one LoadRules: {fx:?}");
     };
@@ -158,7 +161,7 @@ fn w_and_r_in_the_firewall_pane_save_and_reload_through_the_loop() {
     let fw =
         packetlab::firewall::Firewall::new(rs, "/nonexistent/fw.nft".into(), Default::default());
     a.rules_loaded("/nonexistent/fw.nft", Ok(fw));
-    assert_eq!(a.notice.as_deref(), Some("Reloaded /nonexistent/fw.nft"));
+    assert_eq!(a.notice.as_deref(), Some("Loaded /nonexistent/fw.nft"));
     let fw = a.engine.firewall.as_ref().unwrap();
     assert!(fw
         .ruleset

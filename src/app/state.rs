@@ -288,6 +288,10 @@ pub struct App {
     /// When set, the packet list shows only the packets that pass it.
     pub packet_filter: Option<PacketFilter>,
     pub rule_editor: Option<RuleEditor>,
+    /// The rules in use are the starter ruleset (no `--rules`): a scenario's rules replace them.
+    pub starter_rules: bool,
+    /// The path line of R (load a rules file), while it is open.
+    pub load_prompt: Option<String>,
     /// The display filter in force on the packet list (with `PacketFilterKind::Display`).
     pub display_filter: Option<crate::filter::DisplayFilter>,
     pub filter_bar: Option<FilterBar>,
@@ -312,6 +316,9 @@ pub struct App {
     pub filter_history: Vec<String>,
     /// The traffic lab as last seen (its generators run as tasks of the event loop), when shown.
     pub lab: Option<LabSnapshot>,
+    /// Why the lab's packets will not be seen, and what to do (a file is shown, or capture is
+    /// not permitted); `None` when they are captured.
+    pub lab_capture_hint: Option<String>,
     /// Row of the selected generator in the lab pane.
     pub lab_selected: usize,
     /// The scenario running (`--lab NAME`): what to watch.
@@ -356,6 +363,8 @@ impl App {
             fw_findings: Vec::new(),
             packet_filter: None,
             rule_editor: None,
+            starter_rules: false,
+            load_prompt: None,
             display_filter: None,
             filter_bar: None,
             search: None,
@@ -370,6 +379,7 @@ impl App {
             filter_history: Vec::new(),
             explain: None,
             lab: None,
+            lab_capture_hint: None,
             lab_selected: 0,
             scenario: None,
             maximized: false,
@@ -467,13 +477,17 @@ impl App {
                     .push(format!("lab scenario {}: no generator {name}", sc.name)),
             }
         }
-        if let (Some((file, text)), None) = (&sc.rules, &self.engine.firewall) {
+        // A scenario's rules replace the starter's, never rules the person loaded.
+        let replaceable = self.engine.firewall.is_none() || self.starter_rules;
+        if let (Some((file, text)), true) = (&sc.rules, replaceable) {
             match crate::firewall::nft::parse(text, file) {
                 Ok(rs) => {
                     let fw = crate::firewall::Firewall::new(rs, file.clone(), Default::default());
+                    self.firewall.selected = 0;
                     self.firewall.move_by(&fw, 0);
                     self.engine.firewall = Some(fw);
-                    self.analyze_rules();
+                    self.starter_rules = false;
+                    self.rejudge();
                 }
                 Err(e) => self.errors.push(e.to_string()),
             }
@@ -631,12 +645,12 @@ impl App {
         self.picker = Some(Picker { items, selected: 0 });
     }
 
-    /// Live capture on `name` began (`Effect::Capture`); `ifaces` are its interfaces' names.
-    pub fn capture_started(&mut self, name: String, ifaces: Vec<Option<String>>) {
+    /// Live capture on `names` began (`Effect::Capture`, or `lo` added for the lab); `ifaces`
+    /// are its interfaces' names.
+    pub fn capture_started(&mut self, names: Vec<String>, ifaces: Vec<Option<String>>) {
         self.source_done = false;
         self.engine.iface_names = ifaces;
-        self.notice = Some(format!("Capturing live on {name}"));
-        self.source = SourceKind::Live(vec![name]);
+        self.source = SourceKind::Live(names);
         self.follow = true;
     }
 

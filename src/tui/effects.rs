@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use tokio::sync::mpsc;
 
 use crate::app::effect::{Effect, LabCmd};
-use crate::app::state::{App, PickerItem};
+use crate::app::state::{App, PickerItem, SourceKind};
 use crate::capture::channel::{self, SourceMsg, SourceStats};
 use crate::capture::live;
 use crate::capture::write::PcapngWriter;
@@ -45,7 +45,11 @@ impl World {
             match e {
                 Effect::Quit => next = Next::Quit,
                 Effect::SetPaused(p) => self.stats.paused.store(p, Ordering::Relaxed),
-                Effect::Capture(name) => self.capture(app, name),
+                Effect::Capture(name) => {
+                    if self.capture(app, vec![name.clone()]) {
+                        app.notice = Some(format!("Capturing live on {name}"));
+                    }
+                }
                 Effect::ListInterfaces => app.show_interfaces(
                     live::interfaces()
                         .iter()
@@ -76,8 +80,39 @@ impl World {
         }
         if lab_touched {
             self.refresh_lab(app);
+            self.see_the_lab(app);
         }
         next
+    }
+
+    /// The lab's traffic is on loopback: once a generator runs, `lo` is captured too (live
+    /// capture elsewhere gains it; the demo gives way to it), when capture is permitted.
+    fn see_the_lab(&mut self, app: &mut App) {
+        if !app.lab.as_ref().is_some_and(|l| l.any_running()) {
+            return;
+        }
+        let names = match &app.source {
+            SourceKind::Live(names) if names.iter().any(|n| n == "lo") => return,
+            SourceKind::Live(names) => names.clone(),
+            SourceKind::Demo(_) => Vec::new(),
+            SourceKind::File(_) => return,
+        };
+        if !live::permitted() {
+            return;
+        }
+        let mut with_lo = names.clone();
+        with_lo.push("lo".into());
+        if self.capture(app, with_lo) {
+            app.notice = Some(if names.is_empty() {
+                "The lab's traffic is on loopback: capturing live on lo now (the demo stopped)"
+                    .into()
+            } else {
+                format!(
+                    "The lab's traffic is on loopback: capturing on lo too ({} and lo)",
+                    names.join(", ")
+                )
+            });
+        }
     }
 
     fn lab_command(&mut self, app: &mut App, cmd: LabCmd) {
@@ -92,20 +127,28 @@ impl World {
         }
     }
 
-    /// Switches to live capture on `name` without restarting: the old source stops (its threads
-    /// see `stop`), a new one feeds the loop.
-    fn capture(&mut self, app: &mut App, name: String) {
+    /// Switches to live capture on `names` without restarting: the old source stops (its
+    /// threads see `stop`), a new one feeds the loop. The interfaces keep their order, so the
+    /// packets already kept keep their interface names. Returns whether it started.
+    fn capture(&mut self, app: &mut App, names: Vec<String>) -> bool {
         let new_stats = Arc::new(SourceStats::default());
         let (tx, new_rx) = mpsc::channel(channel::CHANNEL_BATCHES);
-        match live::start(std::slice::from_ref(&name), new_stats.clone(), tx) {
+        match live::start(&names, new_stats.clone(), tx) {
             Ok((ifaces, _handles)) => {
                 self.stats.stop.store(true, Ordering::Relaxed);
                 self.stats = new_stats;
                 self.rx = new_rx;
                 self.source_open = true;
-                app.capture_started(name, ifaces.iter().map(|i| i.name.clone()).collect());
+                if let Some(w) = self.writer.as_mut() {
+                    w.learn_interfaces(&ifaces);
+                }
+                app.capture_started(names, ifaces.iter().map(|i| i.name.clone()).collect());
+                true
             }
-            Err(e) => app.errors.push(e.to_string()),
+            Err(e) => {
+                app.errors.push(e.to_string());
+                false
+            }
         }
     }
 

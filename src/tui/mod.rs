@@ -22,7 +22,7 @@ use crate::capture::write::PcapngWriter;
 use crate::capture::{live, replay};
 use crate::cli::Cli;
 use crate::engine::Engine;
-use crate::launch::{load_firewall, Input, EXIT_NOT_PERMITTED};
+use crate::launch::{tui_firewall, Input, EXIT_NOT_PERMITTED};
 use effects::World;
 
 pub fn run_tui(cli: Cli, input: Input) -> Result<i32> {
@@ -46,13 +46,17 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         Input::Live { interfaces } => interfaces.clone(),
         _ => Vec::new(),
     };
-    match load_firewall(&cli, &live_names) {
-        Ok(fw) => engine.firewall = fw,
+    let starter = match tui_firewall(&cli, &live_names) {
+        Ok(fw) => {
+            let starter = fw.as_ref().is_some_and(|(_, s)| *s);
+            engine.firewall = fw.map(|(fw, _)| fw);
+            starter
+        }
         Err(e) => {
             eprintln!("packetlab: {e}");
             return Ok(2);
         }
-    }
+    };
     let (kind, notice, ifaces, handles) = match input {
         Input::File { path, pace } => {
             let h = replay::spawn_file(path.clone(), pace, stats.clone(), tx);
@@ -105,6 +109,7 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     };
     let is_live = matches!(kind, SourceKind::Live(_));
     let mut app = App::new(engine, kind);
+    app.starter_rules = starter;
     if let Some(fw) = &app.engine.firewall {
         app.firewall.move_by(fw, 0);
     }
@@ -118,6 +123,16 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         }
     }
     app.errors.extend(cli.config_warnings.iter().cloned());
+    app.lab_capture_hint = if !live::permitted() {
+        Some(format!(
+            "its packets are captured only with permission: {}",
+            crate::launch::grant_hint()
+        ))
+    } else if matches!(app.source, SourceKind::File(_)) {
+        Some("a file is shown, not the lab's loopback traffic: i captures live".into())
+    } else {
+        None
+    };
     let mut world = World {
         stats,
         rx,

@@ -39,22 +39,45 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         return;
     };
     let [a, d, r] = fw.verdicts;
-    let mut title = format!(
-        " Firewall {} — {a} accepted, {d} dropped, {r} rejected ",
-        fw.source
-    );
-    if fw.inexact > 0 {
-        title.push_str(&format!("(≈ {} approximate) ", fw.inexact));
-    }
+    // The counts are what to watch: on a narrow pane shorter words, and the ruleset's name
+    // shortened to its file name.
+    let width = area.width.saturating_sub(2) as usize;
+    let inexact = if fw.inexact > 0 {
+        format!("(≈ {} approximate) ", fw.inexact)
+    } else {
+        String::new()
+    };
+    let long_name = if app.starter_rules {
+        "starter ruleset (yours: --rules FILE, or R)".to_string()
+    } else {
+        fw.source.clone()
+    };
+    let long = format!(" Firewall {long_name} — {a} accepted, {d} dropped, {r} rejected {inexact}");
+    let title = if long.chars().count() <= width {
+        long
+    } else {
+        let short_name = if app.starter_rules {
+            "starter rules".to_string()
+        } else {
+            std::path::Path::new(&fw.source)
+                .file_name()
+                .map_or(fw.source.clone(), |n| n.to_string_lossy().into_owned())
+        };
+        format!(" {short_name}: {a} acc {d} drop {r} rej {inexact}")
+    };
+    let title = ellipsize(&title, width);
     let unsupported = fw.unsupported().len();
     // The banner of a partial load, the pane's first line: what packetlab could not read as a
     // rule is never silent.
     let banner_h = u16::from(unsupported > 0);
     let block = pane(sanitize(&title).into_owned(), app.focus == Focus::Firewall);
-    let editor_h = if app.rule_editor.is_some() { 2 } else { 0 };
+    let editor_h = if app.rule_editor.is_some() || app.load_prompt.is_some() {
+        2
+    } else {
+        0
+    };
     let n = super::layout::inner_rows(area, editor_h + banner_h);
     let v = &app.firewall;
-    let width = area.width.saturating_sub(2) as usize;
     let all = rows(fw);
     // Narrow panes size the line numbers and counters to what this ruleset needs.
     let line_w = fw
@@ -208,6 +231,25 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             ..inner
         },
     );
+    if let Some(path) = &app.load_prompt {
+        let lines = vec![
+            Line::from(vec![
+                Span::styled("load rules> ", theme::header()),
+                Span::raw(sanitize(path).into_owned()),
+                Span::styled("▏", theme::BORDER_FOCUS),
+            ]),
+            Line::styled(
+                "  an nft file or iptables-save output — Enter loads it, Esc cancels",
+                theme::DIM,
+            ),
+        ];
+        let r = Rect {
+            y: inner.y + banner_h + list_h,
+            height: editor_h.min(inner.height),
+            ..inner
+        };
+        f.render_widget(Paragraph::new(lines), r);
+    }
     if let Some(ed) = &app.rule_editor {
         let verb = match ed.target {
             EditTarget::Replace(_) => "edit",

@@ -18,12 +18,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let s = &lab.settings;
     if area.height < 3 {
         let running = lab.generators.iter().filter(|g| g.stats.running).count();
+        let text = match &app.lab_capture_hint {
+            Some(hint) => format!("{running} running — {hint}"),
+            None => format!(
+                "{} generators, {running} running — L or 6 opens it, Enter starts one",
+                lab.generators.len()
+            ),
+        };
         let line = Line::from(vec![
             Span::styled(" Lab ", theme::header()),
-            Span::raw(format!(
-                "{} generators, {running} running — L or 6 opens it, Enter starts one ",
-                lab.generators.len()
-            )),
+            Span::raw(ellipsize(&text, area.width.saturating_sub(5) as usize)),
         ]);
         f.render_widget(Paragraph::new(line), area);
         return;
@@ -112,13 +116,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             .style(style)
         })
         .collect();
-    let watch = app
-        .scenario
-        .as_ref()
-        .map(|s| s.watch.clone())
-        .unwrap_or_else(|| {
+    let watch = match (&app.scenario, &app.lab_capture_hint) {
+        (_, Some(hint)) => format!("The lab's packets: {hint}"),
+        (Some(s), None) => s.watch.clone(),
+        (None, None) => {
             "Enter starts/stops a generator; x explains it; + - < > ( ) tune it.".into()
-        });
+        }
+    };
     let header = Row::new([
         "Generator",
         "Sent",

@@ -83,7 +83,7 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         let fw_pct = match top.width {
             160.. => 55,
             100..160 => 45,
-            _ => 45,
+            _ => 50,
         };
         let [s, f] = Layout::horizontal([
             Constraint::Percentage(100 - fw_pct),

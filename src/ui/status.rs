@@ -6,6 +6,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::theme;
+use super::widgets::ellipsize;
 use crate::app::state::{App, SourceKind};
 use crate::sanitize::sanitize;
 
@@ -60,11 +61,17 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     if e.malformed > 0 {
         text.push_str(&format!(" | {} malformed", e.malformed));
     }
+    // The keys to get help and out always show; the counters give way (with …) on a narrow
+    // screen, and the source's name last.
+    let keys = "  ? help  q quit ";
+    let source = sanitize(&source).into_owned();
+    let fixed = source.chars().count() + state.chars().count() + keys.chars().count();
+    let text = ellipsize(&text, (area.width as usize).saturating_sub(fixed));
     let line = Line::from(vec![
-        Span::styled(sanitize(&source).into_owned(), theme::STATUS_KEY),
+        Span::styled(source, theme::STATUS_KEY),
         Span::styled(state, theme::NOTICE),
         Span::styled(text, theme::STATUS),
-        Span::styled("  ? help  q quit ", theme::STATUS),
+        Span::styled(keys, theme::STATUS),
     ]);
     f.render_widget(Paragraph::new(line).style(theme::STATUS), area);
 }

@@ -143,14 +143,46 @@ impl App {
         self.rejudge();
     }
 
+    /// R: the path line, with the file in use (to reload it) or empty after the starter.
     pub(crate) fn reload_rules(&mut self) -> Vec<Effect> {
-        let Some(fw) = self.engine.firewall.as_ref() else {
+        let path = match &self.engine.firewall {
+            Some(fw) if !self.starter_rules => fw.source.clone(),
+            _ => String::new(),
+        };
+        self.load_prompt = Some(path);
+        Vec::new()
+    }
+
+    /// A key while the path line of R is open: Enter loads the file (through the loop), Esc
+    /// closes the line.
+    pub(crate) fn load_prompt_key(&mut self, code: KeyCode) -> Vec<Effect> {
+        let Some(text) = self.load_prompt.as_mut() else {
             return Vec::new();
         };
-        vec![Effect::LoadRules {
-            path: fw.source.clone().into(),
-            locality: fw.locality.clone(),
-        }]
+        match line_key(text, code) {
+            LineKey::Submit => {
+                let path = text.trim().to_string();
+                self.load_prompt = None;
+                if path.is_empty() {
+                    return Vec::new();
+                }
+                let locality = self
+                    .engine
+                    .firewall
+                    .as_ref()
+                    .map(|fw| fw.locality.clone())
+                    .unwrap_or_default();
+                vec![Effect::LoadRules {
+                    path: path.into(),
+                    locality,
+                }]
+            }
+            LineKey::Cancel => {
+                self.load_prompt = None;
+                Vec::new()
+            }
+            LineKey::Changed | LineKey::Other(_) => Vec::new(),
+        }
     }
 
     /// The rules file read again (`Effect::LoadRules`): the new rules replace the old, or the
@@ -159,7 +191,8 @@ impl App {
         match loaded {
             Ok(new) => {
                 self.engine.firewall = Some(new);
-                self.notice = Some(format!("Reloaded {path}"));
+                self.starter_rules = false;
+                self.notice = Some(format!("Loaded {path}"));
                 self.firewall.selected = 0;
                 if let Some(fw) = &self.engine.firewall {
                     self.firewall.move_by(fw, 0);

@@ -20,6 +20,9 @@ impl App {
             self.edit_filter(key.code);
             return Vec::new();
         }
+        if self.load_prompt.is_some() && key.kind != KeyEventKind::Release {
+            return self.load_prompt_key(key.code);
+        }
         if self.rule_editor.is_some() && key.kind != KeyEventKind::Release {
             self.edit_rule_key(key.code);
             return Vec::new();
