@@ -351,6 +351,12 @@ fn bar(v: u64, max: u64, width: usize) -> String {
     s
 }
 
+/// Whether the session's traffic spans two seconds or more, so [`session_rate`] draws a chart
+/// and not its one line of numbers.
+pub fn session_rate_charts(s: &Session) -> bool {
+    s.rate.newest() > s.first.secs()
+}
+
 /// The session detail's rate chart: bytes per second A → B and B → A over the session's last
 /// [`RATE_SECS`] seconds up to its newest packet, x in seconds since it began.
 pub fn session_rate(f: &mut Frame, area: Rect, s: &Session, no_color: bool) {

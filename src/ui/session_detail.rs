@@ -104,10 +104,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             )
         })
         .collect();
-    // The chart takes what the text leaves, from 7 rows (legend, 3 of plot, axis, labels,
-    // title) to 12; with less than that room it shrinks to one line of numbers.
+    // The chart takes what the text leaves, from 7 rows (legend, 4 of plot, axis, labels) to
+    // 12; with less room than that, or traffic of one second, it is one line of numbers.
     let spare = inner.height.saturating_sub(lines.len() as u16 + 1);
-    let graph_h = if inner.height >= 14 {
+    let graph_h = if inner.height >= 14 && super::graphs::session_rate_charts(s) {
         spare.clamp(7, 12)
     } else {
         1
