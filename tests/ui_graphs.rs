@@ -228,3 +228,32 @@ fn session_detail_charts_each_direction() {
     );
     insta::assert_snapshot!("session_detail_rate_chart_no_color", t.backend());
 }
+
+#[test]
+fn top_talkers_show_names_when_asked() {
+    let mut f = frames::sample();
+    f.push(frames::dns_response()); // example.org is 192.168.1.20
+    let mut app = app_with(f);
+    app.apply(Action::Graphs);
+    let text = screen_text(&draw(&mut app, 100, 30));
+    assert!(text.contains(" 192.168.1.20 "), "{text}");
+    app.show_names = true;
+    let text = screen_text(&draw(&mut app, 100, 30));
+    assert!(
+        text.contains(" example.org ") && !text.contains(" 192.168.1.20 "),
+        "{text}"
+    );
+}
+
+#[test]
+fn charts_fit_small_screens_without_panicking() {
+    for (w, h) in [(8, 4), (20, 6), (40, 10), (60, 14), (80, 24)] {
+        let (_, text) = graphs(false, w, h);
+        assert_eq!(text.lines().count(), h as usize);
+        let mut app = app_with(frames::over_seconds());
+        app.apply(Action::FocusPane(1));
+        app.apply(Action::First);
+        app.apply(Action::Enter);
+        draw(&mut app, w, h);
+    }
+}

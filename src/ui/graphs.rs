@@ -56,15 +56,15 @@ fn throughput_chart(f: &mut Frame, area: Rect, app: &App) {
     let max = series.iter().flatten().copied().max().unwrap_or(0);
     if n < 2 || max == 0 {
         let total: u64 = series.iter().flatten().sum();
-        no_traffic(
-            f,
-            area,
-            "Throughput",
-            &format!(
+        let why = if n < 2 {
+            format!(
                 "{} in one second so far: a line needs two",
                 human_bytes(total)
-            ),
-        );
+            )
+        } else {
+            format!("nothing in the last {n} s")
+        };
+        no_traffic(f, area, "Throughput", &why);
         return;
     }
     // x is seconds since the first packet, so the axis says where in the capture this is.
@@ -129,7 +129,7 @@ fn legend_line(items: &[LegendItem], width: u16, no_color: bool) -> Line<'static
     };
     let with_peaks: usize = items
         .iter()
-        .map(|it| 2 + 1 + it.name.chars().count() + 7 + human_bytes(it.peak).len() + 2 + 3)
+        .map(|it| 2 + 1 + it.name.chars().count() + 7 + human_bytes(it.peak).len() + 3 + 3)
         .sum();
     let peaks = with_peaks <= width as usize;
     let mut spans = Vec::new();

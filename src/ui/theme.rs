@@ -102,5 +102,6 @@ pub const DIR_COLOURS: [Color; 2] = [Color::LightCyan, Color::LightMagenta];
 pub const DIR_MARKS: [char; 2] = ['>', '<'];
 /// The top talkers' bars.
 pub const BAR: Style = Style::new().fg(Color::LightGreen);
-/// Axis lines and their labels.
-pub const AXIS: Style = Style::new().fg(Color::Gray);
+/// Axis lines and their labels: darker than the "other" family's grey line that runs along
+/// the time axis.
+pub const AXIS: Style = Style::new().fg(Color::DarkGray);
