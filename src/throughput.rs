@@ -49,6 +49,11 @@ impl Throughput {
         self.buckets[sec.rem_euclid(SECONDS as i64) as usize][family(s)] += bytes as u64;
     }
 
+    /// The newest second counted (capture time), where [`Throughput::series`] ends.
+    pub fn newest(&self) -> Option<i64> {
+        self.head
+    }
+
     /// Bytes per second of `fam` (or all, with `None`) for the last `n` seconds, oldest first.
     pub fn series(&self, fam: Option<usize>, n: usize) -> Vec<u64> {
         let Some(head) = self.head else {

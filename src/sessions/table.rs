@@ -42,25 +42,28 @@ pub struct DirStats {
     pub payload: u64,
 }
 
-/// Bytes per second over the last [`RATE_SECS`] seconds.
+/// Bytes per second each way over the last [`RATE_SECS`] seconds. Kept per direction so the
+/// session detail can chart A → B and B → A apart; 256 bytes a session, one add a packet.
 #[derive(Clone, Debug)]
 pub struct RateWindow {
-    buckets: [u32; RATE_SECS],
+    /// [second slot][0: A → B, 1: B → A].
+    buckets: [[u32; 2]; RATE_SECS],
     head: i64,
 }
 
 impl RateWindow {
     fn new(sec: i64) -> Self {
         RateWindow {
-            buckets: [0; RATE_SECS],
+            buckets: [[0; 2]; RATE_SECS],
             head: sec,
         }
     }
 
-    fn add(&mut self, sec: i64, bytes: u32) {
+    fn add(&mut self, sec: i64, bytes: u32, a_to_b: bool) {
         self.advance(sec);
         if sec > self.head - RATE_SECS as i64 {
-            let b = &mut self.buckets[sec.rem_euclid(RATE_SECS as i64) as usize];
+            let b =
+                &mut self.buckets[sec.rem_euclid(RATE_SECS as i64) as usize][usize::from(!a_to_b)];
             *b = b.saturating_add(bytes);
         }
     }
@@ -71,13 +74,27 @@ impl RateWindow {
         }
         let gap = (sec - self.head).min(RATE_SECS as i64);
         for k in 1..=gap {
-            self.buckets[(self.head + k).rem_euclid(RATE_SECS as i64) as usize] = 0;
+            self.buckets[(self.head + k).rem_euclid(RATE_SECS as i64) as usize] = [0; 2];
         }
         self.head = sec;
     }
 
-    /// Bytes per second for each of the `n` seconds up to `now`, oldest first.
+    /// The newest second with a packet counted.
+    pub fn newest(&self) -> i64 {
+        self.head
+    }
+
+    /// Bytes per second both ways for each of the `n` seconds up to `now`, oldest first.
     pub fn series(&self, now_sec: i64, n: usize) -> Vec<u64> {
+        self.series_by(now_sec, n, |b| b[0] as u64 + b[1] as u64)
+    }
+
+    /// Bytes per second one way (`a_to_b`, else B → A) for the `n` seconds up to `now`.
+    pub fn series_dir(&self, now_sec: i64, n: usize, a_to_b: bool) -> Vec<u64> {
+        self.series_by(now_sec, n, |b| b[usize::from(!a_to_b)] as u64)
+    }
+
+    fn series_by(&self, now_sec: i64, n: usize, pick: impl Fn(&[u32; 2]) -> u64) -> Vec<u64> {
         let n = n.min(RATE_SECS);
         (0..n)
             .map(|k| {
@@ -85,7 +102,7 @@ impl RateWindow {
                 if sec > self.head || sec <= self.head - RATE_SECS as i64 {
                     0
                 } else {
-                    self.buckets[sec.rem_euclid(RATE_SECS as i64) as usize] as u64
+                    pick(&self.buckets[sec.rem_euclid(RATE_SECS as i64) as usize])
                 }
             })
             .collect()
@@ -263,7 +280,7 @@ impl SessionTable {
             sess.idle = false;
             sess.transition(ts, "ACTIVE");
         }
-        sess.rate.add(ts.secs(), frame_len);
+        sess.rate.add(ts.secs(), frame_len, a_to_b);
         if let (Some(tr), Some(t)) = (sess.tcp.as_mut(), &s.tcp) {
             if let Some(st) = tr.on_segment(usize::from(!a_to_b), t, s.payload_len, ts) {
                 sess.transition(ts, st.name());

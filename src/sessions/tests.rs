@@ -339,3 +339,26 @@ fn a_million_flows_through_a_table_of_ten_thousand() {
     );
     assert!(t.evicted >= 990_000);
 }
+
+#[test]
+fn rate_window_counts_each_direction_apart() {
+    let mut c = Conn::new();
+    let id = c.handshake();
+    // The handshake is in second 0; data each way later, at whole seconds.
+    c.ms = 1_990;
+    c.seg(C, ACK | PSH, 101, 501, 100); // second 2: 154 bytes A → B
+    c.ms = 2_990;
+    c.seg(S, ACK | PSH, 501, 201, 400); // second 3: 454 bytes B → A
+    let s = c.table.get(id).unwrap();
+    assert_eq!(s.rate.newest(), 3);
+    let ab = s.rate.series_dir(3, 4, true);
+    let ba = s.rate.series_dir(3, 4, false);
+    assert_eq!(
+        ab,
+        vec![54 + 54, 0, 154, 0],
+        "SYN and ACK from A in second 0"
+    );
+    assert_eq!(ba, vec![54, 0, 0, 454], "SYN-ACK from B in second 0");
+    let both: Vec<u64> = ab.iter().zip(&ba).map(|(a, b)| a + b).collect();
+    assert_eq!(s.rate.series(3, 4), both);
+}

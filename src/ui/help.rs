@@ -9,6 +9,10 @@ use super::theme;
 use super::widgets::pane;
 use crate::app::keymap::KEYS;
 
+// The graphs overlay has its own file (its charts are shared with the session detail); the
+// overlays are all drawn from here.
+pub use super::graphs::render as render_graphs;
+
 pub fn render(f: &mut Frame, area: Rect) {
     // One column when the screen is tall enough, else two side by side.
     let cols = if area.height as usize >= KEYS.len() + 4 {
@@ -126,88 +130,6 @@ pub fn render_follow(f: &mut Frame, area: Rect, v: &crate::app::state::FollowVie
     );
     f.render_widget(Clear, r);
     f.render_widget(Paragraph::new(lines).block(pane(title, true)), r);
-}
-
-/// The graphs view: bytes per second over the last minute, in all and by protocol family, and
-/// the addresses that sent and received the most.
-pub fn render_graphs(f: &mut Frame, area: Rect, app: &crate::app::state::App) {
-    use crate::throughput::FAMILIES;
-    use ratatui::style::{Color, Style};
-    use ratatui::widgets::{Block, Sparkline};
-    let r = Rect {
-        x: area.x + 2,
-        y: area.y + 1,
-        width: area.width.saturating_sub(4),
-        height: area.height.saturating_sub(2),
-    };
-    f.render_widget(Clear, r);
-    let block = pane(
-        " Traffic: bytes per second over the last minute, and top talkers — any key closes ".into(),
-        true,
-    );
-    let inner = block.inner(r);
-    f.render_widget(block, r);
-    let secs = (inner.width as usize).clamp(10, 60);
-    let t = &app.engine.throughput;
-    let graphs: Vec<(String, Vec<u64>, Color)> =
-        std::iter::once(("all".to_string(), t.series(None, secs), Color::White))
-            .chain(FAMILIES.iter().enumerate().map(|(i, name)| {
-                let colour = [
-                    Color::LightBlue,
-                    Color::LightCyan,
-                    Color::LightMagenta,
-                    Color::Gray,
-                ][i];
-                (name.to_string(), t.series(Some(i), secs), colour)
-            }))
-            .collect();
-    let rows = Layout::vertical(
-        std::iter::repeat_n(Constraint::Length(3), graphs.len())
-            .chain(std::iter::once(Constraint::Min(3))),
-    )
-    .split(inner);
-    for (i, (name, series, colour)) in graphs.iter().enumerate() {
-        let now = series.last().copied().unwrap_or(0);
-        let peak = series.iter().copied().max().unwrap_or(0);
-        f.render_widget(
-            Sparkline::default()
-                .block(Block::default().title(format!(
-                    "{name}: {}/s now, peak {}/s",
-                    super::widgets::human_bytes(now),
-                    super::widgets::human_bytes(peak)
-                )))
-                .data(series)
-                .style(Style::new().fg(*colour)),
-            rows[i],
-        );
-    }
-    // Top talkers: bytes each address sent and received, over the sessions.
-    let mut by_addr: std::collections::HashMap<std::net::IpAddr, u64> =
-        std::collections::HashMap::new();
-    for s in app.engine.sessions.iter() {
-        *by_addr.entry(s.a.addr).or_default() += s.bytes();
-        *by_addr.entry(s.b.addr).or_default() += s.bytes();
-    }
-    let mut top: Vec<(std::net::IpAddr, u64)> = by_addr.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let max = top.first().map(|t| t.1).unwrap_or(1).max(1);
-    let area = rows[graphs.len()];
-    let mut lines = vec![Line::styled(
-        "Top talkers (bytes sent + received)",
-        theme::header(),
-    )];
-    for (addr, bytes) in top.iter().take(area.height.saturating_sub(1) as usize) {
-        let bar = "█".repeat(((bytes * 30) / max) as usize);
-        lines.push(Line::from(vec![
-            Span::raw(format!(
-                "{:<40} {:>10} ",
-                addr.to_string(),
-                super::widgets::human_bytes(*bytes)
-            )),
-            Span::styled(bar, Style::new().fg(Color::LightGreen)),
-        ]));
-    }
-    f.render_widget(Paragraph::new(lines), area);
 }
 
 /// The interface picker: name, state and addresses; Enter captures live on the selected one.

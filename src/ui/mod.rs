@@ -5,6 +5,7 @@ mod capture_list;
 mod detail;
 pub mod draw;
 mod firewall;
+mod graphs;
 mod help;
 mod hex;
 mod lab;

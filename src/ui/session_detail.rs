@@ -3,7 +3,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::sessions::state_style;
@@ -13,7 +13,6 @@ use crate::app::sessions_view::endpoint_text;
 use crate::app::state::{App, Focus};
 use crate::sanitize::sanitize;
 use crate::sessions::names::addr_class;
-use crate::sessions::table::RATE_SECS;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let Some(s) = app
@@ -26,8 +25,6 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let block = pane(format!(" Session {} ", s.id), app.focus == Focus::Sessions);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let [text_area, graph] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(inner);
     let owner = |o: &Option<crate::sessions::Owner>| {
         o.as_ref()
             .map(|o| format!("  process {o}"))
@@ -107,25 +104,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             )
         })
         .collect();
+    // The chart takes what the text leaves, from 7 rows (legend, 4 of plot, axis, labels) to
+    // 12; with less room than that, or traffic of one second, it is one line of numbers.
+    let spare = inner.height.saturating_sub(lines.len() as u16 + 1);
+    let graph_h = if inner.height >= 14 && super::graphs::session_rate_charts(s) {
+        spare.clamp(7, 12)
+    } else {
+        1
+    };
+    let [text_area, graph] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(graph_h)]).areas(inner);
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
-    let series = s.rate.series(
-        app.engine.sessions.now.secs(),
-        RATE_SECS.min(graph.width as usize),
-    );
-    let peak = series.iter().copied().max().unwrap_or(0);
-    f.render_widget(
-        Sparkline::default()
-            .block(
-                ratatui::widgets::Block::default()
-                    .title(format!(
-                        "bytes/s, last {} s (peak {}/s)",
-                        series.len(),
-                        human_bytes(peak)
-                    ))
-                    .title_style(theme::DIM),
-            )
-            .data(&series)
-            .style(theme::BORDER_FOCUS),
-        graph,
-    );
+    super::graphs::session_rate(f, graph, s, app.no_color);
 }

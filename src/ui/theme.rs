@@ -94,3 +94,24 @@ pub fn tag(on_selected_row: bool) -> Style {
         DIM
     }
 }
+
+/// The graphs' line per protocol family, in `throughput::FAMILIES` order: the colours the packet
+/// list gives those protocols, so a line reads as its rows do.
+pub const FAMILY_COLOURS: [Color; 4] = [
+    Color::LightBlue,
+    Color::LightCyan,
+    Color::LightMagenta,
+    Color::Gray,
+];
+/// Under NO_COLOR every line would look the same: each family draws with its own mark instead,
+/// and the legend shows it.
+pub const FAMILY_MARKS: [char; 4] = ['*', '+', 'x', 'o'];
+/// A session's two directions, as the follow view colours them: A → B, B → A.
+pub const DIR_COLOURS: [Color; 2] = [Color::LightCyan, Color::LightMagenta];
+/// Their marks without colours: which way the bytes went.
+pub const DIR_MARKS: [char; 2] = ['>', '<'];
+/// The top talkers' bars.
+pub const BAR: Style = Style::new().fg(Color::LightGreen);
+/// Axis lines and their labels: darker than the "other" family's grey line that runs along
+/// the time axis.
+pub const AXIS: Style = Style::new().fg(Color::DarkGray);
