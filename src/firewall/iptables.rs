@@ -19,7 +19,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::model::*;
 use super::names;
-use super::nft::{parse_addr, Kind, ParseError};
+use super::syntax::{parse_addr, ParseError};
 
 type R<T> = Result<T, ParseError>;
 

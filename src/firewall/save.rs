@@ -11,7 +11,6 @@ use std::fmt::Write;
 use super::lexer::DISABLED_PREFIX;
 use super::model::*;
 use super::names;
-use super::nft::Kind;
 
 pub fn to_nft(rs: &Ruleset) -> String {
     let mut out = String::new();
