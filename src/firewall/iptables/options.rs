@@ -11,7 +11,7 @@ use super::values::{
     addr_field, num_or_range, port_or_range, rate_text, tcp_flags, TCP_ACK, TCP_FIN, TCP_RST,
     TCP_SYN,
 };
-use super::words::{pieces, Pe, RuleParser, Word};
+use super::words::{piece_values, pieces, Pe, RuleParser, Word};
 
 /// One option of a match module being read: its words and the rule it adds to.
 struct Opt<'a, 'w> {
@@ -108,12 +108,9 @@ impl Opt<'_, '_> {
     /// multiport's lists.
     fn ports(&mut self) -> Result<(), Pe> {
         let v = self.p.next("a list of ports")?;
-        let mut vals = Vec::new();
-        for (s, col) in pieces(v) {
-            vals.push(
-                port_or_range(s).ok_or_else(|| (col, format!("'{s}' is not a port or range")))?,
-            );
-        }
+        let vals = piece_values(v, |s| {
+            port_or_range(s).ok_or_else(|| format!("'{s}' is not a port or range"))
+        })?;
         if vals.len() > 15 {
             return Err((v.col, "multiport takes at most 15 ports".into()));
         }
@@ -292,12 +289,11 @@ impl Opt<'_, '_> {
     /// addrtype's `--dst-type`.
     fn addr_type(&mut self) -> Result<(), Pe> {
         let v = self.p.next("an address type")?;
-        let mut vals = Vec::new();
-        for (t, col) in pieces(v) {
-            let n = names::lookup(Kind::FibType, &t.to_ascii_lowercase())
-                .ok_or_else(|| (col, format!("unknown address type '{t}'")))?;
-            vals.push(Value::Int(n));
-        }
+        let vals = piece_values(v, |t| {
+            names::lookup(Kind::FibType, &t.to_ascii_lowercase())
+                .map(Value::Int)
+                .ok_or_else(|| format!("unknown address type '{t}'"))
+        })?;
         self.push(Field::FibDaddrType, Rhs::Values(vals));
         Ok(())
     }

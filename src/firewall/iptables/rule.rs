@@ -7,7 +7,7 @@ use super::line::{no_neg, Line};
 use super::module::Module;
 use super::options::module_option;
 use super::values::{addr_field, address, address6, protocol};
-use super::words::{is_counters, pieces, Pe, RuleParser, Word};
+use super::words::{is_counters, piece_values, Pe, RuleParser, Word};
 
 /// Reads one rule line into the chain it appends to and the rule.
 pub(super) fn rule(
@@ -140,19 +140,14 @@ impl Line<'_> {
 
     fn address(&mut self, p: &mut RuleParser<'_>, opt: &str, op: Op) -> Result<(), Pe> {
         let v = p.next("an address")?;
-        let mut vals = Vec::new();
-        for (a, col) in pieces(v) {
-            let val = if self.v6 { address6(a) } else { address(a) };
-            vals.push(val.ok_or_else(|| {
-                (
-                    col,
-                    format!(
-                        "'{a}' is not an IPv{} address or network",
-                        if self.v6 { 6 } else { 4 }
-                    ),
-                )
-            })?);
-        }
+        let v6 = self.v6;
+        let vals = piece_values(v, |a| {
+            let val = if v6 { address6(a) } else { address(a) };
+            val.ok_or_else(|| {
+                let n = if v6 { 6 } else { 4 };
+                format!("'{a}' is not an IPv{n} address or network")
+            })
+        })?;
         let src = opt.starts_with("-s") || opt == "--source";
         let field = addr_field(src, self.v6);
         self.r

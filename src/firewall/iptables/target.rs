@@ -98,8 +98,8 @@ fn target_action(
     let fam = if v6 { "ip6" } else { "ip" };
     let unsupported = |what: String| Err((col, format!("unsupported: {what}")));
     Ok(Some(match t {
-        "MASQUERADE" => {
-            let mut a = "masquerade".to_string();
+        "MASQUERADE" | "REDIRECT" => {
+            let mut a = t.to_lowercase();
             if let Some(p) = get("--to-ports") {
                 a.push_str(&format!(" to :{}", p.replace(':', "-")));
             }
@@ -116,14 +116,6 @@ fn target_action(
                 return Err((col, format!("{t} needs {key}")));
             };
             let mut a = format!("{} {fam} to {to}", t.to_lowercase());
-            flags(&mut a);
-            Action::Nat(a)
-        }
-        "REDIRECT" => {
-            let mut a = "redirect".to_string();
-            if let Some(p) = get("--to-ports") {
-                a.push_str(&format!(" to :{}", p.replace(':', "-")));
-            }
             flags(&mut a);
             Action::Nat(a)
         }

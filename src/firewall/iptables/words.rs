@@ -1,6 +1,8 @@
 //! The words of an iptables-save line, as iptables-restore splits them, and the cursor a rule
 //! line is read with.
 
+use crate::firewall::model::Value;
+
 /// An error's column and message, before the file and line are known.
 pub(super) type Pe = (u32, String);
 
@@ -95,4 +97,15 @@ impl<'a> RuleParser<'a> {
             }
         }
     }
+}
+
+/// Each comma-separated piece of `w` made a value by `each`, or the error at the first piece
+/// that is not one.
+pub(super) fn piece_values(
+    w: &Word,
+    each: impl Fn(&str) -> Result<Value, String>,
+) -> Result<Vec<Value>, Pe> {
+    pieces(w)
+        .map(|(s, col)| each(s).map_err(|m| (col, m)))
+        .collect()
 }
