@@ -6,6 +6,51 @@ use crate::firewall::model::*;
 
 use super::cursor::{Parser, R};
 
+/// The selectors that are a word and a key (`ip saddr`, `meta l4proto`): the first word, what
+/// is expected after it, and each key's spellings and field.
+type Keys = &'static [(&'static [&'static str], Field)];
+const KEYED: [(&str, &str, Keys); 4] = [
+    (
+        "ip",
+        "saddr, daddr, protocol…",
+        &[
+            (&["saddr"], Field::IpSaddr),
+            (&["daddr"], Field::IpDaddr),
+            (&["protocol"], Field::IpProtocol),
+            (&["ttl"], Field::IpTtl),
+            (&["length"], Field::IpLength),
+        ],
+    ),
+    (
+        "ip6",
+        "saddr, daddr, nexthdr…",
+        &[
+            (&["saddr"], Field::Ip6Saddr),
+            (&["daddr"], Field::Ip6Daddr),
+            (&["nexthdr"], Field::Ip6Nexthdr),
+            (&["hoplimit"], Field::Ip6Hoplimit),
+            (&["length"], Field::Ip6Length),
+        ],
+    ),
+    (
+        "meta",
+        "a meta key",
+        &[
+            (&["l4proto"], Field::L4Proto),
+            (&["iifname", "iif"], Field::Iifname),
+            (&["oifname", "oif"], Field::Oifname),
+            (&["nfproto"], Field::Nfproto),
+            (&["protocol"], Field::EtherProto),
+            (&["pkttype"], Field::Pkttype),
+        ],
+    ),
+    (
+        "ct",
+        "state or status",
+        &[(&["state"], Field::CtState), (&["status"], Field::CtStatus)],
+    ),
+];
+
 impl Parser {
     /// The field a match reads, from its first word on (`ip saddr`, `tcp option maxseg size`,
     /// `iif`); an error naming the construct when packetlab does not simulate it.
@@ -15,41 +60,14 @@ impl Parser {
             p.pos -= 1;
             p.unsupported(&format!("'{what}'"))
         };
+        if let Some((_, what, keys)) = KEYED.iter().find(|k| k.0 == first) {
+            let f = sub(self, what)?;
+            return match keys.iter().find(|k| k.0.contains(&f.as_str())) {
+                Some((_, field)) => Ok(*field),
+                None => unsupported(self, format!("{first} {f}")),
+            };
+        }
         Ok(match first {
-            "ip" => {
-                let f = sub(self, "saddr, daddr, protocol…")?;
-                match f.as_str() {
-                    "saddr" => Field::IpSaddr,
-                    "daddr" => Field::IpDaddr,
-                    "protocol" => Field::IpProtocol,
-                    "ttl" => Field::IpTtl,
-                    "length" => Field::IpLength,
-                    other => return unsupported(self, format!("ip {other}")),
-                }
-            }
-            "ip6" => {
-                let f = sub(self, "saddr, daddr, nexthdr…")?;
-                match f.as_str() {
-                    "saddr" => Field::Ip6Saddr,
-                    "daddr" => Field::Ip6Daddr,
-                    "nexthdr" => Field::Ip6Nexthdr,
-                    "hoplimit" => Field::Ip6Hoplimit,
-                    "length" => Field::Ip6Length,
-                    other => return unsupported(self, format!("ip6 {other}")),
-                }
-            }
-            "meta" => {
-                let f = sub(self, "a meta key")?;
-                match f.as_str() {
-                    "l4proto" => Field::L4Proto,
-                    "iifname" | "iif" => Field::Iifname,
-                    "oifname" | "oif" => Field::Oifname,
-                    "nfproto" => Field::Nfproto,
-                    "protocol" => Field::EtherProto,
-                    "pkttype" => Field::Pkttype,
-                    other => return unsupported(self, format!("meta {other}")),
-                }
-            }
             "iifname" | "iif" => Field::Iifname,
             "oifname" | "oif" => Field::Oifname,
             "pkttype" => Field::Pkttype,
@@ -74,14 +92,6 @@ impl Parser {
                         Field::TcpMss
                     }
                     (other, _) => return unsupported(self, format!("{first} {other}")),
-                }
-            }
-            "ct" => {
-                let f = sub(self, "state or status")?;
-                match f.as_str() {
-                    "state" => Field::CtState,
-                    "status" => Field::CtStatus,
-                    other => return unsupported(self, format!("ct {other}")),
                 }
             }
             "icmp" | "icmpv6" => {
