@@ -65,8 +65,8 @@ pub(super) fn module_option(
             o.push(Field::TcpFlags, rhs);
             Ok(())
         }
-        "--icmp-type" => o.icmp_type(),
-        "--icmpv6-type" => o.icmpv6_type(),
+        "--icmp-type" => o.icmp_type(false),
+        "--icmpv6-type" => o.icmp_type(true),
         "--ctstate" | "--state" => o.ct_state(),
         "--comment" => o.comment(),
         "--limit" | "--limit-burst" => o.limit(),
@@ -128,45 +128,44 @@ impl Opt<'_, '_> {
         Ok(())
     }
 
-    fn icmp_type(&mut self) -> Result<(), Pe> {
-        let v = self.p.next("an ICMP type")?;
-        if v.s == "any" {
+    /// `--icmp-type` and `--icmpv6-type` (`v6`). A type with its code (`3/3`,
+    /// `port-unreachable`) is type and code together, as nft's `icmp type . icmp code { 3 . 3 }`.
+    fn icmp_type(&mut self, v6: bool) -> Result<(), Pe> {
+        let (what, typ, code) = if v6 {
+            ("ICMPv6", Field::Icmpv6Type, Field::Icmpv6Code)
+        } else {
+            ("ICMP", Field::IcmpType, Field::IcmpCode)
+        };
+        let v = self.p.next(&format!("an {what} type"))?;
+        if !v6 && v.s == "any" {
             if self.op == Op::Ne {
                 return Err((self.w.col, "'! --icmp-type any' matches nothing".into()));
             }
             return Ok(());
         }
-        // A type with its code (`3/3`, `port-unreachable`): type and code together, as
-        // nft's `icmp type . icmp code { 3 . 3 }`.
-        if let Some((t, c)) = icmp_type_code(&v.s) {
-            let m = type_and_code(Field::IcmpType, Field::IcmpCode, self.op, t, c);
-            self.r.matches.push(m);
+        let with_code = if v6 {
+            icmp6_type_code(&v.s)
+        } else {
+            icmp_type_code(&v.s)
+        };
+        if let Some((t, c)) = with_code {
+            self.r.matches.push(type_and_code(typ, code, self.op, t, c));
             return Ok(());
         }
+        let named = |s: &str| {
+            if v6 {
+                icmp6_type(s)
+            } else {
+                names::lookup(Kind::IcmpType, s)
+            }
+        };
         let n =
             v.s.parse::<u8>()
                 .ok()
                 .map(u64::from)
-                .or_else(|| names::lookup(Kind::IcmpType, &v.s))
-                .ok_or_else(|| (v.col, format!("unknown ICMP type '{}'", v.s)))?;
-        self.push(Field::IcmpType, Rhs::Values(vec![Value::Int(n)]));
-        Ok(())
-    }
-
-    fn icmpv6_type(&mut self) -> Result<(), Pe> {
-        let v = self.p.next("an ICMPv6 type")?;
-        if let Some((t, c)) = icmp6_type_code(&v.s) {
-            let m = type_and_code(Field::Icmpv6Type, Field::Icmpv6Code, self.op, t, c);
-            self.r.matches.push(m);
-            return Ok(());
-        }
-        let n =
-            v.s.parse::<u8>()
-                .ok()
-                .map(u64::from)
-                .or_else(|| icmp6_type(&v.s));
-        let n = n.ok_or_else(|| (v.col, format!("unknown ICMPv6 type '{}'", v.s)))?;
-        self.push(Field::Icmpv6Type, Rhs::Values(vec![Value::Int(n)]));
+                .or_else(|| named(&v.s))
+                .ok_or_else(|| (v.col, format!("unknown {what} type '{}'", v.s)))?;
+        self.push(typ, Rhs::Values(vec![Value::Int(n)]));
         Ok(())
     }
 
