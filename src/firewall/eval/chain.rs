@@ -87,20 +87,8 @@ impl Walk<'_, '_, '_, '_> {
                 self.out.exact = false;
                 continue;
             }
-            if rule.is_approx() {
-                self.out.exact = false;
-                let mut goes_on = true;
-                if let Some(m) = self.meters.as_deref_mut() {
-                    for (k, (a, _)) in rule.approx.iter().enumerate() {
-                        if !m.step(id, k as u16, 0, a, self.p) {
-                            goes_on = false;
-                            break;
-                        }
-                    }
-                }
-                if !goes_on {
-                    continue;
-                }
+            if rule.is_approx() && !self.within_rates(id, rule) {
+                continue;
             }
             self.out.hits.push(id);
             if rule.actions.contains(&Action::Notrack) {
@@ -117,30 +105,52 @@ impl Walk<'_, '_, '_, '_> {
                 Some(Verdict::Reject) => return Flow::Verdict(Final::Reject, Some(id)),
                 Some(Verdict::Return) => return Flow::Fallthrough,
                 Some(v @ (Verdict::Jump(name) | Verdict::Goto(name))) => {
-                    let Some(tc) = table.chains.iter().position(|c| &c.name == name) else {
-                        continue;
-                    };
-                    if depth >= MAX_DEPTH {
-                        continue;
-                    }
-                    if self.trace {
-                        self.out.trace.push(Step::Chain {
-                            hook: None,
-                            table: ti,
-                            chain: tc as u16,
-                        });
-                    }
-                    let f = self.run_chain(ti, tc as u16, depth + 1);
-                    match (f, v) {
-                        (Flow::Verdict(v, r), _) => return Flow::Verdict(v, r),
-                        // goto does not come back: the end of the target ends this chain too.
-                        (Flow::Fallthrough, Verdict::Goto(_)) => return Flow::Fallthrough,
-                        (Flow::Fallthrough, _) => {}
+                    let goto = matches!(v, Verdict::Goto(_));
+                    if let Some(f) = self.jump(ti, name, goto, depth) {
+                        return f;
                     }
                 }
             }
         }
         Flow::Fallthrough
+    }
+
+    /// A rule with rate models matched: whether each of them lets the packet go on (all do
+    /// without meters). The verdict is approximate either way.
+    fn within_rates(&mut self, id: RuleId, rule: &Rule) -> bool {
+        self.out.exact = false;
+        let p = self.p;
+        let Some(m) = self.meters.as_deref_mut() else {
+            return true;
+        };
+        rule.approx
+            .iter()
+            .enumerate()
+            .all(|(k, (a, _))| m.step(id, k as u16, 0, a, p))
+    }
+
+    /// Runs the chain a jump or goto names: `Some` when that ends this chain too (a verdict, or
+    /// the end of a goto's target). A chain not in the table, or past the depth limit, is
+    /// passed over.
+    fn jump(&mut self, ti: u16, name: &str, goto: bool, depth: usize) -> Option<Flow> {
+        let table = &self.rs.tables[ti as usize];
+        let tc = table.chains.iter().position(|c| c.name == name)? as u16;
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        if self.trace {
+            self.out.trace.push(Step::Chain {
+                hook: None,
+                table: ti,
+                chain: tc,
+            });
+        }
+        match self.run_chain(ti, tc, depth + 1) {
+            f @ Flow::Verdict(..) => Some(f),
+            // goto does not come back: the end of the target ends this chain too.
+            Flow::Fallthrough if goto => Some(Flow::Fallthrough),
+            Flow::Fallthrough => None,
+        }
     }
 }
 

@@ -92,14 +92,8 @@ pub fn walk(
         .unwrap_or(0);
     for (hi, &hook) in hooks.iter().enumerate() {
         let class = Class::of(hook);
-        let seg = match (seg, hi.cmp(&ct_at)) {
-            (Seg::All, _) => Seg::All,
-            (Seg::PreCt, std::cmp::Ordering::Less) => Seg::All,
-            (Seg::PreCt, std::cmp::Ordering::Equal) => Seg::PreCt,
-            (Seg::PreCt, std::cmp::Ordering::Greater) => break,
-            (Seg::PostCt, std::cmp::Ordering::Less) => continue,
-            (Seg::PostCt, std::cmp::Ordering::Equal) => Seg::PostCt,
-            (Seg::PostCt, std::cmp::Ordering::Greater) => Seg::All,
+        let Some(seg) = seg.at(hi, ct_at) else {
+            continue;
         };
         let tests = match known {
             Some(lists) => match lists.iter().find(|(c, _)| *c == class) {
@@ -109,36 +103,16 @@ pub fn walk(
             None => Tests::Packet(p),
         };
         for &(priority, ti, ci) in &bases.by_hook[hook as usize] {
-            let keep = match seg {
-                Seg::All => true,
-                Seg::PreCt => priority < CONNTRACK_PRIORITY,
-                Seg::PostCt => priority >= CONNTRACK_PRIORITY,
-            };
             let t = &rs.tables[ti as usize];
-            if !keep || !t.family.sees(p.v6) || t.dormant {
+            if !seg.keeps(priority) || !t.family.sees(p.v6) || t.dormant {
                 continue;
             }
-            // An ingress or egress chain hooks one device (or a list of them).
-            if let Some(dev) = t.chains[ci as usize]
-                .base
-                .as_ref()
-                .and_then(|b| b.device.as_deref())
-            {
-                let on = if hook == Hook::Egress { p.oif } else { p.iif };
-                match on {
-                    Some(name) if device_has(dev, name) => {}
-                    Some(_) => continue,
-                    None => {
-                        // The capture does not name the interface: it may be that device.
-                        out.exact = false;
-                        continue;
-                    }
-                }
+            let base = t.chains[ci as usize].base.as_ref();
+            if !on_device(base, hook, p, &mut out) {
+                continue;
             }
-            let table = &rs.tables[ti as usize];
-            let base = table.chains[ci as usize].base.as_ref();
             let simulated =
-                table.family.simulated() && base.is_some_and(|b| b.kind == ChainType::Filter);
+                t.family.simulated() && base.is_some_and(|b| b.kind == ChainType::Filter);
             if trace {
                 out.trace.push(Step::Chain {
                     hook: Some(hook),
@@ -167,21 +141,7 @@ pub fn walk(
             out.chain = Some((ti, ci));
             let (v, rule) = match flow {
                 Flow::Verdict(v, r) => (v, r),
-                Flow::Fallthrough => {
-                    let policy = base.map(|b| b.policy).unwrap_or(Policy::Accept);
-                    if trace {
-                        out.trace.push(Step::Policy {
-                            table: ti,
-                            chain: ci,
-                            policy,
-                        });
-                    }
-                    let v = match policy {
-                        Policy::Accept => Final::Accept,
-                        Policy::Drop => Final::Drop,
-                    };
-                    (v, None)
-                }
+                Flow::Fallthrough => (policy_verdict(base, ti, ci, &mut out, trace), None),
             };
             out.verdict = v;
             out.rule = rule;
@@ -192,6 +152,68 @@ pub fn walk(
         }
     }
     out
+}
+
+impl Seg {
+    /// The segment the hook at `hi` is in, `ct_at` being where conntrack runs; `None` when
+    /// that hook is outside this segment.
+    fn at(self, hi: usize, ct_at: usize) -> Option<Seg> {
+        use std::cmp::Ordering::*;
+        Some(match (self, hi.cmp(&ct_at)) {
+            (Seg::All, _) | (Seg::PreCt, Less) | (Seg::PostCt, Greater) => Seg::All,
+            (Seg::PreCt, Equal) => Seg::PreCt,
+            (Seg::PostCt, Equal) => Seg::PostCt,
+            (Seg::PreCt, Greater) | (Seg::PostCt, Less) => return None,
+        })
+    }
+
+    /// Whether a base chain of this priority runs in the segment.
+    fn keeps(self, priority: i32) -> bool {
+        match self {
+            Seg::All => true,
+            Seg::PreCt => priority < CONNTRACK_PRIORITY,
+            Seg::PostCt => priority >= CONNTRACK_PRIORITY,
+        }
+    }
+}
+
+/// Whether the packet meets a base chain that hooks one device (or a list of them), as
+/// ingress and egress chains do; chains of other hooks meet every packet. When the capture
+/// does not name the interface it may be that device: not met, and the verdict approximate.
+fn on_device(base: Option<&BaseChain>, hook: Hook, p: &PacketView<'_>, out: &mut Outcome) -> bool {
+    let Some(dev) = base.and_then(|b| b.device.as_deref()) else {
+        return true;
+    };
+    let on = if hook == Hook::Egress { p.oif } else { p.iif };
+    match on {
+        Some(name) => device_has(dev, name),
+        None => {
+            out.exact = false;
+            false
+        }
+    }
+}
+
+/// The verdict of a base chain whose rules fell through: its policy.
+fn policy_verdict(
+    base: Option<&BaseChain>,
+    ti: u16,
+    ci: u16,
+    out: &mut Outcome,
+    trace: bool,
+) -> Final {
+    let policy = base.map(|b| b.policy).unwrap_or(Policy::Accept);
+    if trace {
+        out.trace.push(Step::Policy {
+            table: ti,
+            chain: ci,
+            policy,
+        });
+    }
+    match policy {
+        Policy::Accept => Final::Accept,
+        Policy::Drop => Final::Drop,
+    }
 }
 
 /// Whether a chain's `device "eth0"` or `devices = { eth0, eth1 }` holds `name`.
