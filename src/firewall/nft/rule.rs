@@ -118,36 +118,7 @@ impl Parser {
                     self.word("a counter name")?;
                 }
             }
-            "log" => {
-                let mut prefix = String::new();
-                while let Some(k) = self.peek_word() {
-                    match k {
-                        "prefix" => {
-                            self.pos += 1;
-                            prefix = self.word("a log prefix")?;
-                        }
-                        "level" | "group" | "snaplen" | "queue-threshold" => {
-                            self.pos += 1;
-                            self.word("a value")?;
-                        }
-                        // `flags tcp sequence,options`, `flags ip options`, `flags all`…
-                        "flags" => {
-                            self.pos += 1;
-                            let f = self.word("a log flag")?;
-                            if matches!(f.as_str(), "tcp" | "ip") {
-                                loop {
-                                    self.word("a log flag")?;
-                                    if !self.eat_punct(",") {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                        _ => break,
-                    }
-                }
-                r.log = Some(prefix);
-            }
+            "log" => r.log = Some(self.log()?),
             "comment" => r.comment = Some(self.word("a comment string")?),
             "accept" => r.verdict = Some(Verdict::Accept),
             "drop" => r.verdict = Some(Verdict::Drop),
@@ -206,45 +177,7 @@ impl Parser {
             }
             _ => {
                 self.pos = start;
-                if self.setter()? {
-                    r.actions
-                        .push(Action::Other(render(&self.toks[start..self.pos])));
-                    return Ok(());
-                }
-                let first = self.word("a match")?;
-                let field = self.selector(&first)?;
-                let mut more = Vec::new();
-                while self.eat_word(".") {
-                    let w = self.word("a selector")?;
-                    more.push(self.selector(&w)?);
-                }
-                if self.eat_word("vmap") {
-                    if r.vmap.is_some() {
-                        return self.unsupported("two verdict maps in one rule");
-                    }
-                    let var = self.splice_var()?;
-                    let map = if self.eat_punct("@") {
-                        MapRef::Named(self.word("a map name")?)
-                    } else {
-                        self.expect_punct("{")?;
-                        let kinds: Vec<Kind> = std::iter::once(field)
-                            .chain(more.iter().copied())
-                            .map(Kind::of)
-                            .collect();
-                        let (els, verdicts) = self.elements(&kinds, true)?;
-                        MapRef::Inline(els.into_iter().zip(verdicts.unwrap_or_default()).collect())
-                    };
-                    r.vmap = Some(Vmap {
-                        field,
-                        more,
-                        map,
-                        var,
-                    });
-                    r.verdict = None;
-                    return Ok(());
-                }
-                let m = self.match_rest(field, more)?;
-                r.matches.push(m);
+                self.match_or_setter(r, start)?;
             }
         }
         Ok(())
@@ -253,6 +186,66 @@ impl Parser {
     /// `reject [with icmp|icmpv6|icmpx type T | with tcp reset]` (after `reject`). nft makes
     /// the rule match only packets the reply can answer: it adds `meta l4proto tcp` for a TCP
     /// reset, `meta nfproto ipv4` (ipv6) for an ICMP (ICMPv6) reply (`nft --debug=netlink`).
+    /// A statement that is not a keyword's: a setter (`meta mark set 1`, kept as written), a
+    /// verdict map, or a match.
+    fn match_or_setter(&mut self, r: &mut Rule, start: usize) -> R<()> {
+        if self.setter()? {
+            r.actions
+                .push(Action::Other(render(&self.toks[start..self.pos])));
+            return Ok(());
+        }
+        let first = self.word("a match")?;
+        let field = self.selector(&first)?;
+        let mut more = Vec::new();
+        while self.eat_word(".") {
+            let w = self.word("a selector")?;
+            more.push(self.selector(&w)?);
+        }
+        if self.eat_word("vmap") {
+            if r.vmap.is_some() {
+                return self.unsupported("two verdict maps in one rule");
+            }
+            r.vmap = Some(self.vmap(field, more)?);
+            r.verdict = None;
+            return Ok(());
+        }
+        let m = self.match_rest(field, more)?;
+        r.matches.push(m);
+        Ok(())
+    }
+
+    /// `log`'s options: the prefix is kept; levels, groups and flags change no verdict.
+    fn log(&mut self) -> R<String> {
+        let mut prefix = String::new();
+        while let Some(k) = self.peek_word() {
+            match k {
+                "prefix" => {
+                    self.pos += 1;
+                    prefix = self.word("a log prefix")?;
+                }
+                "level" | "group" | "snaplen" | "queue-threshold" => {
+                    self.pos += 1;
+                    self.word("a value")?;
+                }
+                // `flags tcp sequence,options`, `flags ip options`, `flags all`…
+                "flags" => {
+                    self.pos += 1;
+                    let f = self.word("a log flag")?;
+                    if matches!(f.as_str(), "tcp" | "ip") {
+                        loop {
+                            self.word("a log flag")?;
+                            if !self.eat_punct(",") {
+                                break;
+                            }
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        Ok(prefix)
+    }
+
     pub(super) fn reject(&mut self, r: &mut Rule) -> R<()> {
         if !self.eat_word("with") {
             return Ok(());

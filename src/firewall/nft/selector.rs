@@ -1,5 +1,5 @@
-//! The match grammar: what a match reads (`ip saddr`, `tcp dport`, `ct state`, `meta …`) and
-//! the operator and values it tests.
+//! The match grammar: what a match reads (`ip saddr`, `tcp dport`, `ct state`, `meta …`), the
+//! operator and values it tests, and verdict maps keyed on what it reads.
 
 use crate::firewall::lexer::Tok;
 use crate::firewall::model::*;
@@ -131,6 +131,28 @@ impl Parser {
         })
     }
 
+    /// After `FIELD vmap`: the verdict map, named (`@m`) or inline (`{ 22 : accept, … }`).
+    pub(super) fn vmap(&mut self, field: Field, more: Vec<Field>) -> R<Vmap> {
+        let var = self.splice_var()?;
+        let map = if self.eat_punct("@") {
+            MapRef::Named(self.word("a map name")?)
+        } else {
+            self.expect_punct("{")?;
+            let kinds: Vec<Kind> = std::iter::once(field)
+                .chain(more.iter().copied())
+                .map(Kind::of)
+                .collect();
+            let (els, verdicts) = self.elements(&kinds, true)?;
+            MapRef::Inline(els.into_iter().zip(verdicts.unwrap_or_default()).collect())
+        };
+        Ok(Vmap {
+            field,
+            more,
+            map,
+            var,
+        })
+    }
+
     /// After a field (or concatenation): an optional operator, then what it is compared with.
     pub(super) fn match_rest(&mut self, field: Field, more: Vec<Field>) -> R<Match> {
         let kind = Kind::of(field);
@@ -155,50 +177,16 @@ impl Parser {
         }
         if field == Field::TcpFlags && self.eat_punct("&") {
             let mask = self.flag_expr(kind)?;
-            let op = if self.eat_punct("==") {
-                Op::Eq
-            } else if self.eat_punct("!=") {
-                Op::Ne
-            } else {
+            let Some(op) = self.explicit_op() else {
                 return self.err("expected '==' or '!=' after a flag mask");
             };
             let value = self.flag_expr(kind)?;
             return Ok(build(op, Rhs::Masked { mask, value }, None));
         }
-        // `< N`, `<= N`, `> N`, `>= N`: ranges of the field's values.
-        for (p, lt, strict) in [
-            ("<", true, true),
-            ("<=", true, false),
-            (">", false, true),
-            (">=", false, false),
-        ] {
-            if self.eat_punct(p) {
-                let Value::Int(n) = self.value(kind)? else {
-                    return self.err("expected a number");
-                };
-                let max = kind.max();
-                let (lo, hi) = match (lt, strict) {
-                    (true, true) if n == 0 => (1, 0),
-                    (true, true) => (0, n - 1),
-                    (true, false) => (0, n),
-                    (false, true) => (n.saturating_add(1), max),
-                    (false, false) => (n, max),
-                };
-                let vals = if lo > hi {
-                    vec![]
-                } else {
-                    vec![Value::IntRange(lo, hi)]
-                };
-                return Ok(build(Op::Eq, Rhs::Values(vals), None));
-            }
+        if let Some(vals) = self.ordered(kind)? {
+            return Ok(build(Op::Eq, Rhs::Values(vals), None));
         }
-        let explicit = if self.eat_punct("==") {
-            Some(Op::Eq)
-        } else if self.eat_punct("!=") {
-            Some(Op::Ne)
-        } else {
-            None
-        };
+        let explicit = self.explicit_op();
         // `!` (as in `ct state ! new`) negates the implicit comparison: for a bit-mask field,
         // none of the bits set.
         let bang = explicit.is_none() && self.eat_punct("!");
@@ -240,34 +228,81 @@ impl Parser {
         // `tcp flags syn / fin,syn,rst,ack`: the flags under the mask are exactly these.
         if field == Field::TcpFlags && self.peek_word() == Some("/") {
             self.pos += 1;
-            let mut mask = 0;
-            loop {
-                match self.value(kind)? {
-                    Value::Int(n) => mask |= n,
-                    _ => return self.err("expected a flag"),
-                }
-                if !self.eat_punct(",") {
-                    break;
-                }
-            }
+            let mask = self.flag_list(kind)?;
             let value = bits();
             return Ok(build(op, Rhs::Masked { mask, value }, var));
         }
-        let is_bits =
-            matches!(field, Field::TcpFlags | Field::CtState | Field::CtStatus) && more.is_empty();
         // With `==` or `!=`, nft ORs a list of flags into one value and compares exactly:
         // `tcp flags != syn,ack` is `flags != 0x12`, `ct state == new,established` never
         // matches (`nft --debug=netlink`: `cmp neq reg 1 0x00000012`).
-        if is_bits && explicit.is_some() && vals.len() > 1 {
+        if is_bit_field && explicit.is_some() && vals.len() > 1 {
             let b = bits();
             return Ok(build(op, Rhs::Values(vec![Value::Int(b)]), var));
         }
         // A bit-mask field given bare flags means "any of these bits set" (nft's implicit
         // `& flags != 0`); with `==` or `!=` it is an exact comparison.
-        if is_bits && explicit.is_none() {
+        if is_bit_field && explicit.is_none() {
             let b = bits();
             return Ok(build(op, Rhs::AnyBits(b), var));
         }
         Ok(build(op, Rhs::Values(vals), var))
+    }
+
+    /// `==` or `!=`, when one comes next.
+    fn explicit_op(&mut self) -> Option<Op> {
+        if self.eat_punct("==") {
+            Some(Op::Eq)
+        } else if self.eat_punct("!=") {
+            Some(Op::Ne)
+        } else {
+            None
+        }
+    }
+
+    /// `< N`, `<= N`, `> N`, `>= N`: the range of the field's values they mean (none for
+    /// `< 0`); `None` when no such operator comes next.
+    fn ordered(&mut self, kind: Kind) -> R<Option<Vec<Value>>> {
+        for (p, lt, strict) in [
+            ("<", true, true),
+            ("<=", true, false),
+            (">", false, true),
+            (">=", false, false),
+        ] {
+            if !self.eat_punct(p) {
+                continue;
+            }
+            let Value::Int(n) = self.value(kind)? else {
+                return self.err("expected a number");
+            };
+            let max = kind.max();
+            let (lo, hi) = match (lt, strict) {
+                (true, true) if n == 0 => (1, 0),
+                (true, true) => (0, n - 1),
+                (true, false) => (0, n),
+                (false, true) => (n.saturating_add(1), max),
+                (false, false) => (n, max),
+            };
+            let vals = if lo > hi {
+                vec![]
+            } else {
+                vec![Value::IntRange(lo, hi)]
+            };
+            return Ok(Some(vals));
+        }
+        Ok(None)
+    }
+
+    /// `fin,syn,rst`: the flags ORed.
+    fn flag_list(&mut self, kind: Kind) -> R<u64> {
+        let mut mask = 0;
+        loop {
+            match self.value(kind)? {
+                Value::Int(n) => mask |= n,
+                _ => return self.err("expected a flag"),
+            }
+            if !self.eat_punct(",") {
+                return Ok(mask);
+            }
+        }
     }
 }
