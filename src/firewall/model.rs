@@ -694,14 +694,14 @@ impl Kind {
     }
 
     /// The largest value of the field (for `>` comparisons).
-    pub fn max(self) -> u64 {
+    pub(crate) fn max(self) -> u64 {
         match self {
             Kind::Port | Kind::Int | Kind::EtherType => 65535,
             _ => 255,
         }
     }
 
-    pub fn what(self) -> &'static str {
+    pub(crate) fn what(self) -> &'static str {
         match self {
             Kind::Addr => "an address",
             Kind::Port => "a port or service name",

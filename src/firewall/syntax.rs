@@ -23,7 +23,7 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// One file of the ruleset: its name for messages, and its lines for the rules' texts.
-pub struct Source {
+pub(crate) struct Source {
     pub name: String,
     pub lines: Vec<String>,
 }

@@ -32,25 +32,6 @@ pub(super) fn command(t: &mut Open, words: &[Word], no: u32) -> Result<Command, 
         return Ok(Command::Rule(words.to_vec(), None));
     };
     let arg = |k: usize| words.get(at + k);
-    let ensure = |t: &mut Open, name: &str| {
-        if t.chains.iter().any(|c| c.name == name) {
-            return;
-        }
-        if let Some((hook, priority, kind)) = builtin(&t.name, name) {
-            t.chains.push(Chain {
-                name: name.into(),
-                base: Some(BaseChain {
-                    kind,
-                    hook,
-                    priority,
-                    policy: Policy::Accept,
-                    device: None,
-                }),
-                rules: Vec::new(),
-                line: no,
-            });
-        }
-    };
     match cmd.s.as_str() {
         "-N" | "--new-chain" => {
             let name = arg(1).ok_or((cmd.col, "expected a chain name".to_string()))?;
@@ -68,21 +49,7 @@ pub(super) fn command(t: &mut Open, words: &[Word], no: u32) -> Result<Command, 
             let (Some(name), Some(policy)) = (arg(1), arg(2)) else {
                 return Err((cmd.col, "expected a chain and a policy".into()));
             };
-            ensure(t, &name.s);
-            let policy = match policy.s.as_str() {
-                "ACCEPT" => Policy::Accept,
-                "DROP" => Policy::Drop,
-                p => return Err((policy.col, format!("a policy is ACCEPT or DROP, not '{p}'"))),
-            };
-            match t
-                .chains
-                .iter_mut()
-                .find(|c| c.name == name.s)
-                .and_then(|c| c.base.as_mut())
-            {
-                Some(b) => b.policy = policy,
-                None => return Err((name.col, format!("'{}' is not a built-in chain", name.s))),
-            }
+            set_policy(t, name, policy, no)?;
             Ok(Command::Done)
         }
         "-F" | "--flush" | "-X" | "--delete-chain" => {
@@ -102,24 +69,71 @@ pub(super) fn command(t: &mut Open, words: &[Word], no: u32) -> Result<Command, 
         "-Z" | "--zero" => Ok(Command::Done),
         "-A" | "--append" | "-I" | "--insert" => {
             let name = arg(1).ok_or((cmd.col, "expected a chain name".to_string()))?;
-            ensure(t, &name.s);
+            ensure_builtin(t, &name.s, no);
             if matches!(cmd.s.as_str(), "-A" | "--append") {
                 return Ok(Command::Rule(words.to_vec(), None));
             }
-            // `-I CHAIN [N]`: N counts from 1; without it, the rule goes first.
-            let mut w = words.to_vec();
-            w[at].s = "-A".into();
-            let pos = match arg(2).and_then(|n| n.s.parse::<usize>().ok()) {
-                Some(n) => {
-                    w.remove(at + 2);
-                    n.saturating_sub(1)
-                }
-                None => 0,
-            };
-            Ok(Command::Rule(w, Some(pos)))
+            Ok(insert(words, at))
         }
         _ => Ok(Command::Rule(words.to_vec(), None)),
     }
+}
+
+/// A built-in chain used before it is declared is created, with policy ACCEPT, as
+/// iptables-restore does.
+fn ensure_builtin(t: &mut Open, name: &str, no: u32) {
+    if t.chains.iter().any(|c| c.name == name) {
+        return;
+    }
+    if let Some((hook, priority, kind)) = builtin(&t.name, name) {
+        t.chains.push(Chain {
+            name: name.into(),
+            base: Some(BaseChain {
+                kind,
+                hook,
+                priority,
+                policy: Policy::Accept,
+                device: None,
+            }),
+            rules: Vec::new(),
+            line: no,
+        });
+    }
+}
+
+/// `-P CHAIN POLICY`: a built-in chain's policy.
+fn set_policy(t: &mut Open, name: &Word, policy: &Word, no: u32) -> Result<(), Pe> {
+    ensure_builtin(t, &name.s, no);
+    let policy = match policy.s.as_str() {
+        "ACCEPT" => Policy::Accept,
+        "DROP" => Policy::Drop,
+        p => return Err((policy.col, format!("a policy is ACCEPT or DROP, not '{p}'"))),
+    };
+    match t
+        .chains
+        .iter_mut()
+        .find(|c| c.name == name.s)
+        .and_then(|c| c.base.as_mut())
+    {
+        Some(b) => b.policy = policy,
+        None => return Err((name.col, format!("'{}' is not a built-in chain", name.s))),
+    }
+    Ok(())
+}
+
+/// `-I CHAIN [N] …` as the `-A` line it inserts, and where: N counts from 1; without it, the
+/// rule goes first.
+fn insert(words: &[Word], at: usize) -> Command {
+    let mut w = words.to_vec();
+    w[at].s = "-A".into();
+    let pos = match w.get(at + 2).and_then(|n| n.s.parse::<usize>().ok()) {
+        Some(n) => {
+            w.remove(at + 2);
+            n.saturating_sub(1)
+        }
+        None => 0,
+    };
+    Command::Rule(w, Some(pos))
 }
 
 /// The chain a rule line appends to (`-A CHAIN`), when declared.
