@@ -227,6 +227,13 @@ impl Parser {
         Ok(self.toks[start..self.pos].to_vec())
     }
 
+    /// Moves to the end of the statement (not past it), over tokens kept as written.
+    pub(super) fn skip_rest(&mut self) {
+        while !self.at_end_of_statement() {
+            self.pos += 1;
+        }
+    }
+
     pub(super) fn at_end_of_statement(&self) -> bool {
         matches!(
             self.peek(),

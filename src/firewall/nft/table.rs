@@ -91,34 +91,7 @@ impl Parser {
             match w.as_str() {
                 "type" | "typeof" => {
                     let ty_start = self.pos;
-                    if w == "type" {
-                        loop {
-                            let k = self.word("a set type")?;
-                            kinds.push(kind_of_type(&k));
-                            if !self.eat_word(".") {
-                                break;
-                            }
-                        }
-                    } else {
-                        loop {
-                            let first = self.word("a selector")?;
-                            match self.selector(&first) {
-                                Ok(f) => kinds.push(Kind::of(f)),
-                                // A key packetlab does not read: the set is kept as written.
-                                Err(e) if e.msg.starts_with("unsupported: ") => {
-                                    kinds.push(Kind::Other);
-                                    while !self.at_end_of_statement() {
-                                        self.pos += 1;
-                                    }
-                                    break;
-                                }
-                                Err(e) => return Err(e),
-                            }
-                            if !self.eat_word(".") {
-                                break;
-                            }
-                        }
-                    }
+                    kinds.extend(self.set_key(w == "typeof")?);
                     if map {
                         if !self.eat_word(":") {
                             return self.err("expected ':' and the map's data type");
@@ -126,9 +99,7 @@ impl Parser {
                         let data = self.word("a data type")?;
                         if data != "verdict" {
                             data_map = true;
-                            while !self.at_end_of_statement() {
-                                self.pos += 1;
-                            }
+                            self.skip_rest();
                         }
                     }
                     set.ty = render(&self.toks[ty_start - 1..self.pos]);
@@ -153,9 +124,7 @@ impl Parser {
                 // is the same for the simulator; kept for saving.
                 _ => {
                     let s0 = self.pos - 1;
-                    while !self.at_end_of_statement() {
-                        self.pos += 1;
-                    }
+                    self.skip_rest();
                     set.decls.push(render(&self.toks[s0..self.pos]));
                 }
             }
@@ -169,5 +138,32 @@ impl Parser {
             t.sets.push(set);
         }
         Ok(())
+    }
+
+    /// A set's key after `type` (`ipv4_addr . inet_service`) or `typeof` (selectors), as the
+    /// kinds of its parts. A `typeof` key packetlab does not read is `Kind::Other`, the rest of
+    /// the key skipped: the set is kept as written.
+    fn set_key(&mut self, typeof_: bool) -> R<Vec<Kind>> {
+        let mut kinds = Vec::new();
+        loop {
+            if typeof_ {
+                let first = self.word("a selector")?;
+                match self.selector(&first) {
+                    Ok(f) => kinds.push(Kind::of(f)),
+                    Err(e) if e.msg.starts_with("unsupported: ") => {
+                        kinds.push(Kind::Other);
+                        self.skip_rest();
+                        return Ok(kinds);
+                    }
+                    Err(e) => return Err(e),
+                }
+            } else {
+                let k = self.word("a set type")?;
+                kinds.push(kind_of_type(&k));
+            }
+            if !self.eat_word(".") {
+                return Ok(kinds);
+            }
+        }
     }
 }
