@@ -117,86 +117,15 @@ impl Parser {
     pub(super) fn command(&mut self, rs: &mut Ruleset, insert: bool) -> R<()> {
         let what = self.word("'table', 'chain', 'set' or 'rule'")?;
         match (what.as_str(), insert) {
-            ("table", false) => {
-                let (family, name) = self.family_and_name()?;
-                let ti = match rs
-                    .tables
-                    .iter()
-                    .position(|t| t.family == family && t.name == name)
-                {
-                    Some(i) => i,
-                    None => {
-                        rs.tables.push(Table::new(family, name));
-                        rs.tables.len() - 1
-                    }
-                };
-                if self.eat_punct("{") {
-                    self.table_body(&mut rs.tables[ti])?;
-                }
-                Ok(())
-            }
-            ("chain", false) => {
-                let ti = self.existing_table(rs)?;
-                let line = self.here().0;
-                let name = self.word("a chain name")?;
-                let t = &mut rs.tables[ti];
-                let family = t.family;
-                let ci = match t.chains.iter().position(|c| c.name == name) {
-                    Some(i) => i,
-                    None => {
-                        t.chains.push(Chain {
-                            name,
-                            base: None,
-                            rules: Vec::new(),
-                            line,
-                        });
-                        t.chains.len() - 1
-                    }
-                };
-                if self.eat_punct("{") {
-                    self.chain_body(&mut t.chains[ci], family)?;
-                }
-                Ok(())
-            }
+            ("table", false) => self.add_table(rs),
+            ("chain", false) => self.add_chain(rs),
             ("set" | "map", false) => {
                 let ti = self.existing_table(rs)?;
                 let line = self.here().0;
                 self.set_or_map(&mut rs.tables[ti], what == "map", line)
             }
-            ("element", false) => {
-                let ti = self.existing_table(rs)?;
-                let name = self.word("a set name")?;
-                let t = &mut rs.tables[ti];
-                let Some(si) = t.sets.iter().position(|s| s.name == name) else {
-                    return self.err(format!("no set '{name}' in this table"));
-                };
-                let kinds = kinds_of_type(&t.sets[si].ty);
-                self.expect_punct("{")?;
-                let map = t.sets[si].verdicts.is_some();
-                let (els, verdicts) = self.elements(&kinds, map)?;
-                let s = &mut t.sets[si];
-                s.elements.extend(els);
-                if let (Some(v), Some(new)) = (s.verdicts.as_mut(), verdicts) {
-                    v.extend(new);
-                }
-                Ok(())
-            }
-            ("rule", _) => {
-                let ti = self.existing_table(rs)?;
-                let name = self.word("a chain name")?;
-                let Some(ci) = rs.tables[ti].chains.iter().position(|c| c.name == name) else {
-                    self.pos -= 1;
-                    return self.err(format!("no chain '{name}' in this table"));
-                };
-                let r = self.rule()?;
-                let rules = &mut rs.tables[ti].chains[ci].rules;
-                if insert {
-                    rules.insert(0, r);
-                } else {
-                    rules.push(r);
-                }
-                Ok(())
-            }
+            ("element", false) => self.add_elements(rs),
+            ("rule", _) => self.add_rule(rs, insert),
             (other, _) => {
                 self.pos -= 1;
                 self.err(format!(
@@ -205,6 +134,89 @@ impl Parser {
                 ))
             }
         }
+    }
+
+    /// `add table FAMILY NAME [{ … }]`: the table, created when new.
+    fn add_table(&mut self, rs: &mut Ruleset) -> R<()> {
+        let (family, name) = self.family_and_name()?;
+        let ti = match rs
+            .tables
+            .iter()
+            .position(|t| t.family == family && t.name == name)
+        {
+            Some(i) => i,
+            None => {
+                rs.tables.push(Table::new(family, name));
+                rs.tables.len() - 1
+            }
+        };
+        if self.eat_punct("{") {
+            self.table_body(&mut rs.tables[ti])?;
+        }
+        Ok(())
+    }
+
+    /// `add chain FAMILY TABLE NAME [{ … }]`: the chain, created when new.
+    fn add_chain(&mut self, rs: &mut Ruleset) -> R<()> {
+        let ti = self.existing_table(rs)?;
+        let line = self.here().0;
+        let name = self.word("a chain name")?;
+        let t = &mut rs.tables[ti];
+        let family = t.family;
+        let ci = match t.chains.iter().position(|c| c.name == name) {
+            Some(i) => i,
+            None => {
+                t.chains.push(Chain {
+                    name,
+                    base: None,
+                    rules: Vec::new(),
+                    line,
+                });
+                t.chains.len() - 1
+            }
+        };
+        if self.eat_punct("{") {
+            self.chain_body(&mut t.chains[ci], family)?;
+        }
+        Ok(())
+    }
+
+    /// `add element FAMILY TABLE SET { … }`: more elements of a declared set or map.
+    fn add_elements(&mut self, rs: &mut Ruleset) -> R<()> {
+        let ti = self.existing_table(rs)?;
+        let name = self.word("a set name")?;
+        let t = &mut rs.tables[ti];
+        let Some(si) = t.sets.iter().position(|s| s.name == name) else {
+            return self.err(format!("no set '{name}' in this table"));
+        };
+        let kinds = kinds_of_type(&t.sets[si].ty);
+        self.expect_punct("{")?;
+        let map = t.sets[si].verdicts.is_some();
+        let (els, verdicts) = self.elements(&kinds, map)?;
+        let s = &mut t.sets[si];
+        s.elements.extend(els);
+        if let (Some(v), Some(new)) = (s.verdicts.as_mut(), verdicts) {
+            v.extend(new);
+        }
+        Ok(())
+    }
+
+    /// `add rule …` appends the rule to its chain, `insert rule …` puts it first.
+    fn add_rule(&mut self, rs: &mut Ruleset, insert: bool) -> R<()> {
+        let ti = self.existing_table(rs)?;
+        let name = self.word("a chain name")?;
+        let Some(ci) = rs.tables[ti].chains.iter().position(|c| c.name == name) else {
+            self.pos -= 1;
+            return self.err(format!("no chain '{name}' in this table"));
+        };
+        let r = self.rule()?;
+        let rules = &mut rs.tables[ti].chains[ci].rules;
+        if insert {
+            rules.insert(0, r);
+        } else {
+            rules.push(r);
+        }
+        Ok(())
     }
 
     /// A table named by a command (`ip filter`), which must exist already.
