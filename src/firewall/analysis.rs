@@ -101,28 +101,30 @@ fn values<'a>(t: &'a Table, rhs: &'a Rhs) -> Option<&'a [Value]> {
     }
 }
 
+/// The first and last address of the prefix `n/l`, in one width for both families.
+fn prefix_range(n: IpAddr, l: u8) -> (IpAddr, IpAddr) {
+    let (bits, x) = match n {
+        IpAddr::V4(a) => (32, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (128, u128::from(a)),
+    };
+    let host = (u128::MAX >> (128 - bits))
+        .checked_shr(u32::from(l))
+        .unwrap_or(0);
+    let (lo, hi) = (x & !host, x | host);
+    match n {
+        IpAddr::V4(_) => (
+            IpAddr::V4((lo as u32).into()),
+            IpAddr::V4((hi as u32).into()),
+        ),
+        IpAddr::V6(_) => (IpAddr::V6(lo.into()), IpAddr::V6(hi.into())),
+    }
+}
+
 /// Every value `a` stands for is within `b`.
 fn value_within(a: &Value, b: &Value) -> bool {
     let range = |v: &Value| -> Option<(IpAddr, IpAddr)> {
         match v {
-            Value::Prefix(IpAddr::V4(n), l) => {
-                let m = if *l == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - *l as u32)
-                };
-                let lo = u32::from(*n) & m;
-                Some((IpAddr::V4(lo.into()), IpAddr::V4((lo | !m).into())))
-            }
-            Value::Prefix(IpAddr::V6(n), l) => {
-                let m = if *l == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - *l as u32)
-                };
-                let lo = u128::from(*n) & m;
-                Some((IpAddr::V6(lo.into()), IpAddr::V6((lo | !m).into())))
-            }
+            Value::Prefix(n, l) => Some(prefix_range(*n, *l)),
             Value::AddrRange(x, y) => Some((*x, *y)),
             _ => None,
         }

@@ -640,3 +640,86 @@ impl Ruleset {
         })
     }
 }
+
+/// What the values of a field are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Addr,
+    Port,
+    Proto,
+    TcpFlag,
+    CtState,
+    IcmpType,
+    Icmpv6Type,
+    IcmpCode,
+    Icmpv6Code,
+    Name,
+    /// A plain number (TTL, length, MSS, mark).
+    Int,
+    Nfproto,
+    EtherType,
+    Pkttype,
+    CtStatus,
+    FibType,
+    /// A set type packetlab does not read (ether_addr, …).
+    Other,
+}
+
+impl Kind {
+    pub fn of(f: Field) -> Kind {
+        match f {
+            Field::IpSaddr | Field::IpDaddr | Field::Ip6Saddr | Field::Ip6Daddr => Kind::Addr,
+            Field::IpProtocol | Field::L4Proto => Kind::Proto,
+            Field::Sport(_) | Field::Dport(_) => Kind::Port,
+            Field::TcpFlags => Kind::TcpFlag,
+            Field::CtState => Kind::CtState,
+            Field::IcmpType => Kind::IcmpType,
+            Field::Icmpv6Type => Kind::Icmpv6Type,
+            Field::IcmpCode => Kind::IcmpCode,
+            Field::Icmpv6Code => Kind::Icmpv6Code,
+            Field::Iifname | Field::Oifname => Kind::Name,
+            Field::Ip6Nexthdr => Kind::Proto,
+            Field::IpTtl
+            | Field::IpLength
+            | Field::Ip6Hoplimit
+            | Field::Ip6Length
+            | Field::TcpMss => Kind::Int,
+            Field::Nfproto => Kind::Nfproto,
+            Field::EtherProto => Kind::EtherType,
+            Field::Pkttype => Kind::Pkttype,
+            Field::CtStatus => Kind::CtStatus,
+            Field::FibDaddrType => Kind::FibType,
+            Field::FibRpf => Kind::Other,
+        }
+    }
+
+    /// The largest value of the field (for `>` comparisons).
+    pub(crate) fn max(self) -> u64 {
+        match self {
+            Kind::Port | Kind::Int | Kind::EtherType => 65535,
+            _ => 255,
+        }
+    }
+
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            Kind::Addr => "an address",
+            Kind::Port => "a port or service name",
+            Kind::Proto => "a protocol",
+            Kind::TcpFlag => "a TCP flag",
+            Kind::CtState => "a ct state",
+            Kind::IcmpType => "an ICMP type",
+            Kind::Icmpv6Type => "an ICMPv6 type",
+            Kind::IcmpCode => "an ICMP code",
+            Kind::Icmpv6Code => "an ICMPv6 code",
+            Kind::Name => "an interface name",
+            Kind::Int => "a number",
+            Kind::Nfproto => "ipv4 or ipv6",
+            Kind::EtherType => "an ethertype",
+            Kind::Pkttype => "a packet type",
+            Kind::CtStatus => "a ct status",
+            Kind::FibType => "an address type",
+            Kind::Other => "a value",
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! A built-in table (the names /etc/services and nft use), never the host's files.
 
 use super::model::ct;
-use super::nft::Kind;
+use super::model::Kind;
 
 pub fn lookup(kind: Kind, name: &str) -> Option<u64> {
     let n: u64 = match kind {

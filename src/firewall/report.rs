@@ -3,7 +3,7 @@
 
 use super::analysis;
 use super::model::*;
-use super::Firewall;
+use super::simulator::Firewall;
 
 /// The file a rule came from (an included file, or the ruleset's own).
 fn file_of<'a>(fw: &'a Firewall, r: &'a Rule) -> &'a str {

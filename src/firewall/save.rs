@@ -11,7 +11,6 @@ use std::fmt::Write;
 use super::lexer::DISABLED_PREFIX;
 use super::model::*;
 use super::names;
-use super::nft::Kind;
 
 pub fn to_nft(rs: &Ruleset) -> String {
     let mut out = String::new();
@@ -352,17 +351,7 @@ fn bits(f: Field, n: u64, sep: &str) -> String {
 fn bit_name(f: Field, bit: u64) -> Option<&'static str> {
     match f {
         Field::CtState => Some(ct::name(u8::try_from(bit).ok()?)).filter(|s| *s != "?"),
-        Field::TcpFlags => Some(match bit {
-            0x01 => "fin",
-            0x02 => "syn",
-            0x04 => "rst",
-            0x08 => "psh",
-            0x10 => "ack",
-            0x20 => "urg",
-            0x40 => "ecn",
-            0x80 => "cwr",
-            _ => return None,
-        }),
+        Field::TcpFlags => names::reverse(Kind::TcpFlag, bit),
         _ => None,
     }
 }

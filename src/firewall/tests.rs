@@ -3,7 +3,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::eval::{evaluate, Final, PacketView, Step};
 use super::model::*;
 use super::*;
-use crate::decode::{Proto, TcpInfo};
+use crate::decode::{Proto, Summary, TcpInfo};
 
 fn parse(src: &str) -> Ruleset {
     nft::parse(src, "t.nft").unwrap_or_else(|e| panic!("{e}"))

@@ -688,7 +688,7 @@ fn nft_reads_what_iptables_restore_translate_writes() {
     assert_eq!(e.to_string(), "t.nft:2:5: unknown command 'add flowtable'");
 }
 
-const EVERYTHING: &str = include_str!("../../tests/data/rulesets/every-construct.nft");
+const EVERYTHING: &str = include_str!("../../../tests/data/rulesets/every-construct.nft");
 
 #[test]
 fn saving_as_nft_and_reading_back_keeps_the_rules() {

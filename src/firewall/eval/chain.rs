@@ -1,0 +1,162 @@
+//! The chain walker: a chain's rules in order, their verdicts, jumps and gotos, rate models and
+//! counters — one walker for the chains packetlab simulates and for those it only counts.
+
+use crate::firewall::model::*;
+
+use super::matching::{test_rule, Hit, Res};
+use super::meters::Meters;
+use super::outcome::{Final, Outcome};
+use super::packet::{Class, PacketView};
+use super::trace::{rule_step, Step};
+
+pub(super) enum Flow {
+    Verdict(Final, Option<RuleId>),
+    Fallthrough,
+}
+
+/// How a walk learns whether a rule matches.
+#[derive(Clone, Copy)]
+pub(super) enum Tests<'a, 'p> {
+    /// Test each rule against the packet.
+    Packet(&'a PacketView<'p>),
+    /// These rules match (or may); no other does.
+    Known(&'a [Hit]),
+}
+
+const MAX_DEPTH: usize = 16;
+
+pub(super) struct Walk<'r, 'a, 'p, 'm> {
+    pub(super) rs: &'r Ruleset,
+    pub(super) class: Class,
+    pub(super) tests: Tests<'a, 'p>,
+    pub(super) p: &'a PacketView<'p>,
+    pub(super) meters: Option<&'m mut Meters>,
+    pub(super) out: &'a mut Outcome,
+    pub(super) trace: bool,
+    /// False in a chain packetlab does not simulate (NAT, route, netdev): its rules are tested
+    /// and counted, and one that matches makes the verdict approximate instead of acting. One
+    /// walker for both keeps what is tested and counted the same in either kind of chain.
+    pub(super) acts: bool,
+}
+
+impl Walk<'_, '_, '_, '_> {
+    pub(super) fn run_chain(&mut self, ti: u16, ci: u16, depth: usize) -> Flow {
+        let rs = self.rs;
+        let table = &rs.tables[ti as usize];
+        let chain = &table.chains[ci as usize];
+        // With known matches, only this chain's matching rules are visited.
+        let (lo, hi) = match self.tests {
+            Tests::Known(all) => (
+                all.partition_point(|h| (h.id.table, h.id.chain) < (ti, ci)),
+                all.partition_point(|h| (h.id.table, h.id.chain) <= (ti, ci)),
+            ),
+            Tests::Packet(_) => (0, chain.rules.len()),
+        };
+        for k in lo..hi {
+            let (ri, known) = match self.tests {
+                Tests::Known(all) => (all[k].id.rule as usize, Some(all[k].res)),
+                Tests::Packet(_) => (k, None),
+            };
+            let rule = &chain.rules[ri];
+            if !rule.enabled {
+                continue;
+            }
+            let id = RuleId {
+                table: ti,
+                chain: ci,
+                rule: ri as u32,
+            };
+            let res = match (known, self.tests) {
+                (Some(r), _) => Some(r),
+                (None, Tests::Packet(p)) => test_rule(table, rule, p, self.class),
+                (None, Tests::Known(_)) => None,
+            };
+            if self.trace {
+                let step = rule_step(id, table, rule, res, self.p, self.class, self.acts);
+                self.out.trace.push(step);
+            }
+            let Some(res) = res else { continue };
+            if !self.acts {
+                self.out.exact = false;
+                if res != Res::Unknown {
+                    self.out.hits.push(id);
+                }
+                continue;
+            }
+            if res == Res::Unknown {
+                self.out.exact = false;
+                continue;
+            }
+            if rule.is_approx() && !self.within_rates(id, rule) {
+                continue;
+            }
+            self.out.hits.push(id);
+            if rule.actions.contains(&Action::Notrack) {
+                self.out.notrack = true;
+            }
+            let verdict = match (&rule.vmap, res) {
+                (Some(vm), Res::Entry(i)) => map_verdict(table, vm, i as usize),
+                _ => rule.verdict.as_ref(),
+            };
+            match verdict {
+                None | Some(Verdict::Continue) => {}
+                Some(Verdict::Accept) => return Flow::Verdict(Final::Accept, Some(id)),
+                Some(Verdict::Drop) => return Flow::Verdict(Final::Drop, Some(id)),
+                Some(Verdict::Reject) => return Flow::Verdict(Final::Reject, Some(id)),
+                Some(Verdict::Return) => return Flow::Fallthrough,
+                Some(v @ (Verdict::Jump(name) | Verdict::Goto(name))) => {
+                    let goto = matches!(v, Verdict::Goto(_));
+                    if let Some(f) = self.jump(ti, name, goto, depth) {
+                        return f;
+                    }
+                }
+            }
+        }
+        Flow::Fallthrough
+    }
+
+    /// A rule with rate models matched: whether each of them lets the packet go on (all do
+    /// without meters). The verdict is approximate either way.
+    fn within_rates(&mut self, id: RuleId, rule: &Rule) -> bool {
+        self.out.exact = false;
+        let p = self.p;
+        let Some(m) = self.meters.as_deref_mut() else {
+            return true;
+        };
+        rule.approx
+            .iter()
+            .enumerate()
+            .all(|(k, (a, _))| m.step(id, k as u16, 0, a, p))
+    }
+
+    /// Runs the chain a jump or goto names: `Some` when that ends this chain too (a verdict, or
+    /// the end of a goto's target). A chain not in the table, or past the depth limit, is
+    /// passed over.
+    fn jump(&mut self, ti: u16, name: &str, goto: bool, depth: usize) -> Option<Flow> {
+        let table = &self.rs.tables[ti as usize];
+        let tc = table.chains.iter().position(|c| c.name == name)? as u16;
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        if self.trace {
+            self.out.trace.push(Step::Chain {
+                hook: None,
+                table: ti,
+                chain: tc,
+            });
+        }
+        match self.run_chain(ti, tc, depth + 1) {
+            f @ Flow::Verdict(..) => Some(f),
+            // goto does not come back: the end of the target ends this chain too.
+            Flow::Fallthrough if goto => Some(Flow::Fallthrough),
+            Flow::Fallthrough => None,
+        }
+    }
+}
+
+fn map_verdict<'t>(table: &'t Table, vm: &'t Vmap, i: usize) -> Option<&'t Verdict> {
+    match &vm.map {
+        MapRef::Inline(entries) => entries.get(i).map(|e| &e.1),
+        MapRef::Named(n) => table.set(n)?.verdicts.as_ref()?.get(i),
+    }
+}

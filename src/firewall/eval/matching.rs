@@ -1,0 +1,262 @@
+//! Whether a rule's tests pass for a packet: the fields a packet reads at a hook, the one
+//! containment test of values, and three-valued results for what the capture cannot tell.
+
+use std::net::IpAddr;
+
+use crate::firewall::model::*;
+
+use super::packet::{Class, PacketView};
+
+/// What testing a rule's matches gave (the stateless part; rate models come after).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Res {
+    Match,
+    /// It matched, and its verdict map chose this entry.
+    Entry(u32),
+    /// It may match: something it reads is not known or not simulated. Treated as not
+    /// matching, and the verdict is approximate.
+    Unknown,
+}
+
+/// A rule that matched (or may have), as the compiled matcher hands them to the walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub id: RuleId,
+    pub res: Res,
+}
+
+/// Three-valued result of one test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Tri {
+    Yes,
+    No,
+    Maybe,
+}
+
+/// Whether `rule`'s tests pass for `p` at a hook of `class` (`None`: they do not). The
+/// stateless part only: rate models are applied by the walk.
+pub fn test_rule(table: &Table, rule: &Rule, p: &PacketView<'_>, class: Class) -> Option<Res> {
+    let mut maybe = false;
+    for m in &rule.matches {
+        match match_tri(table, m, p, class) {
+            Tri::No => return None,
+            Tri::Maybe => maybe = true,
+            Tri::Yes => {}
+        }
+    }
+    if rule.unsupported.is_some() || maybe {
+        return Some(Res::Unknown);
+    }
+    let Some(vm) = &rule.vmap else {
+        return Some(Res::Match);
+    };
+    let entries: Vec<&Value> = match &vm.map {
+        MapRef::Inline(e) => e.iter().map(|e| &e.0).collect(),
+        MapRef::Named(n) => match table.set(n) {
+            Some(s) => s.elements.iter().collect(),
+            None => return None,
+        },
+    };
+    let fields: Vec<Field> = std::iter::once(vm.field)
+        .chain(vm.more.iter().copied())
+        .collect();
+    let mut reads = Vec::with_capacity(fields.len());
+    for f in &fields {
+        match read(*f, p, class) {
+            Reading::Got(r) => reads.push(r),
+            Reading::Absent => return None,
+            Reading::Unknown => return Some(Res::Unknown),
+        }
+    }
+    entries
+        .iter()
+        .position(|v| element_has(v, &reads))
+        .map(|i| Res::Entry(i as u32))
+}
+
+/// Whether a set element holds the values read (one per part of a concatenation).
+fn element_has(v: &Value, reads: &[Read<'_>]) -> bool {
+    match (v, reads) {
+        (Value::Concat(parts), _) => {
+            parts.len() == reads.len() && parts.iter().zip(reads).all(|(v, r)| value_has(v, r))
+        }
+        (v, [r]) => value_has(v, r),
+        _ => false,
+    }
+}
+
+/// What a field reads from the packet at a hook of `class`.
+pub(super) enum Reading<'a> {
+    Got(Read<'a>),
+    /// The packet has no such field: the rule does not match, whatever the operator (nft's
+    /// implicit protocol dependency).
+    Absent,
+    /// It has one, but the record does not tell its value.
+    Unknown,
+}
+
+pub(super) fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a> {
+    use Reading::*;
+    let has_ports = matches!(p.l4, Some(6 | 17 | 33 | 132 | 136));
+    let opt = |v: Option<u64>| v.map(|n| Got(Read::Int(n))).unwrap_or(Absent);
+    let name = |n: Option<&'a str>| n.map(|n| Got(Read::Name(n))).unwrap_or(Unknown);
+    match f {
+        Field::IpSaddr if !p.v6 => Got(Read::Addr(p.src)),
+        Field::IpDaddr if !p.v6 => Got(Read::Addr(p.dst)),
+        Field::Ip6Saddr if p.v6 => Got(Read::Addr(p.src)),
+        Field::Ip6Daddr if p.v6 => Got(Read::Addr(p.dst)),
+        Field::IpProtocol if !p.v6 => opt(p.l4.map(u64::from)),
+        Field::L4Proto => opt(p.l4.map(u64::from)),
+        Field::Sport(L4::Tcp) if p.l4 == Some(6) => opt(p.sport.map(u64::from)),
+        Field::Dport(L4::Tcp) if p.l4 == Some(6) => opt(p.dport.map(u64::from)),
+        Field::Sport(L4::Udp) if p.l4 == Some(17) => opt(p.sport.map(u64::from)),
+        Field::Dport(L4::Udp) if p.l4 == Some(17) => opt(p.dport.map(u64::from)),
+        Field::Sport(L4::Th) if has_ports => opt(p.sport.map(u64::from)),
+        Field::Dport(L4::Th) if has_ports => opt(p.dport.map(u64::from)),
+        Field::TcpFlags if p.l4 == Some(6) => opt(p.tcp_flags.map(u64::from)),
+        Field::CtState => Got(Read::Int(p.ct as u64)),
+        Field::IcmpType if !p.v6 && p.l4 == Some(1) => opt(p.icmp_type.map(u64::from)),
+        Field::Icmpv6Type if p.v6 && p.l4 == Some(58) => opt(p.icmpv6_type.map(u64::from)),
+        Field::IcmpCode if !p.v6 && p.l4 == Some(1) => opt(p.extra.icmp_code.map(u64::from)),
+        Field::Icmpv6Code if p.v6 && p.l4 == Some(58) => opt(p.extra.icmp_code.map(u64::from)),
+        // The side of a hook with no device reads as the empty name, as the kernel stores it
+        // (`oifname != "lo"` holds on input).
+        Field::Iifname => match class {
+            Class::In | Class::Fwd => name(p.iif),
+            Class::Out => Got(Read::Name("")),
+        },
+        Field::Oifname => match class {
+            Class::Out => name(p.oif),
+            Class::In => Got(Read::Name("")),
+            // A forwarded packet's output interface, when the record names it.
+            Class::Fwd => name(p.oif),
+        },
+        Field::Nfproto => Got(Read::Int(if p.v6 { 10 } else { 2 })),
+        Field::EtherProto => Got(Read::Int(if p.v6 { 0x86dd } else { 0x0800 })),
+        Field::Pkttype => Got(Read::Int(p.extra.pkttype as u64)),
+        Field::IpTtl if !p.v6 => opt(p.extra.ttl.map(u64::from)),
+        Field::Ip6Hoplimit if p.v6 => opt(p.extra.ttl.map(u64::from)),
+        Field::IpLength if !p.v6 => Got(Read::Int(p.len as u64)),
+        Field::Ip6Length if p.v6 => Got(Read::Int(p.len.saturating_sub(40) as u64)),
+        Field::Ip6Nexthdr if p.v6 => opt(p.extra.ip6_nexthdr.map(u64::from)),
+        Field::TcpMss if p.l4 == Some(6) => opt(p.extra.mss.map(u64::from)),
+        Field::CtStatus | Field::FibRpf => Unknown,
+        Field::FibDaddrType => Got(Read::Int(fib_type(p))),
+        _ => Absent,
+    }
+}
+
+/// `fib daddr type`: local (2) for the host's addresses, multicast (5), broadcast (3), else
+/// unicast (1).
+fn fib_type(p: &PacketView<'_>) -> u64 {
+    if p.extra.dst_local {
+        return 2;
+    }
+    match p.dst {
+        IpAddr::V4(a) if a.is_broadcast() => 3,
+        a if a.is_multicast() => 5,
+        _ => 1,
+    }
+}
+
+/// One value read from a packet, as a match tests it (the display filter reads into it too).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Read<'a> {
+    Addr(IpAddr),
+    Int(u64),
+    Name(&'a str),
+}
+
+/// Whether the match value `v` (an address, prefix, range, number or name) holds `r`: the one
+/// containment test of rules and display filters alike.
+pub(crate) fn value_has(v: &Value, r: &Read<'_>) -> bool {
+    match (v, r) {
+        (Value::Prefix(net, len), Read::Addr(a)) => prefix_contains(*net, *len, *a),
+        (Value::AddrRange(lo, hi), Read::Addr(a)) => {
+            a.is_ipv4() == lo.is_ipv4() && lo <= a && a <= hi
+        }
+        (Value::Int(n), Read::Int(x)) => n == x,
+        (Value::IntRange(lo, hi), Read::Int(x)) => lo <= x && x <= hi,
+        (Value::Name(n), Read::Name(x)) => match n.strip_suffix('*') {
+            Some(prefix) => x.starts_with(prefix),
+            None => n == x,
+        },
+        _ => false,
+    }
+}
+
+pub fn prefix_contains(net: IpAddr, len: u8, a: IpAddr) -> bool {
+    match (net, a) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - len.min(32))
+            };
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len.min(128))
+            };
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+pub(super) fn match_tri(table: &Table, m: &Match, p: &PacketView<'_>, class: Class) -> Tri {
+    let mut reads = Vec::with_capacity(1 + m.more.len());
+    for f in m.fields() {
+        match read(f, p, class) {
+            Reading::Got(r) => reads.push(r),
+            Reading::Absent => {
+                // `tcp option maxseg missing` holds exactly when the option is absent.
+                if let (Field::TcpMss, Rhs::Exists(false)) = (f, &m.rhs) {
+                    if p.l4 == Some(6) {
+                        return tri(m.op == Op::Eq);
+                    }
+                }
+                return Tri::No;
+            }
+            Reading::Unknown => return Tri::Maybe,
+        }
+    }
+    let hit = match &m.rhs {
+        Rhs::Values(vs) => vs.iter().any(|v| element_has(v, &reads)),
+        Rhs::Set(name) => match table.set(name) {
+            Some(s) => {
+                let found = s.elements.iter().any(|v| element_has(v, &reads));
+                if !found && s.dynamic {
+                    // Filled at run time: the packet's key may be there.
+                    return Tri::Maybe;
+                }
+                found
+            }
+            None => false,
+        },
+        Rhs::Masked { mask, value } => match reads[0] {
+            Read::Int(x) => x & mask == *value,
+            _ => false,
+        },
+        Rhs::AnyBits(bits) => match reads[0] {
+            Read::Int(x) => x & bits != 0,
+            _ => false,
+        },
+        Rhs::Exists(e) => *e,
+    };
+    tri(match m.op {
+        Op::Eq => hit,
+        Op::Ne => !hit,
+    })
+}
+
+fn tri(b: bool) -> Tri {
+    if b {
+        Tri::Yes
+    } else {
+        Tri::No
+    }
+}

@@ -1,0 +1,69 @@
+//! What a walk decides: the final verdict, the rule and chain that gave it, the rules that
+//! counted the packet, and the trace.
+
+use crate::firewall::model::*;
+
+use super::trace::Step;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Final {
+    Accept,
+    Drop,
+    Reject,
+}
+
+impl Final {
+    pub fn name(self) -> &'static str {
+        match self {
+            Final::Accept => "accept",
+            Final::Drop => "drop",
+            Final::Reject => "reject",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub verdict: Final,
+    /// The rule that decided, or `None` when a chain policy did.
+    pub rule: Option<RuleId>,
+    /// The base chain in which it was decided (table, chain).
+    pub chain: Option<(u16, u16)>,
+    /// Every rule that matched (their counters count this packet).
+    pub hits: Vec<RuleId>,
+    pub trace: Vec<Step>,
+    /// False when something not simulated exactly took part: an approximate statement, an
+    /// unsupported rule, a field the packet's record cannot tell, a NAT chain that acts on it.
+    pub exact: bool,
+    /// A `notrack` rule matched (before connection tracking).
+    pub notrack: bool,
+}
+
+impl Outcome {
+    pub(super) fn new() -> Outcome {
+        Outcome {
+            verdict: Final::Accept,
+            rule: None,
+            chain: None,
+            hits: Vec::new(),
+            trace: Vec::new(),
+            exact: true,
+            notrack: false,
+        }
+    }
+
+    /// The outcome of a later part of the walk, after this one let the packet through.
+    pub fn then(mut self, later: Outcome) -> Outcome {
+        self.hits.extend(later.hits);
+        self.trace.extend(later.trace);
+        Outcome {
+            verdict: later.verdict,
+            rule: later.rule,
+            chain: later.chain.or(self.chain),
+            hits: self.hits,
+            trace: self.trace,
+            exact: self.exact && later.exact,
+            notrack: self.notrack || later.notrack,
+        }
+    }
+}

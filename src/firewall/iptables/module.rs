@@ -1,0 +1,133 @@
+//! The match modules of the subset (`-m NAME`): the protocol each needs and the options it takes.
+
+/// The match modules of the subset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Module {
+    Tcp,
+    Udp,
+    Icmp,
+    Multiport,
+    Conntrack,
+    State,
+    Comment,
+    Icmp6,
+    Limit,
+    Recent,
+    Iprange,
+    Addrtype,
+    Hl,
+    Ttl,
+    Pkttype,
+    Tcpmss,
+    Length,
+}
+
+impl Module {
+    pub(super) fn from_name(s: &str) -> Option<Module> {
+        Some(match s {
+            "tcp" => Module::Tcp,
+            "udp" => Module::Udp,
+            "icmp" => Module::Icmp,
+            "multiport" => Module::Multiport,
+            "conntrack" => Module::Conntrack,
+            "state" => Module::State,
+            "comment" => Module::Comment,
+            "icmp6" | "icmpv6" | "ipv6-icmp" => Module::Icmp6,
+            "limit" => Module::Limit,
+            "recent" => Module::Recent,
+            "iprange" => Module::Iprange,
+            "addrtype" => Module::Addrtype,
+            "hl" => Module::Hl,
+            "ttl" => Module::Ttl,
+            "pkttype" => Module::Pkttype,
+            "tcpmss" => Module::Tcpmss,
+            "length" => Module::Length,
+            _ => return None,
+        })
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Module::Tcp => "tcp",
+            Module::Udp => "udp",
+            Module::Icmp => "icmp",
+            Module::Multiport => "multiport",
+            Module::Conntrack => "conntrack",
+            Module::State => "state",
+            Module::Comment => "comment",
+            Module::Icmp6 => "icmp6",
+            Module::Limit => "limit",
+            Module::Recent => "recent",
+            Module::Iprange => "iprange",
+            Module::Addrtype => "addrtype",
+            Module::Hl => "hl",
+            Module::Ttl => "ttl",
+            Module::Pkttype => "pkttype",
+            Module::Tcpmss => "tcpmss",
+            Module::Length => "length",
+        }
+    }
+
+    /// The protocol the module needs (`-m tcp` needs `-p tcp`).
+    pub(super) fn proto(self) -> Option<u8> {
+        match self {
+            Module::Tcp => Some(6),
+            Module::Udp => Some(17),
+            Module::Icmp => Some(1),
+            Module::Icmp6 => Some(58),
+            Module::Tcpmss => Some(6),
+            _ => None,
+        }
+    }
+
+    pub(super) fn takes(self, opt: &str) -> bool {
+        match self {
+            Module::Tcp => matches!(
+                opt,
+                "--sport"
+                    | "--source-port"
+                    | "--dport"
+                    | "--destination-port"
+                    | "--tcp-flags"
+                    | "--syn"
+                    | "--tcp-option"
+            ),
+            Module::Udp => matches!(
+                opt,
+                "--sport" | "--source-port" | "--dport" | "--destination-port"
+            ),
+            Module::Icmp => opt == "--icmp-type",
+            Module::Multiport => matches!(
+                opt,
+                "--sports" | "--source-ports" | "--dports" | "--destination-ports" | "--ports"
+            ),
+            Module::Conntrack => opt.starts_with("--ct"),
+            Module::State => opt == "--state",
+            Module::Comment => opt == "--comment",
+            Module::Icmp6 => opt == "--icmpv6-type",
+            Module::Limit => matches!(opt, "--limit" | "--limit-burst"),
+            Module::Recent => matches!(
+                opt,
+                "--set"
+                    | "--rcheck"
+                    | "--update"
+                    | "--remove"
+                    | "--seconds"
+                    | "--hitcount"
+                    | "--name"
+                    | "--rsource"
+                    | "--rdest"
+                    | "--reap"
+                    | "--rttl"
+                    | "--mask"
+            ),
+            Module::Iprange => matches!(opt, "--src-range" | "--dst-range"),
+            Module::Addrtype => opt.starts_with("--"),
+            Module::Hl => opt.starts_with("--hl-"),
+            Module::Ttl => opt.starts_with("--ttl-"),
+            Module::Pkttype => opt == "--pkt-type",
+            Module::Tcpmss => opt == "--mss",
+            Module::Length => opt == "--length",
+        }
+    }
+}

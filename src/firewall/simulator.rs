@@ -1,0 +1,282 @@
+//! The simulator's state across packets: the ruleset, connection tracking, counters and the
+//! rate models, and what each packet's judgement is.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use super::compile;
+use super::conntrack::Conntrack;
+use super::eval::{self, Final, Outcome, PacketView};
+use super::iptables;
+use super::locality::Locality;
+use super::model::ct;
+use super::model::{Hook, RuleId, Ruleset};
+use super::nft;
+
+use crate::decode::Summary;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counter {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+pub struct Firewall {
+    pub ruleset: Ruleset,
+    /// Where the ruleset came from, for messages.
+    pub source: String,
+    pub locality: Locality,
+    conntrack: Conntrack,
+    compiled: compile::Compiled,
+    pub counters: HashMap<RuleId, Counter>,
+    /// Packets per final verdict: accept, drop, reject.
+    pub verdicts: [u64; 3],
+    /// Packets whose verdict is approximate (see `Judgement::exact`).
+    pub inexact: u64,
+    meters: eval::Meters,
+    /// Whether any base chain runs before connection tracking (priority < -200).
+    has_pre_ct: bool,
+}
+
+/// A packet's judgement, kept with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Judgement {
+    pub verdict: Final,
+    pub rule: Option<RuleId>,
+    pub chain: Option<(u16, u16)>,
+    pub ct: u8,
+    /// False when the verdict depends on something not simulated exactly: a rate or quota
+    /// model, an unsupported rule, a NAT chain acting on it, an interface the capture does not
+    /// name.
+    pub exact: bool,
+}
+
+impl Firewall {
+    pub fn new(ruleset: Ruleset, source: String, locality: Locality) -> Self {
+        let compiled = compile::Compiled::new(&ruleset);
+        let has_pre_ct = pre_ct(&ruleset);
+        Firewall {
+            ruleset,
+            source,
+            locality,
+            conntrack: Conntrack::default(),
+            compiled,
+            counters: HashMap::new(),
+            verdicts: [0; 3],
+            inexact: 0,
+            meters: eval::Meters::default(),
+            has_pre_ct,
+        }
+    }
+
+    /// Loads a ruleset file: iptables-save output (it begins, after `#` comments, with a
+    /// `*table`, `:CHAIN` or `-A` line), else nft syntax.
+    pub fn load(path: &Path, locality: Locality) -> Result<Self, String> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+        let rs = if iptables::looks_like(&text) {
+            iptables::parse(&text, &name)
+        } else {
+            nft::parse_file(&text, path, &name)
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(Firewall::new(rs, name, locality))
+    }
+
+    /// The rules packetlab could not simulate, with why: shown in red, counted in a banner.
+    pub fn unsupported(&self) -> Vec<(RuleId, &str)> {
+        self.ruleset
+            .rules()
+            .filter_map(|(id, r)| r.unsupported.as_ref().map(|u| (id, u.1.as_str())))
+            .collect()
+    }
+
+    /// What the rules make of this packet: chains before connection tracking (they may
+    /// `notrack` it), conntrack, then the hooks (through the compiled matcher), then counters.
+    /// `None` for packets the IP hooks never see (ARP, pieces of a datagram). The trace of one
+    /// packet is `eval::evaluate` with `trace` (the explain).
+    pub fn judge(
+        &mut self,
+        s: &Summary,
+        iface: Option<&'_ str>,
+        ip_len: u32,
+        ts_ns: u64,
+    ) -> Option<(Judgement, Outcome)> {
+        let src = s.src?;
+        let dst = s.final_dst.or(s.dst)?;
+        if !self.conntrack.sees(s) {
+            return None;
+        }
+        let iface = iface.or(self.locality.iface.as_deref());
+        let hooks = self.locality.hooks(src, dst);
+        // A forwarded packet was captured on one of its interfaces, in or out: its input
+        // interface is taken to be that one, its output interface is not known.
+        let forwarded = hooks.contains(&Hook::Forward);
+        let mut extra = extra_of(s, ts_ns);
+        extra.dst_local = hooks.contains(&Hook::Input);
+        let mut pre = None;
+        if self.has_pre_ct {
+            let mut view = view_of(s, ct::INVALID, iface, ip_len, extra)?;
+            if forwarded {
+                view.oif = None;
+            }
+            let out = self.compiled.walk(
+                &self.ruleset,
+                hooks,
+                eval::Seg::PreCt,
+                &view,
+                Some(&mut self.meters),
+            );
+            pre = Some(out);
+        }
+        let dropped_early = pre.as_ref().is_some_and(|o| o.verdict != Final::Accept);
+        let notrack = pre.as_ref().is_some_and(|o| o.notrack);
+        let mut ct = ct::INVALID;
+        let out = if dropped_early {
+            // Dropped before conntrack: no connection is created.
+            pre.take()?
+        } else {
+            ct = if notrack {
+                ct::UNTRACKED
+            } else {
+                self.conntrack.observe(s)?
+            };
+            let mut view = view_of(s, ct, iface, ip_len, extra)?;
+            if forwarded {
+                view.oif = None;
+            }
+            let seg = if self.has_pre_ct {
+                eval::Seg::PostCt
+            } else {
+                eval::Seg::All
+            };
+            let out = self
+                .compiled
+                .walk(&self.ruleset, hooks, seg, &view, Some(&mut self.meters));
+            if out.verdict != Final::Accept && !notrack {
+                self.conntrack.unconfirm(s);
+            }
+            match pre.take() {
+                Some(p) => p.then(out),
+                None => out,
+            }
+        };
+        for id in &out.hits {
+            let c = self.counters.entry(*id).or_default();
+            c.packets += 1;
+            c.bytes += ip_len as u64;
+        }
+        self.verdicts[out.verdict as usize] += 1;
+        self.inexact += u64::from(!out.exact);
+        let j = Judgement {
+            verdict: out.verdict,
+            rule: out.rule,
+            chain: out.chain,
+            ct,
+            exact: out.exact,
+        };
+        Some((j, out))
+    }
+
+    /// Forgets every verdict, counter and tracked connection: before judging the packets again
+    /// after the rules changed.
+    pub fn reset(&mut self) {
+        self.conntrack = Conntrack::default();
+        self.counters.clear();
+        self.verdicts = [0; 3];
+        self.inexact = 0;
+        self.meters = eval::Meters::default();
+    }
+
+    /// Call after rules were moved, added, removed or edited (not needed for toggles).
+    pub fn rules_changed(&mut self) {
+        self.compiled.rebuild(&self.ruleset);
+        self.has_pre_ct = pre_ct(&self.ruleset);
+    }
+
+    pub fn rule_text(&self, id: RuleId) -> Option<&str> {
+        self.ruleset.rule(id).map(|r| r.origin.text.as_str())
+    }
+
+    pub fn rule_line(&self, id: RuleId) -> Option<u32> {
+        self.ruleset.rule(id).map(|r| r.origin.line)
+    }
+
+    pub fn chain_name(&self, (t, c): (u16, u16)) -> String {
+        let table = &self.ruleset.tables[t as usize];
+        format!(
+            "{} {} {}",
+            table.family.name(),
+            table.name,
+            table.chains[c as usize].name
+        )
+    }
+}
+
+/// Whether any base chain runs before connection tracking: ingress chains, and prerouting or
+/// output chains below priority -200.
+fn pre_ct(rs: &Ruleset) -> bool {
+    rs.tables.iter().flat_map(|t| &t.chains).any(|c| {
+        c.base.as_ref().is_some_and(|b| {
+            b.hook == Hook::Ingress
+                || (b.priority < eval::CONNTRACK_PRIORITY
+                    && matches!(b.hook, Hook::Prerouting | Hook::Output))
+        })
+    })
+}
+
+/// The less-read fields of a packet, from its summary.
+pub fn extra_of(s: &Summary, ts_ns: u64) -> eval::Extra {
+    let dst = s.final_dst.or(s.dst);
+    let pkttype = match (s.eth_dst, dst) {
+        (Some([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), _) => 1,
+        (_, Some(IpAddr::V4(a))) if a.is_broadcast() => 1,
+        (Some(m), _) if m[0] & 1 == 1 => 2,
+        (_, Some(a)) if a.is_multicast() => 2,
+        _ => 0,
+    };
+    eval::Extra {
+        ttl: s.ttl,
+        ip6_nexthdr: s.ipv6_nxt,
+        mss: s.tcp.and_then(|t| t.mss),
+        pkttype,
+        icmp_code: s.icmp.or(s.icmpv6).map(|i| i.code),
+        dst_local: false,
+        ts_ns,
+    }
+}
+
+/// The packet as rules see it, from its decoded summary.
+pub fn view_of<'a>(
+    s: &Summary,
+    ct: u8,
+    iface: Option<&'a str>,
+    ip_len: u32,
+    extra: eval::Extra,
+) -> Option<PacketView<'a>> {
+    let src = s.src?;
+    let dst = s.final_dst.or(s.dst)?;
+    // The ports of the packet an ICMP error quotes are not this packet's ports.
+    let (sport, dport) = if s.quoted {
+        (None, None)
+    } else {
+        (s.sport, s.dport)
+    };
+    Some(PacketView {
+        v6: src.is_ipv6(),
+        src,
+        dst,
+        l4: s.ip_proto,
+        sport,
+        dport,
+        tcp_flags: s.tcp.map(|t| (t.flags & 0xff) as u8),
+        icmp_type: s.icmp.map(|i| i.typ),
+        icmpv6_type: s.icmpv6.map(|i| i.typ),
+        iif: iface,
+        oif: iface,
+        ct,
+        len: ip_len,
+        extra,
+    })
+}
