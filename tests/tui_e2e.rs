@@ -7,78 +7,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::tmux::Tmux;
+
 use packetlab::capture::write::PcapngWriter;
-
-struct Tmux {
-    name: String,
-}
-
-impl Tmux {
-    fn start(name: &str, cmd: &str) -> Tmux {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", name])
-            .output();
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                name,
-                "-x",
-                "160",
-                "-y",
-                "45",
-                cmd,
-            ])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux new-session");
-        Tmux { name: name.into() }
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            Command::new("tmux")
-                .args(["send-keys", "-t", &self.name, k])
-                .status()
-                .unwrap();
-            std::thread::sleep(Duration::from_millis(120));
-        }
-    }
-
-    /// Waits (bounded) until the screen contains `what`; returns the screen.
-    fn wait_for(&self, what: &str) -> String {
-        let t0 = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(what) {
-                return s;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "timed out waiting for {what:?}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .output();
-    }
-}
 
 fn write_sample(path: &Path) {
     let f = std::fs::File::create(path).unwrap();
@@ -99,7 +30,7 @@ fn browse_a_capture_file_with_keys() {
     let cap = dir.path().join("sample.pcapng");
     write_sample(&cap);
     let cmd = format!(
-        "sh -c '{} -r {}; echo \"packetlab exited $?\"; stty -a | tr -s \" ;\" \"\\n\" | grep -x -e icanon -e -icanon -e echo -e -echo | tr \"\\n\" \" \"; echo; sleep 30'",
+        "sh -c '{} -r {} --rules none; echo \"packetlab exited $?\"; stty -a | tr -s \" ;\" \"\\n\" | grep -x -e icanon -e -icanon -e echo -e -echo | tr \"\\n\" \" \"; echo; sleep 30'",
         common::bin().display(),
         cap.display()
     );
@@ -283,15 +214,21 @@ fn toggling_a_firewall_rule_changes_counters_and_colours() {
     t.wait_for("8 accepted, 0 dropped, 0 rejected");
     t.wait_for(" END ");
     let s = t.screen();
+    let rule6 = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("   6  tcp dport 80"))
+            .unwrap_or("")
+            .to_string()
+    };
     assert!(
-        s.contains("[x]    6        1 pkts"),
+        rule6(&s).contains("[x]") && rule6(&s).contains(" 1 pkts"),
         "rule 6 counted the SYN:\n{s}"
     );
     // Focus the firewall pane, select line 6 (the third rule) and disable it with Space.
     t.keys(&["5", "j", "j", "Space"]);
     let s = t.wait_for("3 accepted, 5 dropped, 0 rejected");
     assert!(
-        s.contains("[ ]    6        0 pkts"),
+        rule6(&s).contains("[ ]") && rule6(&s).contains(" 0 pkts"),
         "the rule is off and counts nothing:\n{s}"
     );
     // The SYN's verdict cell is now red ("drop" in light red: colour 9, which tmux writes as
@@ -378,10 +315,13 @@ fn lab_udp_vs_tcp_scenario_from_a_key_shows_sessions_and_loss() {
         common::bin().display()
     );
     let t = Tmux::start(&format!("packetlab-e2e-lab-{}", std::process::id()), &cmd);
+    // The idle lab is one line; L opens it.
+    t.wait_for(" Lab ");
+    t.keys(&["L"]);
     t.wait_for("Lab — 10 msg/s");
-    // Focus the lab and start the first scenario, udp-vs-tcp, with s: UDP and TCP over the
-    // lossy link at 50 messages a second.
-    t.keys(&["L", "s"]);
+    // Start the first scenario, udp-vs-tcp, with s: UDP and TCP over the lossy link at 50
+    // messages a second.
+    t.keys(&["s"]);
     t.wait_for("Lab: UDP and TCP over the same lossy link");
     t.wait_for("Lab — 50 msg/s");
     std::thread::sleep(Duration::from_secs(4));
@@ -393,14 +333,18 @@ fn lab_udp_vs_tcp_scenario_from_a_key_shows_sessions_and_loss() {
     assert!(tcp_retx > 0, "TCP retransmits instead:\n{s}");
     assert_eq!(tcp_lost, 0, "TCP loses nothing:\n{s}");
     // Their traffic is on lo: the sessions pane lists the lab's UDP sessions, owned by us.
-    let sessions = s
+    // The sessions pane, maximised, has room for the process column.
+    t.keys(&["1", "z"]);
+    let s1 = t.wait_for("Process");
+    let sessions = s1
         .lines()
         .filter(|l| l.contains("UDP") && l.contains("127.0.0.1") && l.contains("packetlab("))
         .count();
     assert!(
         sessions >= 2,
-        "the lab's sessions appear, with packetlab as their process:\n{s}"
+        "the lab's sessions appear, with packetlab as their process:\n{s1}"
     );
+    t.keys(&["z", "6"]);
     // The counters keep moving.
     std::thread::sleep(Duration::from_secs(2));
     let s2 = t.screen();

@@ -30,7 +30,8 @@ fn first_screen() -> App {
     app.engine.iface_names = vec![Some("lo".into())];
     app.starter_rules = true;
     app.lab = Some(Default::default());
-    app.notice = Some("Demo capture, replayed at its original pace — demo requested with --demo".into());
+    app.notice =
+        Some("Demo capture, replayed at its original pace — demo requested with --demo".into());
     app.source_done = true;
     app.refresh_sessions();
     let fw = app.engine.firewall.as_ref().unwrap();
@@ -78,7 +79,10 @@ fn the_four_panes_at_80x24_120x40_and_200x50() {
         let t = draw(&mut app, w, h);
         let s = text(&t);
         assert!(s.contains("Sessions ("), "{w}×{h}: sessions\n{s}");
-        assert!(s.contains("starter"), "{w}×{h}: the firewall names the starter\n{s}");
+        assert!(
+            s.contains("starter"),
+            "{w}×{h}: the firewall names the starter\n{s}"
+        );
         assert!(s.contains(" Lab "), "{w}×{h}: the lab\n{s}");
         assert!(s.contains("Packets ("), "{w}×{h}: packets\n{s}");
         assert!(packet_rows(&s) >= 8, "{w}×{h}: 8 packet rows at least\n{s}");
@@ -107,12 +111,19 @@ fn without_colour_the_selection_is_reverse_video_and_nothing_is_coloured() {
         .expect("packet 2's row") as u16;
     for x in 1..70 {
         let c = &buf[(x, row)];
-        assert!(c.modifier.contains(Modifier::REVERSED), "x={x} of the selected row");
+        assert!(
+            c.modifier.contains(Modifier::REVERSED),
+            "x={x} of the selected row"
+        );
     }
     for y in 0..24 {
         for x in 0..80 {
             let c = &buf[(x, y)];
-            assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "({x},{y}) has no colour");
+            assert_eq!(
+                (c.fg, c.bg),
+                (Color::Reset, Color::Reset),
+                "({x},{y}) has no colour"
+            );
         }
     }
     // In colour, the selected row has its background, and its grey tags stay readable on it.
@@ -131,7 +142,10 @@ fn at_80x24_an_open_packet_gives_list_detail_and_hex_three_rows_each() {
     assert!(app.detail.is_some());
     let t = draw(&mut app, 80, 24);
     let rows = packetlab::ui::layout::rows(Rect::new(0, 0, 80, 24), &app);
-    assert!(rows.list >= 3 && rows.detail >= 3 && rows.hex >= 3, "{rows:?}");
+    assert!(
+        rows.list >= 3 && rows.detail >= 3 && rows.hex >= 3,
+        "{rows:?}"
+    );
     let s = text(&t);
     assert!(packet_rows(&s) >= 3, "{s}");
     assert!(s.contains("detail") && s.contains("Hex"), "{s}");

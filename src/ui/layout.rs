@@ -78,7 +78,7 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     // The firewall shares the top row with the sessions; an open session detail takes its
     // place on screens too narrow for three columns.
     let fw_beside =
-        app.engine.firewall.is_some() && (!app.sessions.detail_open || top.width >= 140);
+        app.engine.firewall.is_some() && (!app.sessions.detail_open || top.width >= 200);
     if fw_beside {
         let fw_pct = match top.width {
             160.. => 55,

@@ -60,3 +60,4 @@ pub fn capture_files(dir: &PathBuf) -> Vec<PathBuf> {
 
 pub mod frames;
 pub mod netns;
+pub mod tmux;
