@@ -17,8 +17,10 @@ pub const IDLE_NS: i64 = 60 * 1_000_000_000;
 pub const TIME_WAIT_NS: i64 = 10 * 1_000_000_000;
 /// State changes kept per session (the first ones, which tell how it began, and the last).
 const MAX_TRANSITIONS: usize = 32;
-/// Seconds of per-second byte counts kept for the rate sparkline.
-pub const RATE_SECS: usize = 32;
+/// Seconds of per-second byte counts kept, each way, for the rate column and the session's
+/// chart. 16 keeps the window at 128 bytes a session, as it was before it counted each
+/// direction: 100,000 sessions stay within the memory target (BENCHMARKS.md).
+pub const RATE_SECS: usize = 16;
 
 /// The local process behind one end of a session (live capture on this machine).
 #[derive(Clone, Debug, PartialEq, Eq)]
