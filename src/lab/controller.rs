@@ -71,7 +71,8 @@ impl Lab {
         self.settings_tx.send_replace(s);
     }
 
-    /// Starts `kind`: binds its sockets on 127.0.0.1 (ephemeral ports) and spawns its tasks.
+    /// Starts `kind`: binds its sockets on 127.0.0.1 (its fixed ports, see
+    /// [`ports`](super::ports)) and spawns its tasks.
     /// Starting a running generator does nothing. Its counters start again from zero.
     pub fn start(&mut self, kind: GeneratorKind) -> Result<(), String> {
         if self.is_running(kind) {
