@@ -195,15 +195,18 @@ fn the_lab_tunnel_is_decoded_as_the_tcp_it_carries() {
             "{titles:?}"
         );
     }
+    // The server's leg (the same packets again, after the link) stays plain UDP.
+    let server_leg = test_ipv4(lo, lo, 17, &test_udp(40_002, LAB_CARRIER_PORTS[1], &inner));
+    assert_eq!(decode(LinkType::RAW, &server_leg).proto, Proto::Udp);
     // Off loopback the same ports are plain UDP, as tshark shows them.
-    let away = test_ipv4([192, 168, 1, 2], lo, 17, &test_udp(7781, 7782, &inner));
+    let away = test_ipv4([192, 168, 1, 2], lo, 17, &test_udp(7781, 40_000, &inner));
     assert_eq!(decode(LinkType::RAW, &away).proto, Proto::Udp);
     // A tunnel inside the tunnel is not opened again.
-    let nested = test_ipv4(lo, lo, 17, &test_udp(7781, 7782, &inner));
-    let outer = test_ipv4(lo, lo, 17, &test_udp(7781, 7782, &nested));
+    let nested = test_ipv4(lo, lo, 17, &test_udp(7781, 40_000, &inner));
+    let outer = test_ipv4(lo, lo, 17, &test_udp(7781, 40_000, &nested));
     let s = decode(LinkType::RAW, &outer);
     assert_eq!((s.proto, s.sport), (Proto::Udp, Some(7781)));
     // Not an IPv4 packet inside: plain data.
-    let junk = test_ipv4(lo, lo, 17, &test_udp(7781, 7782, b"hello"));
+    let junk = test_ipv4(lo, lo, 17, &test_udp(7781, 40_000, b"hello"));
     assert_eq!(decode(LinkType::RAW, &junk).proto, Proto::Udp);
 }

@@ -10,17 +10,26 @@ pub(crate) fn is_dns_port(p: u16) -> bool {
 }
 
 /// The UDP ports of the lab's tunnel (TCP over the lossy link): its smoltcp client's and
-/// server's IP packets ride as datagrams from and to these ports on 127.0.0.1. The lab binds
-/// them (`lab::ports` reuses this list), so the decoder, which must not know the lab, owns it.
+/// server's IP packets ride as datagrams from and to these ports on 127.0.0.1, client first.
+/// The lab binds them (`lab::ports` reuses this list), so the decoder, which must not know the
+/// lab, owns it.
 pub const LAB_CARRIER_PORTS: [u16; 2] = [7781, 7782];
 
 /// Whether a UDP datagram is the lab's tunnel, whose payload is decoded as an IPv4 packet (like
 /// tshark's "Decode As"). A deliberate difference from tshark, which shows plain UDP there: the
-/// lab's lesson is the TCP session inside. Only 127.0.0.1 on both ends, so that a capture from
-/// elsewhere using these ports stays plain UDP.
+/// lab's lesson is the TCP session inside.
+///
+/// Only the client's leg (to or from [`LAB_CARRIER_PORTS`]`[0]`): every tunnel packet crosses
+/// loopback twice (end → lossy link → other end), and decoding both legs would show each
+/// segment twice, which the session table would count as retransmissions and reordering. The
+/// client's leg is what a capture on the client's machine would see: everything it sent (what
+/// the link then drops too) and what reached it. The server's leg stays plain UDP, the link's
+/// side of the story. Only 127.0.0.1 on both ends, so that a capture from elsewhere using the
+/// port stays plain UDP.
 fn is_lab_carrier(src: Option<IpAddr>, dst: Option<IpAddr>, sp: u16, dp: u16) -> bool {
     let lo = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    src == lo && dst == lo && (LAB_CARRIER_PORTS.contains(&sp) || LAB_CARRIER_PORTS.contains(&dp))
+    let client = LAB_CARRIER_PORTS[0];
+    src == lo && dst == lo && (sp == client || dp == client)
 }
 
 pub(crate) fn tcp_flag_names(flags: u16) -> String {

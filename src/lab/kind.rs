@@ -168,8 +168,9 @@ impl GeneratorKind {
                  relay's datagrams. Lost segments and lost ACKs are retransmitted, duplicates \
                  dropped, reordered data put back in order: the receiver gets every byte, in \
                  order, a little later. The retransmission counter shows the price. \
-                 packetlab decodes the datagrams between UDP ports 7781 and 7782 as the IP \
-                 packets they carry, so the sessions show that TCP session (port 7080)."
+                 packetlab decodes the client's datagrams (UDP port 7781) as the IP packets \
+                 they carry, so the sessions show that TCP session (to port 7080); the \
+                 server's side (UDP 7782) stays UDP, the link's output."
             }
             GeneratorKind::SshLike => {
                 "A server on a fixed, well-known port is what a firewall rule names: SSH \

@@ -27,9 +27,10 @@ pub const UDP_LOSSY_LINK: u16 = 7779;
 /// The TCP port the smoltcp server listens on, inside the tunnel (TCP over the lossy link).
 pub const TCP_LOSSY_TCP: u16 = 7080;
 /// The UDP port carrying the smoltcp client's IP packets (TCP over the lossy link); the
-/// decoder shows the TCP inside datagrams from and to it.
+/// decoder shows the TCP inside datagrams from and to it (`decode::LAB_CARRIER_PORTS`).
 pub const TCP_LOSSY_CLIENT: u16 = LAB_CARRIER_PORTS[0];
-/// The UDP port carrying the smoltcp server's IP packets, like [`TCP_LOSSY_CLIENT`].
+/// The UDP port carrying the smoltcp server's IP packets; these datagrams (the same packets
+/// after the link) stay plain UDP in the decoder, so that no segment is seen twice.
 pub const TCP_LOSSY_SERVER: u16 = LAB_CARRIER_PORTS[1];
 /// The SSH-like login server (tcp) the `firewall-blocks-ssh` scenario's rules block.
 pub const SSH_LIKE: u16 = 2222;
