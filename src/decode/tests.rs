@@ -167,7 +167,7 @@ fn the_lab_tunnel_is_decoded_as_the_tcp_it_carries() {
     let inner = test_ipv4([10, 77, 0, 1], [10, 77, 0, 2], 6, &test_syn(49_152, 7080));
     for (sp, dp) in [
         (LAB_CARRIER_PORTS[0], 40_000),
-        (40_001, LAB_CARRIER_PORTS[1]),
+        (40_001, LAB_CARRIER_PORTS[0]),
     ] {
         let outer = test_ipv4(lo, lo, 17, &test_udp(sp, dp, &inner));
         let s = decode(LinkType::RAW, &outer);
