@@ -67,6 +67,8 @@ fn on_udp_reply(stats: &Shared, t: &mut EchoTracker, r: io::Result<usize>, buf: 
         Ok(n) => match parse_udp_message(&buf[..n]) {
             Some(seq) => {
                 t.on_reply(seq);
+                // Between ticks too, so that at a low rate "in flight" never holds the old.
+                t.expire(Instant::now(), LOSS_TIMEOUT);
                 publish_echo(stats, t, |s| s.recv_bytes += n as u64);
             }
             None => {
