@@ -106,6 +106,13 @@ mod tests {
                 !s.title.is_empty() && !s.watch.is_empty() && !s.start.is_empty(),
                 "{s:?}"
             );
+            for g in &s.start {
+                assert!(
+                    crate::lab::GeneratorKind::from_slug(g).is_some(),
+                    "{}: no generator {g}",
+                    s.name
+                );
+            }
             for e in &s.explain {
                 assert!(
                     crate::explain::section(e).is_some(),

@@ -269,7 +269,9 @@ async fn udp_and_tcp_side_by_side_through_the_lossy_link() {
     // UDP: the application sees the losses.
     assert!(u.sent_msgs >= 100);
     assert!(u.lost > 0 && u.lost < u.sent_msgs / 4, "{u:?}");
-    assert_eq!(u.recv_msgs + u.lost, u.sent_msgs + u.duplicates);
+    // Received counts each message once (copies are duplicates); stopped, nothing is in flight.
+    assert_eq!(u.recv_msgs + u.lost, u.sent_msgs, "{u:?}");
+    assert_eq!(u.in_flight, 0, "{u:?}");
     // TCP: everything, in order, at the price of retransmissions.
     assert!(t.sent_msgs >= 100, "{t:?}");
     assert_eq!(t.recv_msgs, t.sent_msgs, "{t:?}");
@@ -366,7 +368,7 @@ async fn every_generator_stops_cleanly_and_leaves_nothing_behind() {
 #[test]
 fn keys_names_and_descriptions() {
     let keys: String = GeneratorKind::ALL.iter().map(|k| k.key()).collect();
-    assert_eq!(keys, "123456789");
+    assert_eq!(keys, "123456789ab");
     for k in GeneratorKind::ALL {
         assert_eq!(GeneratorKind::from_key(k.key()), Some(k));
         assert_eq!(GeneratorKind::from_slug(k.slug()), Some(k));
@@ -399,4 +401,78 @@ async fn tcp_survives_every_impairment_at_once() {
     assert_eq!(t.delivered_bytes, 100_000);
     assert!(t.in_order, "{t:?}");
     assert!(t.link.to_server.duplicated > 0 && t.link.to_server.reordered > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_listen_on_their_fixed_ports_or_say_why_not() {
+    let _g = shared().await;
+    use packetlab::lab::ports;
+    let mut lab = Lab::new(tokio::runtime::Handle::current());
+    let want = [
+        (GeneratorKind::UdpEcho, ports::UDP_ECHO),
+        (GeneratorKind::TcpEchoShort, ports::TCP_ECHO),
+        (GeneratorKind::HttpLike, ports::HTTP),
+        (GeneratorKind::SshLike, ports::SSH_LIKE),
+        (GeneratorKind::TcpClosedPort, ports::CLOSED),
+        (GeneratorKind::UdpClosedPort, ports::CLOSED),
+        (GeneratorKind::UdpLossy, ports::UDP_LOSSY_LINK),
+    ];
+    for (k, _) in want {
+        lab.start(k).unwrap();
+    }
+    for (k, port) in want {
+        let st = lab.stats(k);
+        let got = st.remote.unwrap().port();
+        // Another test (or program) may hold the port: then the note says so.
+        assert!(
+            (got == port && st.server.contains(&format!(":{port}")))
+                || st.server.contains(&format!("({port} is taken)"))
+                || st.server.contains(&format!("something listens on {port}")),
+            "{k:?}: {st:?}"
+        );
+    }
+    lab.shutdown().await;
+    assert_eq!(lab.live_tasks(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_like_logins_swap_banners_and_close() {
+    let _g = shared().await;
+    let (st, _) = run(
+        GeneratorKind::SshLike,
+        settings(20, 64),
+        Duration::from_millis(600),
+    )
+    .await;
+    assert!(st.connections >= 3, "{st:?}");
+    assert_eq!(st.errors, 0, "{st:?}");
+    // Per login: the client's banner and 3 lines out, the server's banner and 3 answers back.
+    assert_eq!(st.sent_msgs, 4 * st.connections, "{st:?}");
+    assert_eq!(st.recv_msgs, st.sent_msgs, "{st:?}");
+    assert!(st.note.contains("stopped after"), "{st:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_scan_finds_three_open_ports_of_twenty() {
+    let _g = shared().await;
+    let mut lab = Lab::new(tokio::runtime::Handle::current());
+    lab.set_settings(settings(5, 64));
+    lab.start(GeneratorKind::PortScan).unwrap();
+    // Bounded: until two rounds are done, for at most 3 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut st = lab.stats(GeneratorKind::PortScan);
+    while !st.note.starts_with("round 2:") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        st = lab.stats(GeneratorKind::PortScan);
+    }
+    lab.shutdown().await;
+    assert_eq!(lab.live_tasks(), 0);
+    assert!(st.server.starts_with(":7100-7119"), "{st:?}");
+    if !st.server.contains("taken") {
+        assert_eq!(
+            st.note, "round 2: 3 open (7101, 7105, 7110), 17 closed",
+            "{st:?}"
+        );
+    }
+    assert_eq!(st.sent_msgs, 40, "{st:?}");
 }

@@ -168,3 +168,46 @@ fn closed_port_generators_make_rst_and_icmp_unreachable() {
         unreach[0]
     );
 }
+
+#[test]
+fn tcp_over_the_lossy_link_shows_as_the_tcp_session_it_carries() {
+    if !root_or_skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (cap, rx) = capture("sessions");
+    let mut lab = Lab::new(rt.handle().clone());
+    let mut s = lab.settings().clone();
+    s.rate_per_sec = 50;
+    s.loss_pct = 20.0;
+    lab.set_settings(s);
+    lab.start(GeneratorKind::TcpLossy).unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let st = lab.stats(GeneratorKind::TcpLossy);
+    let sessions = finish(cap, rx);
+    rt.block_on(lab.shutdown());
+    if st.server.contains("taken") {
+        eprintln!("skipped: the tunnel's ports are taken here: {}", st.server);
+        return;
+    }
+    // The decoder reads the tunnel's datagrams as the smoltcp ends' IP packets.
+    let s = sessions
+        .iter()
+        .find(|s| {
+            s["proto"] == "TCP"
+                && s["b_port"] == packetlab::lab::ports::TCP_LOSSY_TCP
+                && s["b_addr"] == "10.77.0.2"
+        })
+        .unwrap_or_else(|| panic!("no TCP session to 10.77.0.2:7080 in {sessions:?}"));
+    assert_eq!(s["state"], "ESTABLISHED", "{s}");
+    assert!(s["retransmissions"].as_u64() > Some(0), "{s}");
+    // The client's leg is decoded, once; the server's leg stays UDP (the link's output).
+    let client = packetlab::lab::ports::TCP_LOSSY_CLIENT;
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s["proto"] != "UDP" || (s["a_port"] != client && s["b_port"] != client)),
+        "no datagram of the client's leg left as UDP: {sessions:?}"
+    );
+}

@@ -19,6 +19,8 @@ mod link;
 pub mod reassembly;
 mod transport;
 
+pub use transport::LAB_CARRIER_PORTS;
+
 use std::net::IpAddr;
 use std::ops::Range;
 
@@ -172,7 +174,8 @@ pub struct Summary {
     pub eth_src: Option<[u8; 6]>,
     pub eth_dst: Option<[u8; 6]>,
     pub vlan: Option<u16>,
-    /// Outermost IP header's addresses.
+    /// Outermost IP header's addresses; in the lab's tunnel ([`LAB_CARRIER_PORTS`]) the inner
+    /// packet's, with its ports and TCP, so that the sessions see the TCP it carries.
     pub src: Option<IpAddr>,
     pub dst: Option<IpAddr>,
     /// The final destination named by an IPv6 routing header with segments left: the transport's
@@ -284,6 +287,8 @@ pub(crate) struct Dec<'a, 'b, S: Sink> {
     pub b: Bytes<'a>,
     pub s: &'b mut Summary,
     pub sink: &'b mut S,
+    /// Inside the lab's tunnel (see `transport::LAB_CARRIER_PORTS`): not decoded as one again.
+    pub tunneled: bool,
 }
 
 /// Decodes one frame into its summary (the hot path: no allocation).
@@ -300,6 +305,7 @@ pub fn walk<S: Sink>(link: LinkType, data: &[u8], s: &mut Summary, sink: &mut S)
         b: Bytes(data),
         s,
         sink,
+        tunneled: false,
     };
     d.link(link);
 }

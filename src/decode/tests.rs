@@ -133,3 +133,80 @@ fn dns_compression_loop_is_an_error_not_a_hang() {
     assert!(dns::read_name(&m, 12).is_err());
     assert!(dns::first_question(&m).is_none());
 }
+
+fn test_ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0];
+    p[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(payload);
+    p
+}
+
+fn test_udp(sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sp.to_be_bytes());
+    u.extend_from_slice(&dp.to_be_bytes());
+    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    u
+}
+
+fn test_syn(sp: u16, dp: u16) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sp.to_be_bytes());
+    t.extend_from_slice(&dp.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    t
+}
+
+#[test]
+fn the_lab_tunnel_is_decoded_as_the_tcp_it_carries() {
+    let lo = [127, 0, 0, 1];
+    let inner = test_ipv4([10, 77, 0, 1], [10, 77, 0, 2], 6, &test_syn(49_152, 7080));
+    for (sp, dp) in [
+        (LAB_CARRIER_PORTS[0], 40_000),
+        (40_001, LAB_CARRIER_PORTS[0]),
+    ] {
+        let outer = test_ipv4(lo, lo, 17, &test_udp(sp, dp, &inner));
+        let s = decode(LinkType::RAW, &outer);
+        assert_eq!(s.proto, Proto::Tcp, "{sp} → {dp}");
+        assert_eq!(s.src, Some("10.77.0.1".parse().unwrap()));
+        assert_eq!(s.dst, Some("10.77.0.2".parse().unwrap()));
+        assert_eq!((s.sport, s.dport), (Some(49_152), Some(7080)));
+        assert_eq!(s.tcp_flags(), Some(TcpInfo::SYN));
+        assert_eq!(s.ip_len as usize, outer.len(), "the outer packet's length");
+        assert_eq!(s.error, None);
+        let mut t = Tree::default();
+        walk(LinkType::RAW, &outer, &mut Summary::default(), &mut t);
+        let titles: Vec<&str> = t
+            .nodes
+            .iter()
+            .filter(|n| n.depth == 0)
+            .map(|n| n.text.as_str())
+            .collect();
+        assert!(
+            titles.iter().any(|t| t.starts_with("packetlab lab tunnel"))
+                && titles
+                    .last()
+                    .unwrap()
+                    .starts_with("Transmission Control Protocol"),
+            "{titles:?}"
+        );
+    }
+    // The server's leg (the same packets again, after the link) stays plain UDP.
+    let server_leg = test_ipv4(lo, lo, 17, &test_udp(40_002, LAB_CARRIER_PORTS[1], &inner));
+    assert_eq!(decode(LinkType::RAW, &server_leg).proto, Proto::Udp);
+    // Off loopback the same ports are plain UDP, as tshark shows them.
+    let away = test_ipv4([192, 168, 1, 2], lo, 17, &test_udp(7781, 40_000, &inner));
+    assert_eq!(decode(LinkType::RAW, &away).proto, Proto::Udp);
+    // A tunnel inside the tunnel is not opened again.
+    let nested = test_ipv4(lo, lo, 17, &test_udp(7781, 40_000, &inner));
+    let outer = test_ipv4(lo, lo, 17, &test_udp(7781, 40_000, &nested));
+    let s = decode(LinkType::RAW, &outer);
+    assert_eq!((s.proto, s.sport), (Proto::Udp, Some(7781)));
+    // Not an IPv4 packet inside: plain data.
+    let junk = test_ipv4(lo, lo, 17, &test_udp(7781, 40_000, b"hello"));
+    assert_eq!(decode(LinkType::RAW, &junk).proto, Proto::Udp);
+}

@@ -9,6 +9,29 @@ pub(crate) fn is_dns_port(p: u16) -> bool {
     matches!(p, 53 | 5353)
 }
 
+/// The UDP ports of the lab's tunnel (TCP over the lossy link): its smoltcp client's and
+/// server's IP packets ride as datagrams from and to these ports on 127.0.0.1, client first.
+/// The lab binds them (`lab::ports` reuses this list), so the decoder, which must not know the
+/// lab, owns it.
+pub const LAB_CARRIER_PORTS: [u16; 2] = [7781, 7782];
+
+/// Whether a UDP datagram is the lab's tunnel, whose payload is decoded as an IPv4 packet (like
+/// tshark's "Decode As"). A deliberate difference from tshark, which shows plain UDP there: the
+/// lab's lesson is the TCP session inside.
+///
+/// Only the client's leg (to or from [`LAB_CARRIER_PORTS`]`[0]`): every tunnel packet crosses
+/// loopback twice (end → lossy link → other end), and decoding both legs would show each
+/// segment twice, which the session table would count as retransmissions and reordering. The
+/// client's leg is what a capture on the client's machine would see: everything it sent (what
+/// the link then drops too) and what reached it. The server's leg stays plain UDP, the link's
+/// side of the story. Only 127.0.0.1 on both ends, so that a capture from elsewhere using the
+/// port stays plain UDP.
+fn is_lab_carrier(src: Option<IpAddr>, dst: Option<IpAddr>, sp: u16, dp: u16) -> bool {
+    let lo = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let client = LAB_CARRIER_PORTS[0];
+    src == lo && dst == lo && (sp == client || dp == client)
+}
+
 pub(crate) fn tcp_flag_names(flags: u16) -> String {
     const NAMES: [(u16, &str); 9] = [
         (TcpInfo::FIN, "FIN"),
@@ -280,12 +303,35 @@ impl<S: Sink> Dec<'_, '_, S> {
             (end - at - 8) as u32
         };
         if at + 8 < pend {
-            if is_dns_port(sp) || is_dns_port(dp) {
+            if !self.tunneled && is_lab_carrier(self.s.src, self.s.dst, sp, dp) {
+                self.lab_tunnel(at + 8, pend);
+            } else if is_dns_port(sp) || is_dns_port(dp) {
                 self.dns(at + 8, pend, sp == 5353 || dp == 5353);
             } else {
                 layer!(self, at + 8..pend, "Data ({} bytes)", pend - at - 8);
             }
         }
+    }
+
+    /// The lab tunnel's payload, an IPv4 packet: its layers become the packet's topmost ones
+    /// (addresses, ports, TCP), so the list and the sessions show the TCP it carries. The length
+    /// stays the outer packet's (what a firewall counter on loopback counts); one level only.
+    fn lab_tunnel(&mut self, at: usize, end: usize) {
+        if self.b.u8(at).is_none_or(|v| v >> 4 != 4) {
+            layer!(self, at..end, "Data ({} bytes)", end - at);
+            return;
+        }
+        layer!(
+            self,
+            at..end,
+            "packetlab lab tunnel: the payload decoded as IPv4 (UDP ports {} and {})",
+            LAB_CARRIER_PORTS[0],
+            LAB_CARRIER_PORTS[1]
+        );
+        let outer_len = self.s.ip_len;
+        self.tunneled = true;
+        self.ipv4(at, end);
+        self.s.ip_len = outer_len;
     }
 
     fn icmp(&mut self, at: usize, end: usize) {

@@ -71,7 +71,8 @@ impl Lab {
         self.settings_tx.send_replace(s);
     }
 
-    /// Starts `kind`: binds its sockets on 127.0.0.1 (ephemeral ports) and spawns its tasks.
+    /// Starts `kind`: binds its sockets on 127.0.0.1 (its fixed ports, see
+    /// [`ports`](super::ports)) and spawns its tasks.
     /// Starting a running generator does nothing. Its counters start again from zero.
     pub fn start(&mut self, kind: GeneratorKind) -> Result<(), String> {
         if self.is_running(kind) {
@@ -288,5 +289,48 @@ mod tests {
                     .stats
                     .recv_msgs
         );
+    }
+
+    /// Whether sent = received + lost + in flight in `g`'s counters.
+    fn adds_up(g: &GeneratorStats) -> bool {
+        g.sent_msgs == g.recv_msgs + g.lost + g.in_flight
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn udp_counters_add_up_at_30_percent_loss() {
+        let mut lab = Lab::new(Handle::current());
+        lab.set_settings(LabSettings {
+            rate_per_sec: 200,
+            loss_pct: 30.0,
+            ..LabSettings::default()
+        });
+        lab.start(GeneratorKind::UdpLossy).unwrap();
+        lab.start(GeneratorKind::UdpEcho).unwrap();
+        // Bounded: 2.5 s of traffic, looked at every 10 ms; each look must add up.
+        let t0 = tokio::time::Instant::now();
+        let (mut saw_in_flight, mut saw_lost) = (false, false);
+        while t0.elapsed() < Duration::from_millis(2500) {
+            for k in [GeneratorKind::UdpLossy, GeneratorKind::UdpEcho] {
+                let g = lab.stats(k);
+                assert!(adds_up(&g), "{k:?} while running: {g:?}");
+                if k == GeneratorKind::UdpLossy {
+                    saw_in_flight |= g.in_flight > 0 && g.lost > 0;
+                    saw_lost |= g.lost > 0;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            saw_lost && saw_in_flight,
+            "{:?}",
+            lab.stats(GeneratorKind::UdpLossy)
+        );
+        lab.shutdown().await;
+        let g = lab.stats(GeneratorKind::UdpLossy);
+        assert!(adds_up(&g) && g.in_flight == 0, "stopped: {g:?}");
+        let rate = g.lost as f64 / g.sent_msgs as f64;
+        assert!(g.sent_msgs > 200 && (0.2..0.4).contains(&rate), "{g:?}");
+        let e = lab.stats(GeneratorKind::UdpEcho);
+        assert!(adds_up(&e) && e.in_flight == 0 && e.lost == 0, "{e:?}");
     }
 }

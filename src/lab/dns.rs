@@ -16,6 +16,7 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
 use super::kit::{bind_udp, io_err, udp_client, Client, GenCtx, Group, Started, UdpAnswerer};
+use super::ports;
 use super::stats::{record_error, update};
 use crate::decode::dns::{read_name, type_name, Header};
 
@@ -185,7 +186,7 @@ pub fn parse_response(m: &[u8]) -> Result<DnsAnswer, String> {
 /// Binds the responder: 127.0.0.1:5353, else :53, else an ephemeral port. Returns the socket
 /// and a sentence saying where it is and whether packetlab will decode its traffic as DNS.
 pub fn bind_responder() -> io::Result<(StdUdpSocket, String)> {
-    for port in [5353u16, 53] {
+    for port in ports::DNS {
         if let Ok(s) = bind_udp(&format!("127.0.0.1:{port}")) {
             let why = if port == 53 {
                 "the DNS port"
@@ -217,6 +218,11 @@ pub(crate) fn start(ctx: GenCtx) -> Result<Started, String> {
     update(&ctx.stats, |s| {
         s.local = local;
         s.remote = Some(saddr);
+        s.server = if ports::DNS.contains(&saddr.port()) {
+            format!(":{}", saddr.port())
+        } else {
+            format!(":{} (5353 is taken, 53 needs root)", saddr.port())
+        };
         s.note = where_;
     });
     let mut g = Group::new(&ctx);
@@ -257,17 +263,21 @@ impl Client for Resolver {
         update(&ctx.stats, |s| {
             s.sent_msgs += 1;
             s.sent_bytes += q.len() as u64;
+            s.in_flight = 1;
         });
         // Wait for this query's response; a stale one (an earlier id) is read and skipped.
         let got = timeout(Duration::from_secs(1), async {
             loop {
                 let n = sock.recv(buf).await?;
-                update(&ctx.stats, |s| {
-                    s.recv_msgs += 1;
-                    s.recv_bytes += n as u64;
-                });
+                update(&ctx.stats, |s| s.recv_bytes += n as u64);
                 let r = parse_response(&buf[..n]);
                 if !matches!(&r, Ok(a) if a.id != id) {
+                    // Only this query's answer counts as received: a stale one's query was
+                    // counted lost, and sent = received + lost + in flight.
+                    update(&ctx.stats, |s| {
+                        s.recv_msgs += 1;
+                        s.in_flight = 0;
+                    });
                     return io::Result::Ok(r);
                 }
             }
@@ -281,9 +291,18 @@ impl Client for Resolver {
                 }
             }),
             Ok(Ok(Err(e))) => record_error(&ctx.stats, e),
-            Ok(Err(e)) => record_error(&ctx.stats, format!("receive: {e}")),
+            Ok(Err(e)) => {
+                update(&ctx.stats, |s| {
+                    s.lost += 1;
+                    s.in_flight = 0;
+                });
+                record_error(&ctx.stats, format!("receive: {e}"));
+            }
             Err(_) => {
-                update(&ctx.stats, |s| s.lost += 1);
+                update(&ctx.stats, |s| {
+                    s.lost += 1;
+                    s.in_flight = 0;
+                });
                 record_error(&ctx.stats, format!("no answer to {name} within 1 s"));
             }
         }

@@ -11,8 +11,10 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::kit::{
-    open_counted, tcp_server, with_timeout, Client, GenCtx, Group, Started, TcpAcceptor, IO_TIMEOUT,
+    open_counted, placed, tcp_server, with_timeout, Client, GenCtx, Group, Started, TcpAcceptor,
+    IO_TIMEOUT,
 };
+use super::ports;
 use super::stats::{count_sent, record_error, update};
 use super::tasks::Cancel;
 
@@ -20,10 +22,11 @@ use super::tasks::Cancel;
 pub const HTTP_BODY: &str = "hello from the packetlab lab\n";
 
 pub(crate) fn start(ctx: GenCtx) -> Result<Started, String> {
-    let (listener, saddr) = tcp_server("HTTP server")?;
+    let (listener, saddr, why) = tcp_server(ports::HTTP, "HTTP server")?;
     update(&ctx.stats, |s| {
         s.remote = Some(saddr);
-        s.note = format!("HTTP server listening on {saddr}");
+        s.server = placed(saddr, &why);
+        s.note = format!("HTTP server on {saddr}{why}");
     });
     let mut g = Group::new(&ctx);
     let served = Arc::new(AtomicU64::new(0));

@@ -1,6 +1,6 @@
 //! The generators by name: their keys, slugs, one-line descriptions and lessons.
 
-/// The generators, in the order of their keys `1`..`9`.
+/// The generators, in the order of their keys `1`..`9`, `a`, `b`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GeneratorKind {
     UdpEcho,
@@ -12,10 +12,12 @@ pub enum GeneratorKind {
     Dns,
     UdpLossy,
     TcpLossy,
+    SshLike,
+    PortScan,
 }
 
 impl GeneratorKind {
-    pub const ALL: [GeneratorKind; 9] = [
+    pub const ALL: [GeneratorKind; 11] = [
         GeneratorKind::UdpEcho,
         GeneratorKind::TcpEchoLong,
         GeneratorKind::TcpEchoShort,
@@ -25,6 +27,8 @@ impl GeneratorKind {
         GeneratorKind::Dns,
         GeneratorKind::UdpLossy,
         GeneratorKind::TcpLossy,
+        GeneratorKind::SshLike,
+        GeneratorKind::PortScan,
     ];
 
     /// A short name for lists and titles.
@@ -39,13 +43,17 @@ impl GeneratorKind {
             GeneratorKind::Dns => "DNS query",
             GeneratorKind::UdpLossy => "UDP over the lossy link",
             GeneratorKind::TcpLossy => "TCP over the lossy link",
+            GeneratorKind::SshLike => "SSH-like login",
+            GeneratorKind::PortScan => "Port scan",
         }
     }
 
-    /// The key that starts and stops it: `'1'`..`'9'` in [`GeneratorKind::ALL`] order.
+    /// The key that starts and stops it: `'1'`..`'9'`, `'a'`, `'b'` in [`GeneratorKind::ALL`]
+    /// order.
     pub fn key(self) -> char {
+        const KEYS: &[u8; 11] = b"123456789ab";
         let i = Self::ALL.iter().position(|k| *k == self).unwrap_or(0);
-        char::from(b'1' + i as u8)
+        char::from(KEYS[i])
     }
 
     /// The generator whose key is `c`.
@@ -54,7 +62,8 @@ impl GeneratorKind {
     }
 
     /// A stable lower-case name for files and command lines (the lab scenarios' `start:` line):
-    /// `udp-echo tcp-long tcp-short tcp-closed udp-closed http dns udp-lossy tcp-lossy`.
+    /// `udp-echo tcp-long tcp-short tcp-closed udp-closed http dns udp-lossy tcp-lossy ssh-like
+    /// port-scan`.
     pub fn slug(self) -> &'static str {
         match self {
             GeneratorKind::UdpEcho => "udp-echo",
@@ -66,6 +75,8 @@ impl GeneratorKind {
             GeneratorKind::Dns => "dns",
             GeneratorKind::UdpLossy => "udp-lossy",
             GeneratorKind::TcpLossy => "tcp-lossy",
+            GeneratorKind::SshLike => "ssh-like",
+            GeneratorKind::PortScan => "port-scan",
         }
     }
 
@@ -97,6 +108,12 @@ impl GeneratorKind {
             }
             GeneratorKind::TcpLossy => {
                 "user-space TCP through the same link: retransmits, delivers every byte in order"
+            }
+            GeneratorKind::SshLike => {
+                "connects to an SSH-like server, swaps version banners and a short login, closes"
+            }
+            GeneratorKind::PortScan => {
+                "one SYN to every port of a range per round: open ports accept, closed ones RST"
             }
         }
     }
@@ -150,8 +167,47 @@ impl GeneratorKind {
                 "The same link under TCP: a user-space TCP stack whose IP packets ride in the \
                  relay's datagrams. Lost segments and lost ACKs are retransmitted, duplicates \
                  dropped, reordered data put back in order: the receiver gets every byte, in \
-                 order, a little later. The retransmission counter shows the price."
+                 order, a little later. The retransmission counter shows the price. \
+                 packetlab decodes the client's datagrams (UDP port 7781) as the IP packets \
+                 they carry, so the sessions show that TCP session (to port 7080); the \
+                 server's side (UDP 7782) stays UDP, the link's output."
             }
+            GeneratorKind::SshLike => {
+                "A server on a fixed, well-known port is what a firewall rule names: SSH \
+                 listens on 22, this SSH-like one on 2222. Each login is a new TCP connection \
+                 (SYN, SYN-ACK, ACK), then the server's version banner \
+                 ('SSH-2.0-packetlab'), the client's, a few lines, and the close."
+            }
+            GeneratorKind::PortScan => {
+                "A port scanner asks every port of a range: a SYN to each. An open port \
+                 answers SYN-ACK (the scanner closes at once), a closed one RST, a firewalled \
+                 one that DROPs nothing at all. Here 7101, 7105 and 7110 of 7100-7119 listen."
+            }
+        }
+    }
+
+    /// Where its server listens when its fixed port ([`ports`](super::ports)) is free, as the
+    /// lab pane shows it before it starts: ":7777".
+    pub fn port_label(self) -> String {
+        use super::ports as p;
+        match self {
+            GeneratorKind::UdpEcho => format!(":{}", p::UDP_ECHO),
+            GeneratorKind::TcpEchoLong | GeneratorKind::TcpEchoShort => {
+                format!(":{}", p::TCP_ECHO)
+            }
+            GeneratorKind::TcpClosedPort | GeneratorKind::UdpClosedPort => {
+                format!(":{}", p::CLOSED)
+            }
+            GeneratorKind::HttpLike => format!(":{}", p::HTTP),
+            GeneratorKind::Dns => format!(":{}", p::DNS[0]),
+            GeneratorKind::UdpLossy => {
+                format!(":{} via :{}", p::UDP_LOSSY_SERVER, p::UDP_LOSSY_LINK)
+            }
+            GeneratorKind::TcpLossy => {
+                format!(":{} in UDP :{}", p::TCP_LOSSY_TCP, p::TCP_LOSSY_SERVER)
+            }
+            GeneratorKind::SshLike => format!(":{}", p::SSH_LIKE),
+            GeneratorKind::PortScan => format!(":{}-{}", p::SCAN_RANGE.0, p::SCAN_RANGE.1),
         }
     }
 

@@ -17,6 +17,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
+use super::ports::fixed_or_ephemeral;
 use super::seq::{parse_udp_message, udp_message, GapTracker};
 use super::settings::LabSettings;
 use super::stats::{read, update};
@@ -255,6 +256,18 @@ impl RelaySockets {
         front.set_nonblocking(true)?;
         back.set_nonblocking(true)?;
         Ok(RelaySockets { front, back })
+    }
+
+    /// Binds a relay in front of `server` whose front (where the client sends) is
+    /// 127.0.0.1:`front` when free, else an ephemeral port; the second is why it is not on
+    /// `front` (" (7779 is taken)"), or "".
+    pub fn bind_front(front: u16, server: SocketAddr) -> io::Result<(RelaySockets, String)> {
+        let (front, why) = fixed_or_ephemeral(front, |a| StdUdpSocket::bind(a))?;
+        let back = StdUdpSocket::bind("127.0.0.1:0")?;
+        back.connect(server)?;
+        front.set_nonblocking(true)?;
+        back.set_nonblocking(true)?;
+        Ok((RelaySockets { front, back }, why))
     }
 
     pub fn front_addr(&self) -> io::Result<SocketAddr> {

@@ -11,8 +11,11 @@
 //! (smoltcp, [`tcp_lossy`]) whose IP packets ride in the relay's datagrams, so its segments are
 //! really lost and really retransmitted without any root privilege.
 //!
-//! The layers, each file using only those above it: the shared values (`kind`, `settings`,
-//! `stats`, `tasks`, [`seq`]); the lossy link; the `kit` (pacing, sockets, the one client loop,
+//! Every server listens on a fixed port of its own, named once in [`ports`], so that rules and
+//! filters can name it.
+//!
+//! The layers, each file using only those above it: the shared values ([`ports`], `kind`,
+//! `settings`, `stats`, `tasks`, [`seq`]); the lossy link; the `kit` (pacing, sockets, the one client loop,
 //! the one server loop, the spawn wiring); one file per generator on the kit; [`generators`],
 //! the dispatch from kind to generator; and the `controller` with the [`Lab`]. This file only
 //! declares them and names what the rest of the program uses.
@@ -24,10 +27,13 @@ mod http;
 mod kind;
 mod kit;
 pub mod lossy;
+mod port_scan;
+pub mod ports;
 pub mod seq;
 mod settings;
 mod smol_stack;
 mod snapshot;
+mod ssh_like;
 mod stats;
 mod tasks;
 mod tcp_closed;

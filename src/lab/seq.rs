@@ -199,6 +199,35 @@ impl GapTracker {
     pub fn missing(&self) -> usize {
         self.missing.len()
     }
+
+    /// The number after the highest received (or declared lost by [`expire_unseen`]).
+    ///
+    /// [`expire_unseen`]: GapTracker::expire_unseen
+    pub fn next_expected(&self) -> u64 {
+        self.next
+    }
+
+    /// Declares lost every number below `upto` beyond the highest received: the sender's tail
+    /// that never came although it went out longer than the timeout ago (the receiver alone
+    /// cannot tell, it sees no gap). One arriving after all is late, as after [`expire`].
+    ///
+    /// [`expire`]: GapTracker::expire
+    pub fn expire_unseen(&mut self, upto: u64) {
+        if upto.saturating_sub(self.next) > MAX_GAP {
+            self.lost += upto - self.next;
+            self.next = upto;
+        }
+        while self.next < upto {
+            self.declare_lost(self.next);
+            self.next += 1;
+        }
+    }
+
+    /// Messages neither received nor lost when the sender has sent `sent`: skipped over but not
+    /// yet timed out, and the tail after the highest received.
+    pub fn in_flight(&self, sent: u64) -> u64 {
+        self.missing.len() as u64 + sent.saturating_sub(self.next)
+    }
 }
 
 /// The sender's view of numbered requests and their echoes: a request without its echo after

@@ -10,12 +10,19 @@ pub struct GeneratorStats {
     pub running: bool,
     pub sent_msgs: u64,
     pub sent_bytes: u64,
+    /// Messages received; for the UDP echo generators each distinct message once (a second
+    /// copy counts in `duplicates`), so that sent = received + lost + in flight.
     pub recv_msgs: u64,
     pub recv_bytes: u64,
     pub errors: u64,
     pub last_error: Option<String>,
-    /// Messages that never arrived (UDP; for TCP this stays 0 unless TCP itself failed).
+    /// Messages not answered (UDP echo) or not arrived (UDP over the lossy link) within
+    /// [`LOSS_TIMEOUT`](super::generators::LOSS_TIMEOUT), plus, once stopped, every one still
+    /// missing (for TCP this stays 0 unless TCP itself failed).
     pub lost: u64,
+    /// Messages sent less than the loss timeout ago and not answered (arrived) yet: neither
+    /// received nor lost. For UDP, sent = received + lost + in flight at every moment.
+    pub in_flight: u64,
     /// Messages that arrived after a later-numbered one.
     pub out_of_order: u64,
     /// Messages that arrived more than once.
@@ -27,6 +34,9 @@ pub struct GeneratorStats {
     pub connections: u64,
     pub local: Option<SocketAddr>,
     pub remote: Option<SocketAddr>,
+    /// Where its server listens, as the lab pane shows it: ":7777", or ":40123 (7777 is taken)"
+    /// when its fixed port ([`ports`](super::ports)) was taken; empty before it starts.
+    pub server: String,
     /// What happened last, in words, e.g. "connection refused (RST)".
     pub note: String,
 }

@@ -6,20 +6,36 @@ use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use super::kit::{io_err, Client, GenCtx, Group, Started, IO_TIMEOUT};
+use super::kit::{io_err, placed, Client, GenCtx, Group, Started, IO_TIMEOUT};
+use super::ports;
 use super::stats::{record_error, update};
 
-/// A 127.0.0.1 TCP port with no listener: bound then released at once.
+/// A 127.0.0.1 TCP port with no listener: [`ports::CLOSED`], or when something listens there,
+/// an ephemeral port bound then released at once.
 pub fn closed_tcp_port() -> io::Result<SocketAddr> {
+    if !ports::in_use(false, ports::CLOSED) {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], ports::CLOSED)));
+    }
     let l = StdTcpListener::bind("127.0.0.1:0")?;
     l.local_addr()
 }
 
+/// " (something listens on 9)" when the closed port is not [`ports::CLOSED`], else "".
+fn why_not_closed(addr: SocketAddr) -> String {
+    if addr.port() == ports::CLOSED {
+        String::new()
+    } else {
+        format!(" (something listens on {})", ports::CLOSED)
+    }
+}
+
 pub(crate) fn start(ctx: GenCtx) -> Result<Started, String> {
     let addr = closed_tcp_port().map_err(io_err("find a closed TCP port"))?;
+    let why = why_not_closed(addr);
     update(&ctx.stats, |s| {
         s.remote = Some(addr);
-        s.note = format!("connecting to {addr}, where nothing listens");
+        s.server = placed(addr, &why);
+        s.note = format!("connecting to {addr}{why}, where nothing listens");
     });
     Ok(Group::new(&ctx).client(Knocker { addr }))
 }

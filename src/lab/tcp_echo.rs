@@ -10,18 +10,20 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::kit::{
-    connect, current_payload, fmt_addr, open_counted, tcp_server, with_timeout, Client, GenCtx,
-    Group, Started, TcpAcceptor,
+    connect, current_payload, fmt_addr, open_counted, placed, tcp_server, with_timeout, Client,
+    GenCtx, Group, Started, TcpAcceptor,
 };
+use super::ports;
 use super::seq::tcp_message;
 use super::stats::{count_sent, record_error, update, Shared};
 use super::tasks::Cancel;
 
 pub(crate) fn start(ctx: GenCtx, short: bool) -> Result<Started, String> {
-    let (listener, saddr) = tcp_server("TCP echo server")?;
+    let (listener, saddr, why) = tcp_server(ports::TCP_ECHO, "TCP echo server")?;
     update(&ctx.stats, |s| {
         s.remote = Some(saddr);
-        s.note = format!("echo server listening on {saddr}");
+        s.server = placed(saddr, &why);
+        s.note = format!("TCP echo on {saddr}{why}");
     });
     let mut g = Group::new(&ctx);
     let acceptor = TcpAcceptor::new(listener, ctx.tasks.clone(), g.servers_signal(), echo_conn);

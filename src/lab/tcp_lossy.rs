@@ -11,6 +11,9 @@
 //! inspected, and one that starts below the highest sequence number already sent is a
 //! retransmission. The receiving application checks that it gets every message, in order,
 //! byte for byte.
+//!
+//! The two UDP ends are fixed ([`ports::TCP_LOSSY_CLIENT`] and [`ports::TCP_LOSSY_SERVER`]), the
+//! ports packetlab's decoder reads as a tunnel: it shows the TCP session inside, not UDP.
 
 use std::collections::VecDeque;
 use std::io;
@@ -24,9 +27,10 @@ use tokio::sync::watch;
 use tokio::time::{interval, sleep, Instant, Interval};
 
 use super::kit::{
-    bind_udp, current_payload, io_err, link_drain, Client, GenCtx, Group, Server, Started,
+    bind_udp, current_payload, io_err, link_drain, placed, Client, GenCtx, Group, Server, Started,
 };
 use super::lossy::{LinkStats, RelaySockets};
+use super::ports::{self, fixed_or_ephemeral};
 use super::seq::{tcp_message, Deframer, MAX_MESSAGE, TCP_HEADER};
 use super::settings::LabSettings;
 use super::smol_stack::{Stack, BUFFER};
@@ -39,7 +43,8 @@ pub use super::smol_stack::{RetransmitCounter, MTU};
 pub const CLIENT_IP: IpAddress = IpAddress::v4(10, 77, 0, 1);
 /// The server end's address on the virtual link.
 pub const SERVER_IP: IpAddress = IpAddress::v4(10, 77, 0, 2);
-pub const SERVER_PORT: u16 = 7;
+/// The TCP port of the smoltcp server, inside the tunnel.
+pub const SERVER_PORT: u16 = ports::TCP_LOSSY_TCP;
 const CLIENT_PORT_BASE: u16 = 49_152;
 /// The client stops queueing new messages when this much is waiting for the socket.
 const MAX_BACKLOG: usize = 256 * 1024;
@@ -56,21 +61,32 @@ pub enum Pace {
 /// Binds everything and spawns the three tasks (client stack, relay, server stack) with
 /// `tasks`; the client listens to `stop`, the relay and the server end with the client.
 pub(crate) fn spawn(ctx: &GenCtx, pace: Pace) -> io::Result<Started> {
-    let server_udp = bind_udp("127.0.0.1:0")?;
+    let (server_udp, server_why) = fixed_or_ephemeral(ports::TCP_LOSSY_SERVER, bind_udp)?;
     let server_addr = server_udp.local_addr()?;
     let relay = RelaySockets::bind(server_addr)?;
     let front = relay.front_addr()?;
     server_udp.connect(relay.back.local_addr()?)?;
-    let client_udp = bind_udp("127.0.0.1:0")?;
+    let (client_udp, client_why) = fixed_or_ephemeral(ports::TCP_LOSSY_CLIENT, bind_udp)?;
     client_udp.connect(front)?;
     let local = client_udp.local_addr().ok();
     let server_udp = UdpSocket::from_std(server_udp)?;
     let client_udp = UdpSocket::from_std(client_udp)?;
+    // Off the tunnel's ports, packetlab shows the datagrams as plain UDP: say so.
+    let plain = if server_why.is_empty() && client_why.is_empty() {
+        ""
+    } else {
+        ", shown as plain UDP"
+    };
     update(&ctx.stats, |s| {
         s.local = local;
         s.remote = Some(front);
+        s.server = format!(
+            ":{SERVER_PORT} in UDP {}{plain}",
+            placed(server_addr, &server_why)
+        );
         s.note = format!(
-            "smoltcp {CLIENT_IP} in UDP {} → lossy link {front} → smoltcp {SERVER_IP}:{SERVER_PORT} in UDP {server_addr}",
+            "smoltcp {CLIENT_IP} in UDP {}{client_why} → lossy link {front} → smoltcp \
+             {SERVER_IP}:{SERVER_PORT} in UDP {server_addr}{server_why}{plain}",
             local.map(|a| a.to_string()).unwrap_or_default()
         );
     });

@@ -8,23 +8,34 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
-use super::kit::{io_err, send_numbered, udp_client, Client, GenCtx, Group, Started};
+use super::kit::{io_err, placed, send_numbered, udp_client, Client, GenCtx, Group, Started};
+use super::ports;
 use super::stats::{record_error, update, Shared};
 
-/// A 127.0.0.1 UDP port with no socket: bound then released at once.
+/// A 127.0.0.1 UDP port with no socket: [`ports::CLOSED`], or when a socket holds it, an
+/// ephemeral port bound then released at once.
 pub fn closed_udp_port() -> io::Result<SocketAddr> {
+    if !ports::in_use(true, ports::CLOSED) {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], ports::CLOSED)));
+    }
     let s = StdUdpSocket::bind("127.0.0.1:0")?;
     s.local_addr()
 }
 
 pub(crate) fn start(ctx: GenCtx) -> Result<Started, String> {
     let addr = closed_udp_port().map_err(io_err("find a closed UDP port"))?;
+    let why = if addr.port() == ports::CLOSED {
+        String::new()
+    } else {
+        format!(" (something listens on {})", ports::CLOSED)
+    };
     // Connected: only a connected UDP socket is told about the ICMP error.
     let (sock, local) = udp_client(addr, "UDP client")?;
     update(&ctx.stats, |s| {
         s.local = local;
         s.remote = Some(addr);
-        s.note = format!("sending to {addr}, where nothing listens");
+        s.server = placed(addr, &why);
+        s.note = format!("sending to {addr}{why}, where nothing listens");
     });
     Ok(Group::new(&ctx).client(Prober {
         sock,

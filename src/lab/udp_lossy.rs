@@ -1,6 +1,7 @@
 //! UDP over the lossy link: the client sends numbered datagrams through the relay, and the
 //! receiving end counts what the link did to them (gaps, late arrivals, duplicates).
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,26 +10,39 @@ use tokio::sync::watch;
 use tokio::time::{interval, sleep, Instant, Interval};
 
 use super::kit::{
-    fmt_addr, io_err, link_drain, send_numbered, udp_client, udp_server, Client, GenCtx, Group,
-    Server, Started, LOSS_TIMEOUT,
+    current_payload, fmt_addr, io_err, link_drain, placed, udp_client, udp_server, Client, GenCtx,
+    Group, Server, Started, LOSS_TIMEOUT,
 };
 use super::lossy::{LinkStats, RelaySockets, UdpReceiver};
+use super::ports;
+use super::seq::udp_message;
 use super::settings::LabSettings;
 use super::stats::{read, record_error, update, Shared};
 
+/// When each message went, oldest first, for the receiver to tell an unanswered tail from one
+/// still in flight (it sees no gap after the last arrival).
+type SendLog = Arc<Mutex<VecDeque<(u64, Instant)>>>;
+
 pub(crate) fn start(ctx: GenCtx) -> Result<Started, String> {
-    let (rx, rx_addr) = udp_server("UDP server")?;
-    let relay = RelaySockets::bind(rx_addr).map_err(io_err("bind lossy link"))?;
+    let (rx, rx_addr, rx_why) = udp_server(ports::UDP_LOSSY_SERVER, "UDP server")?;
+    let (relay, link_why) = RelaySockets::bind_front(ports::UDP_LOSSY_LINK, rx_addr)
+        .map_err(io_err("bind lossy link"))?;
     let front = relay.front_addr().map_err(io_err("lossy link"))?;
     let (sock, local) = udp_client(front, "UDP client")?;
     update(&ctx.stats, |s| {
         s.local = local;
         s.remote = Some(front);
+        s.server = format!(
+            "{} via {}",
+            placed(rx_addr, &rx_why),
+            placed(front, &link_why)
+        );
         s.note = format!(
-            "client {} → lossy link {front} → server {rx_addr}",
+            "client {} → lossy link {front}{link_why} → server {rx_addr}{rx_why}",
             fmt_addr(local)
         );
     });
+    let log = SendLog::default();
     let mut g = Group::new(&ctx);
     let link = g.lossy_link(relay);
     g.serve(Receiver {
@@ -36,25 +50,54 @@ pub(crate) fn start(ctx: GenCtx) -> Result<Started, String> {
         stats: ctx.stats.clone(),
         settings: ctx.settings.clone(),
         link,
+        log: log.clone(),
         r: UdpReceiver::default(),
         buf: vec![0u8; 65_536],
         tick: interval(Duration::from_millis(100)),
     });
-    Ok(g.client(Sender { sock, seq: 0 }))
+    Ok(g.client(Sender { sock, seq: 0, log }))
 }
 
 /// Sends and counts; it hears nothing back (the receiver counts what arrives).
 struct Sender {
     sock: UdpSocket,
     seq: u64,
+    log: SendLog,
 }
 
 impl Client for Sender {
     type Arrival = std::convert::Infallible;
 
     async fn tick(&mut self, ctx: &GenCtx) {
-        if let Err(e) = send_numbered(&self.sock, &mut self.seq, ctx).await {
-            record_error(&ctx.stats, format!("send: {e}"));
+        let seq = self.seq;
+        let m = udp_message(seq, current_payload(&ctx.settings));
+        let n = m.len() as u64;
+        // Counted (sent and in flight, in one step) before it goes: the receiver may count its
+        // arrival before this task runs again.
+        update(&ctx.stats, |s| {
+            s.sent_msgs += 1;
+            s.sent_bytes += n;
+            s.in_flight += 1;
+        });
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back((seq, Instant::now()));
+        match self.sock.send(&m).await {
+            Ok(_) => self.seq += 1,
+            Err(e) => {
+                // It did not go (and cannot have arrived): uncounted, its number used again.
+                self.log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pop_back();
+                update(&ctx.stats, |s| {
+                    s.sent_msgs -= 1;
+                    s.sent_bytes -= n;
+                    s.in_flight = s.in_flight.saturating_sub(1);
+                });
+                record_error(&ctx.stats, format!("send: {e}"));
+            }
         }
     }
 
@@ -69,6 +112,7 @@ struct Receiver {
     stats: Shared,
     settings: watch::Receiver<LabSettings>,
     link: Arc<Mutex<LinkStats>>,
+    log: SendLog,
     r: UdpReceiver,
     buf: Vec<u8>,
     /// When to give up on the datagrams the link has not delivered.
@@ -85,9 +129,12 @@ impl Receiver {
         let l = read(&self.link);
         let r = &self.r;
         update(&self.stats, |s| {
-            s.recv_msgs = r.msgs;
+            // Distinct messages, so that sent = received + lost + in flight (copies the link
+            // made count as duplicates).
+            s.recv_msgs = r.tracker.unique;
             s.recv_bytes = r.bytes;
             s.lost = r.tracker.lost;
+            s.in_flight = r.tracker.in_flight(s.sent_msgs);
             s.out_of_order = r.tracker.out_of_order;
             s.duplicates = r.tracker.duplicates;
             s.note = l.summary();
@@ -115,7 +162,22 @@ impl Server for Receiver {
             Event::Datagram(Err(_)) => {}
             Event::Tick => {
                 let wait = LOSS_TIMEOUT + link_drain(&self.settings);
-                self.r.tracker.expire(Instant::now(), wait);
+                let now = Instant::now();
+                self.r.tracker.expire(now, wait);
+                let mut upto = None;
+                {
+                    let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+                    while let Some(&(seq, at)) = log.front() {
+                        if now.duration_since(at) < wait {
+                            break;
+                        }
+                        upto = Some(seq + 1);
+                        log.pop_front();
+                    }
+                }
+                if let Some(upto) = upto {
+                    self.r.tracker.expire_unseen(upto);
+                }
                 self.publish();
             }
         }

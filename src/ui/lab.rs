@@ -87,19 +87,33 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             } else {
                 Style::new()
             };
-            let losses = if st.lost + st.out_of_order + st.duplicates + st.retransmissions > 0 {
-                format!(
-                    "lost {} ooo {} dup {} retx {}",
-                    st.lost, st.out_of_order, st.duplicates, st.retransmissions
-                )
-            } else {
-                String::new()
-            };
+            // "lost" = not answered within the loss timeout, "in flight" = sent less than that
+            // ago: with "Received" they add up to "Sent" (the header says so).
+            let mut parts = Vec::new();
+            if st.lost + st.in_flight > 0 {
+                parts.push(format!("lost {}, {} in flight", st.lost, st.in_flight));
+            }
+            for (n, what) in [
+                (st.out_of_order, "ooo"),
+                (st.duplicates, "dup"),
+                (st.retransmissions, "retx"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{what} {n}"));
+                }
+            }
+            let losses = parts.join(" ");
             let note = if st.note.is_empty() {
                 k.describe().to_string()
             } else {
                 st.note.clone()
             };
+            let port = if st.server.is_empty() {
+                k.port_label()
+            } else {
+                st.server.clone()
+            };
+            let note = format!("→ {port}  {note}");
             Row::new(vec![
                 Cell::from(format!("{on} {}", k.name())),
                 Cell::from(format!("{} / {}", st.sent_msgs, human_bytes(st.sent_bytes))),
@@ -127,7 +141,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         "Generator",
         "Sent",
         "Received",
-        "Loss / order",
+        "Lost >1s, in flight, order",
         "Err",
         "Note",
     ])

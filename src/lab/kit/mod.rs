@@ -23,7 +23,7 @@ pub(crate) use ctx::{GenCtx, Started};
 pub(crate) use group::{link_drain, Group};
 pub use net::IO_TIMEOUT;
 pub(crate) use net::{
-    bind_udp, connect, fmt_addr, io_err, open_counted, tcp_server, udp_client, udp_server,
+    bind_udp, connect, fmt_addr, io_err, open_counted, placed, tcp_server, udp_client, udp_server,
     with_timeout,
 };
 pub(crate) use pace::current_payload;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::time::timeout;
 
+use crate::lab::ports::fixed_or_ephemeral;
 use crate::lab::stats::{record_error, update, Shared};
 
 /// Connect, read and write deadline of the TCP clients.
@@ -24,12 +25,21 @@ pub(crate) fn bind_udp(addr: &str) -> io::Result<StdUdpSocket> {
     Ok(s)
 }
 
-/// A server's UDP socket on an ephemeral 127.0.0.1 port, and that port. Must be called inside
-/// a tokio runtime.
-pub(crate) fn udp_server(what: &'static str) -> Result<(UdpSocket, SocketAddr), String> {
-    let s = bind_udp("127.0.0.1:0").map_err(|e| format!("bind {what}: {e}"))?;
+/// Where a server listens, as the lab pane shows it: ":7777", or ":40123 (7777 is taken)".
+pub(crate) fn placed(addr: SocketAddr, why: &str) -> String {
+    format!(":{}{why}", addr.port())
+}
+
+/// A server's UDP socket on 127.0.0.1:`port` (an ephemeral port if it is taken), its address,
+/// and why it is not on `port` (see [`fixed_or_ephemeral`]). Must be called inside a tokio
+/// runtime.
+pub(crate) fn udp_server(
+    port: u16,
+    what: &'static str,
+) -> Result<(UdpSocket, SocketAddr, String), String> {
+    let (s, why) = fixed_or_ephemeral(port, bind_udp).map_err(|e| format!("bind {what}: {e}"))?;
     let addr = s.local_addr().map_err(io_err(what))?;
-    Ok((UdpSocket::from_std(s).map_err(io_err(what))?, addr))
+    Ok((UdpSocket::from_std(s).map_err(io_err(what))?, addr, why))
 }
 
 /// A client's UDP socket, connected to `to` so that it hears only its server (and the ICMP
@@ -44,17 +54,23 @@ pub(crate) fn udp_client(
     Ok((UdpSocket::from_std(s).map_err(io_err(what))?, local))
 }
 
-/// A server's TCP listener on an ephemeral 127.0.0.1 port, and that port. Must be called
-/// inside a tokio runtime.
-pub(crate) fn tcp_server(what: &'static str) -> Result<(TcpListener, SocketAddr), String> {
-    let bind = || {
-        let l = StdTcpListener::bind("127.0.0.1:0")?;
-        l.set_nonblocking(true)?;
-        TcpListener::from_std(l)
-    };
-    let l = bind().map_err(|e| format!("bind {what}: {e}"))?;
+fn bind_tcp(addr: &str) -> io::Result<StdTcpListener> {
+    let l = StdTcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// A server's TCP listener on 127.0.0.1:`port` (an ephemeral port if it is taken), its address,
+/// and why it is not on `port` (see [`fixed_or_ephemeral`]). Must be called inside a tokio
+/// runtime.
+pub(crate) fn tcp_server(
+    port: u16,
+    what: &'static str,
+) -> Result<(TcpListener, SocketAddr, String), String> {
+    let (l, why) = fixed_or_ephemeral(port, bind_tcp).map_err(|e| format!("bind {what}: {e}"))?;
+    let l = TcpListener::from_std(l).map_err(io_err(what))?;
     let addr = l.local_addr().map_err(io_err(what))?;
-    Ok((l, addr))
+    Ok((l, addr, why))
 }
 
 /// A TCP connection to `addr` within [`IO_TIMEOUT`], without Nagle's delay (every message goes
