@@ -207,8 +207,8 @@ fn session_detail_charts_each_direction() {
     for want in [
         "A → B",
         "B → A",
-        "bytes/s, its last 17 s",
-        "+0s",
+        "bytes/s, its last 16 s",
+        "+1s",
         "+16s",
         "2.5 kB/s",
     ] {

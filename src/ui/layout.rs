@@ -121,7 +121,7 @@ pub fn layout(area: Rect, app: &App) -> Areas {
 }
 
 /// Rows the lab pane takes: one line while it is idle and not focused; while generators run,
-/// a row for each of them; focused, all of them (as many as a third of the screen allows).
+/// a row for each of them; focused, all of them (as many as half the screen allows).
 fn lab_height(app: &App, main_h: u16) -> u16 {
     let Some(lab) = &app.lab else { return 0 };
     let running = lab.generators.iter().filter(|g| g.stats.running).count() as u16;
@@ -134,7 +134,9 @@ fn lab_height(app: &App, main_h: u16) -> u16 {
     } else {
         return 1;
     };
-    want.min((main_h / 3).max(chrome + 1)).min(main_h)
+    // Focused, it may take half the screen (the person is looking at it); otherwise a third.
+    let share = if app.focus == Focus::Lab { 2 } else { 3 };
+    want.min((main_h / share).max(chrome + 1)).min(main_h)
 }
 
 /// The smallest screen packetlab draws its panes on; below it says so instead.
