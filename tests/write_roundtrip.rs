@@ -173,7 +173,7 @@ fn multi_interface_pcapng_keeps_interface_names() {
 fn same_interfaces_after_writing(file: &Path, out: &Path) {
     let st = Command::new(common::bin())
         .arg("-r")
-        .arg(&file)
+        .arg(file)
         .args(["--print", "stats", "-w"])
         .arg(out)
         .stdout(Stdio::null())
