@@ -75,8 +75,7 @@ fn demo_is_small_varied_and_watchable() {
 
 #[test]
 fn demo_decodes_as_tshark_decodes_it() {
-    if !common::have_tool("tshark") {
-        common::require_or_skip("tshark not installed");
+    if !common::require_tshark() {
         return;
     }
     let conf = tempfile::tempdir().unwrap();

@@ -53,22 +53,28 @@ fn run(args: &[&str]) -> Vec<Value> {
 
 #[test]
 fn follow_equals_tshark_follow_raw() {
-    let Some(dir) = common::captures_dir() else {
-        return;
-    };
-    if !common::have_tool("tshark") {
-        common::require_or_skip("tshark is not installed");
+    if !common::require_tshark() {
         return;
     }
-    let mut compared = 0;
-    for name in [
+    // Every file of the project's corpus, and these of ../shared/captures when it is there.
+    let shared = [
         "print-flags.pcap",
         "dns_tcp.pcap",
         "ssh.pcap",
         "bgp-4byte-asn.pcap",
         "pptp.pcap",
-    ] {
-        let file = dir.join(name);
+    ];
+    let files: Vec<_> = common::all_capture_files()
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            p.parent() == Some(common::own_corpus().as_path()) || shared.contains(&name.as_ref())
+        })
+        .collect();
+    let mut compared = 0;
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let file = file.clone();
         let f = file.to_str().unwrap();
         let sessions: Vec<Value> = run(&["-r", f, "--print", "sessions", "--format", "json"])
             .into_iter()
@@ -77,8 +83,13 @@ fn follow_equals_tshark_follow_raw() {
         // tshark numbers TCP streams in the order they start, as packetlab's TCP sessions are.
         for (stream, s) in sessions.iter().enumerate() {
             let (n0, n1, t_ab, t_ba) = tshark_follow(&file, stream);
-            let a = format!("{}:{}", s["a_addr"].as_str().unwrap(), s["a_port"]);
-            let b = format!("{}:{}", s["b_addr"].as_str().unwrap(), s["b_port"]);
+            // tshark writes an IPv6 endpoint as [addr]:port
+            let ep = |addr: &str, port: &Value| match addr.contains(':') {
+                true => format!("[{addr}]:{port}"),
+                false => format!("{addr}:{port}"),
+            };
+            let a = ep(s["a_addr"].as_str().unwrap(), &s["a_port"]);
+            let b = ep(s["b_addr"].as_str().unwrap(), &s["b_port"]);
             let (want_ab, want_ba) = if (n0.as_str(), n1.as_str()) == (a.as_str(), b.as_str()) {
                 (t_ab, t_ba)
             } else {
