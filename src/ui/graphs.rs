@@ -70,14 +70,12 @@ fn throughput_chart(f: &mut Frame, area: Rect, app: &App) {
     // x is seconds since the first packet, so the axis says where in the capture this is.
     let start = head - (n as i64 - 1) - first;
     let points: Vec<Vec<(f64, f64)>> = series.iter().map(|s| points(s, start)).collect();
-    let legend: Vec<LegendItem> = (0..FAMILIES.len())
-        .map(|i| LegendItem {
-            name: FAMILIES[i].to_string(),
-            colour: theme::FAMILY_COLOURS[i],
-            mark: theme::FAMILY_MARKS[i],
-            peak: series[i].iter().copied().max().unwrap_or(0),
-        })
-        .collect();
+    let legend = legend_items(
+        &FAMILIES,
+        &theme::FAMILY_COLOURS,
+        &theme::FAMILY_MARKS,
+        &series,
+    );
     let total: u64 = series.iter().flatten().sum();
     let mut title = format!("Throughput by protocol, last {n} s, {}", human_bytes(total));
     let note = "; time is since the first packet";
@@ -115,6 +113,27 @@ struct LegendItem {
     colour: ratatui::style::Color,
     mark: char,
     peak: u64,
+}
+
+/// A legend entry per line: its name, colour, mark and the peak of its series.
+fn legend_items(
+    names: &[&str],
+    colours: &[ratatui::style::Color],
+    marks: &[char],
+    series: &[Vec<u64>],
+) -> Vec<LegendItem> {
+    names
+        .iter()
+        .zip(colours)
+        .zip(marks)
+        .zip(series)
+        .map(|(((name, colour), mark), s)| LegendItem {
+            name: name.to_string(),
+            colour: *colour,
+            mark: *mark,
+            peak: s.iter().copied().max().unwrap_or(0),
+        })
+        .collect()
 }
 
 /// The legend: each line's swatch (its mark when there are no colours), name and peak; the
@@ -392,14 +411,7 @@ pub fn session_rate(f: &mut Frame, area: Rect, s: &Session, no_color: bool) {
     }
     let start = head - (n as i64 - 1) - first;
     let points: Vec<Vec<(f64, f64)>> = series.iter().map(|s| points(s, start)).collect();
-    let legend: Vec<LegendItem> = (0..2)
-        .map(|i| LegendItem {
-            name: names[i].to_string(),
-            colour: theme::DIR_COLOURS[i],
-            mark: theme::DIR_MARKS[i],
-            peak: series[i].iter().copied().max().unwrap_or(0),
-        })
-        .collect();
+    let legend = legend_items(&names, &theme::DIR_COLOURS, &theme::DIR_MARKS, &series);
     let [legend_area, plot] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
     let mut line = legend_line(&legend, legend_area.width.saturating_sub(20), no_color);
