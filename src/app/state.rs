@@ -226,6 +226,8 @@ pub struct PaneRows {
     pub firewall: usize,
     pub detail: usize,
     pub hex: usize,
+    /// Bytes each hex row shows (16, or fewer on a narrow pane).
+    pub hex_row_bytes: usize,
 }
 
 /// Packets per second over the last second or so, for the status bar.
@@ -334,6 +336,8 @@ pub struct App {
     /// Rows the detail pane has on screen.
     pub detail_rows: usize,
     pub hex_rows: usize,
+    /// Bytes per row of the hex view on this screen.
+    pub hex_row_bytes: usize,
     pub rate: RateMeter,
     pub channel_drops: u64,
     pub kernel_drops: u64,
@@ -387,6 +391,7 @@ impl App {
             list_rows: 20,
             detail_rows: 10,
             hex_rows: 10,
+            hex_row_bytes: 16,
             rate: RateMeter::new(),
             channel_drops: 0,
             kernel_drops: 0,
@@ -638,6 +643,7 @@ impl App {
         self.firewall.visible_rows = rows.firewall;
         self.detail_rows = rows.detail;
         self.hex_rows = rows.hex;
+        self.hex_row_bytes = rows.hex_row_bytes;
     }
 
     /// The interface picker opens on the interfaces the loop listed (`Effect::ListInterfaces`).

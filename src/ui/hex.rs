@@ -51,20 +51,22 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             Style::new()
         }
     };
+    let n = super::layout::hex_row_bytes(area.width.saturating_sub(2));
+    let gap = if n == 16 { "  " } else { " " };
     let lines: Vec<Line> = data
-        .chunks(16)
+        .chunks(n)
         .enumerate()
         .skip(d.hex_scroll)
         .take(rows)
         .map(|(row, chunk)| {
-            let base = row * 16;
-            let mut spans = vec![Span::styled(format!("{base:04x}  "), theme::DIM)];
+            let base = row * n;
+            let mut spans = vec![Span::styled(format!("{base:04x}{gap}"), theme::DIM)];
             for (j, b) in chunk.iter().enumerate() {
                 spans.push(Span::styled(format!("{b:02x}"), style_of(base + j)));
-                spans.push(Span::raw(if j == 7 { "  " } else { " " }));
+                spans.push(Span::raw(if j == 7 && n == 16 { "  " } else { " " }));
             }
-            for j in chunk.len()..16 {
-                spans.push(Span::raw(if j == 7 { "    " } else { "   " }));
+            for j in chunk.len()..n {
+                spans.push(Span::raw(if j == 7 && n == 16 { "    " } else { "   " }));
             }
             spans.push(Span::raw(" "));
             // Only printable ASCII reaches the screen; everything else is a dot.

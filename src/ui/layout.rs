@@ -181,6 +181,9 @@ pub fn rows(area: Rect, app: &App) -> PaneRows {
             .max(1),
         detail: a.detail.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1),
         hex: a.hex.map(|r| inner_rows(r, 0)).unwrap_or(10).max(1),
+        hex_row_bytes: a
+            .hex
+            .map_or(16, |r| hex_row_bytes(r.width.saturating_sub(2))),
     }
 }
 
@@ -202,4 +205,14 @@ pub fn pane_at(area: Rect, app: &App, x: u16, y: u16) -> Option<(Focus, u16)> {
         r.filter(|r| r.contains(at))
             .map(|r| (p, y.saturating_sub(r.y + 2)))
     })
+}
+
+/// Bytes a hex row shows in `width` columns: 16 (`0000  xx … xx  xx … xx  text`), else 8 or 4
+/// with a one-space gap, so that no row is cut at the pane's edge.
+pub fn hex_row_bytes(width: u16) -> usize {
+    match width {
+        73.. => 16,
+        38.. => 8,
+        _ => 4,
+    }
 }

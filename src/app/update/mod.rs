@@ -327,7 +327,7 @@ impl App {
                 let rows = self.hex_rows.max(1);
                 let len = self.selected_packet_len();
                 if let Some(d) = self.detail.as_mut() {
-                    let max = len.div_ceil(16).saturating_sub(rows);
+                    let max = len.div_ceil(self.hex_row_bytes.max(1)).saturating_sub(rows);
                     d.hex_scroll = (d.hex_scroll as i64 + delta).clamp(0, max as i64) as usize;
                 }
             }
