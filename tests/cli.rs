@@ -332,3 +332,50 @@ fn a_word_nft_does_not_know_is_a_syntax_error_with_a_suggestion() {
         "{out}"
     );
 }
+
+#[test]
+fn config_errors_name_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[defaults]\nrules = \"~/no-such-fw.nft\"\n").unwrap();
+    let c = cfg.to_str().unwrap();
+    let (code, _, err) = run(&["--config", c, "--list-interfaces"]);
+    assert_eq!(code, 2, "{err}");
+    let home = std::env::var("HOME").unwrap();
+    assert!(
+        err.contains(&format!(
+            "packetlab: {c}: rules = \"~/no-such-fw.nft\": {home}/no-such-fw.nft: No such file"
+        )),
+        "{err}"
+    );
+    // A rules file with a syntax error: the config is named too.
+    let fw = dir.path().join("fw.nft");
+    std::fs::write(&fw, "table inet f {\n  chain c {\n    acept\n  }\n}\n").unwrap();
+    std::fs::write(&cfg, format!("[defaults]\nrules = \"{}\"\n", fw.display())).unwrap();
+    let (code, _, err) = run(&["--config", c, "--list-interfaces"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{c}: rules = \"{}\": {}:3:5: unknown word 'acept'",
+            fw.display(),
+            fw.display()
+        )),
+        "{err}"
+    );
+    // The command line's --rules wins, and the config's path is not looked at.
+    let good = dir.path().join("good.nft");
+    std::fs::write(&good, "table inet f {\n  chain c {\n    accept\n  }\n}\n").unwrap();
+    let (code, _, err) = run(&["--config", c, "--rules", good.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 0, "{err}");
+    // A --config that does not exist is an error, not silently the defaults.
+    let missing = dir.path().join("nope.toml");
+    let (code, _, err) = run(&["--config", missing.to_str().unwrap(), "--list-interfaces"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "packetlab: --config {}: No such file",
+            missing.display()
+        )),
+        "{err}"
+    );
+}
