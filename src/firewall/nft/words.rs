@@ -3,6 +3,8 @@
 //! simulate stays "unsupported". The lists are nft's (nft(8), `src/parser_bison.y`), wider
 //! than what packetlab reads.
 
+use crate::firewall::syntax::suggest;
+
 /// What may begin a statement: statement keywords and the first word of every expression.
 pub(super) const FIRST: &[&str] = &[
     // Verdicts and statements.
@@ -247,53 +249,12 @@ pub(super) fn is_keyword_like(w: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// The candidate closest to `w` by edit distance, when close enough to be the likely intent.
-pub fn suggest<'a>(w: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = match w.chars().count() {
-        0..=2 => 1,
-        3..=5 => 2,
-        _ => 3,
-    };
-    candidates
-        .into_iter()
-        .map(|c| (distance(w, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
 /// `unknown word 'W'`, with the suggestion when one is close.
-pub fn unknown_word<'a>(w: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(super) fn unknown_word<'a>(w: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     match suggest(w, candidates) {
         Some(s) => format!("unknown word '{w}' (did you mean '{s}'?)"),
         None => format!("unknown word '{w}'"),
     }
-}
-
-/// Levenshtein distance, an adjacent swap counting one (the commonest typo).
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -312,6 +273,6 @@ mod tests {
             Some("saddr")
         );
         assert_eq!(suggest("xyzzyq", FIRST.iter().copied()), None);
-        assert_eq!(distance("dorp", "drop"), 1);
+        assert_eq!(suggest("dorp", ["drop", "accept"]), Some("drop"));
     }
 }
