@@ -14,7 +14,7 @@
 //! no_color = true         # as NO_COLOR
 //! columns = ["No.", "Source", "Destination", "Info"]   # the packet list's columns
 //!
-//! [keys]                  # action = "key" (one character), added to the built-in keys
+//! [keys]                  # action = "key" (one character), replacing the action's built-in key
 //! quit = "Q"
 //! explain = "?"
 //!
@@ -42,15 +42,49 @@ fn from_command_line(m: &ArgMatches, id: &str) -> bool {
     m.value_source(id) == Some(ValueSource::CommandLine)
 }
 
+/// Reads the config file at `path` (`explicit`: named by `--config`) into `cli`: the warnings,
+/// or the error that stops packetlab (exit 2): a `--config` file that does not exist, or a
+/// `rules` file the config names that cannot be loaded, said with the config's file and line
+/// so the person knows where the path came from.
+pub fn load(
+    cli: &mut Cli,
+    m: &ArgMatches,
+    path: &Path,
+    explicit: bool,
+) -> Result<Vec<String>, String> {
+    let name = path.display().to_string();
+    if explicit {
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(format!("--config {name}: {e}"));
+        }
+    }
+    let (warn, rules) = apply_file(cli, m, path);
+    if let (Some(written), Some(p)) = (rules, cli.rules.as_ref()) {
+        let none = p.as_os_str() == "none" || cli.no_rules;
+        if !none {
+            if let Err(e) = crate::firewall::Firewall::load(p, Default::default()) {
+                return Err(format!("{name}: rules = \"{written}\": {e}"));
+            }
+        }
+    }
+    Ok(warn)
+}
+
 /// Applies the file at `path` to `cli` where the command line did not set the value. Returns
 /// the warnings (unknown keys, bad values), each naming the file and the key.
 pub fn apply(cli: &mut Cli, m: &ArgMatches, path: &Path) -> Vec<String> {
+    apply_file(cli, m, path).0
+}
+
+/// `apply`, and the `rules` value as written in the file when it is the one in use.
+fn apply_file(cli: &mut Cli, m: &ArgMatches, path: &Path) -> (Vec<String>, Option<String>) {
     let mut warn = Vec::new();
+    let mut rules_written = None;
     let name = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return warn,
-        Err(e) => return vec![format!("{name}: {e}; using the defaults")],
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (warn, None),
+        Err(e) => return (vec![format!("{name}: {e}; using the defaults")], None),
     };
     let table: toml::Table = match text.parse() {
         Ok(t) => t,
@@ -60,7 +94,10 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches, path: &Path) -> Vec<String> {
                 .span()
                 .map(|s| text[..s.start].lines().count().max(1))
                 .unwrap_or(0);
-            return vec![format!("{name}:{line}: {msg}; using the defaults")];
+            return (
+                vec![format!("{name}:{line}: {msg}; using the defaults")],
+                None,
+            );
         }
     };
     let mut unknown = Vec::new();
@@ -108,6 +145,7 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches, path: &Path) -> Vec<String> {
                     Some(p) => {
                         if cli.rules.is_none() {
                             cli.rules = Some(expand_home(p));
+                            rules_written = Some(p.to_string());
                         }
                     }
                     None => bad(&key, "a file path"),
@@ -175,7 +213,7 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches, path: &Path) -> Vec<String> {
     if let Some(t) = theme {
         crate::ui::theme::set(t);
     }
-    warn
+    (warn, rules_written)
 }
 
 /// The packet list's column names.

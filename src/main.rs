@@ -11,8 +11,15 @@ fn main() -> color_eyre::Result<()> {
     let matches = <packetlab::cli::Cli as clap::CommandFactory>::command().get_matches();
     let mut cli = <packetlab::cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches)?;
     // Command line > config file > built-in defaults.
+    let explicit = cli.config.is_some();
     if let Some(path) = cli.config.clone().or_else(packetlab::config::default_path) {
-        cli.config_warnings = packetlab::config::apply(&mut cli, &matches, &path);
+        match packetlab::config::load(&mut cli, &matches, &path, explicit) {
+            Ok(w) => cli.config_warnings = w,
+            Err(e) => {
+                eprintln!("packetlab: {e}");
+                std::process::exit(2);
+            }
+        }
     }
     for w in &cli.config_warnings {
         eprintln!("packetlab: warning: {w}");

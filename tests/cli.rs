@@ -281,3 +281,101 @@ fn config_theme_keys_and_columns_are_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn a_word_nft_does_not_know_is_a_syntax_error_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.nft");
+    std::fs::write(
+        &typo,
+        "table inet f {\n  chain input {\n    type filter hook input priority 0;\n    tcp dport 22 acept\n  }\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["--rules", typo.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("typo.nft:4:18: unknown word 'acept' (did you mean 'accept'?)"),
+        "{err}"
+    );
+    // `--print` refuses it too instead of judging with a rule that never matches.
+    let (code, _, err) = run(&[
+        "--rules",
+        typo.to_str().unwrap(),
+        "-r",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.pcapng"),
+        "--print",
+        "rules",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("typo.nft:4:18: unknown word 'acept'"), "{err}");
+    std::fs::write(
+        &typo,
+        "table inet f {\n  chain input {\n    tcp dpot 22 accept\n  }\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["--rules", typo.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("typo.nft:3:9: unknown word 'dpot' (did you mean 'dport'?)"),
+        "{err}"
+    );
+    // Valid nft packetlab does not simulate: still loads, exit 1.
+    std::fs::write(
+        &typo,
+        "table inet f {\n  chain input {\n    tcp dport 22 ip dscp cs1 accept\n  }\n}\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&["--rules", typo.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("typo.nft:3:18: unsupported: 'ip dscp'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn config_errors_name_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[defaults]\nrules = \"~/no-such-fw.nft\"\n").unwrap();
+    let c = cfg.to_str().unwrap();
+    let (code, _, err) = run(&["--config", c, "--list-interfaces"]);
+    assert_eq!(code, 2, "{err}");
+    let home = std::env::var("HOME").unwrap();
+    assert!(
+        err.contains(&format!(
+            "packetlab: {c}: rules = \"~/no-such-fw.nft\": {home}/no-such-fw.nft: No such file"
+        )),
+        "{err}"
+    );
+    // A rules file with a syntax error: the config is named too.
+    let fw = dir.path().join("fw.nft");
+    std::fs::write(&fw, "table inet f {\n  chain c {\n    acept\n  }\n}\n").unwrap();
+    std::fs::write(&cfg, format!("[defaults]\nrules = \"{}\"\n", fw.display())).unwrap();
+    let (code, _, err) = run(&["--config", c, "--list-interfaces"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{c}: rules = \"{}\": {}:3:5: unknown word 'acept'",
+            fw.display(),
+            fw.display()
+        )),
+        "{err}"
+    );
+    // The command line's --rules wins, and the config's path is not looked at.
+    let good = dir.path().join("good.nft");
+    std::fs::write(&good, "table inet f {\n  chain c {\n    accept\n  }\n}\n").unwrap();
+    let (code, _, err) = run(&["--config", c, "--rules", good.to_str().unwrap(), "--check"]);
+    assert_eq!(code, 0, "{err}");
+    // A --config that does not exist is an error, not silently the defaults.
+    let missing = dir.path().join("nope.toml");
+    let (code, _, err) = run(&["--config", missing.to_str().unwrap(), "--list-interfaces"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "packetlab: --config {}: No such file",
+            missing.display()
+        )),
+        "{err}"
+    );
+}

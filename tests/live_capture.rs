@@ -309,3 +309,38 @@ fn lo_udp_datagrams_and_tcp_connection_seen_exactly_once() {
         tcp.len()
     );
 }
+
+/// `-c N` ends the capture at the Nth packet even when nothing more arrives (it waited for
+/// the next frame before), with one interface and with two, and the exit is prompt.
+#[test]
+fn count_exits_at_the_nth_packet_on_a_quiet_link() {
+    if !can_capture() {
+        return;
+    }
+    for extra in [&["-c", "4"][..], &["-i", "lo", "-c", "4"][..]] {
+        let args: Vec<&str> = [&["--print", "packets"][..], extra].concat();
+        let (mut guard, out_rx, _err_rx, _readers) = start_capture(&args);
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..4u8 {
+            tx.send_to(&[i; 8], rx.local_addr().unwrap()).unwrap();
+        }
+        // Then the link stays quiet: the exit may not wait for a fifth frame.
+        let sent = Instant::now();
+        let child = guard.0.as_mut().unwrap();
+        let code = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                guard.0 = None;
+                break st.code();
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(5),
+                "{extra:?}: packetlab -c 4 still running 5 s after the 4th packet"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(code, Some(0), "{extra:?}");
+        let lines: Vec<String> = out_rx.try_iter().collect();
+        assert_eq!(lines.len(), 4, "{extra:?}: {lines:?}");
+    }
+}

@@ -75,7 +75,7 @@ fn browse_a_capture_file_with_keys() {
 }
 
 #[test]
-fn a_corrupt_file_is_reported_and_the_program_keeps_running() {
+fn a_corrupt_file_is_reported_and_the_program_keeps_running_then_exits_1() {
     if !common::have_tool("tmux") {
         common::require_or_skip("tmux is not installed");
         return;
@@ -99,7 +99,14 @@ fn a_corrupt_file_is_reported_and_the_program_keeps_running() {
     );
     t.keys(&["q"]);
     let s = t.wait_for("packetlab exited");
-    assert!(s.contains("packetlab exited 0"), "{s}");
+    // The error is said again once the screen is restored, and the exit code tells a script.
+    assert!(s.contains("packetlab exited 1"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with("packetlab: ")
+                && l.contains("cut short in the middle of packet 9")),
+        "{s}"
+    );
 }
 
 #[test]

@@ -137,7 +137,103 @@ fn help_overlay_lists_every_key() {
     }
     insta::assert_snapshot!(t.backend());
     app.apply(Action::Down);
-    assert!(!app.show_help, "any key closes the help");
+    assert!(app.show_help, "j scrolls the help, it does not close it");
+    app.apply(Action::Escape);
+    assert!(!app.show_help, "Esc closes the help");
+    app.apply(Action::ToggleHelp);
+    press(&mut app, crossterm::event::KeyCode::Char('q'));
+    assert!(!app.show_help && !app.quit, "q closes the help");
+    app.apply(Action::ToggleHelp);
+    app.apply(Action::SortNext);
+    assert!(!app.show_help, "another key closes the help");
+}
+
+#[test]
+fn help_on_a_short_screen_scrolls_instead_of_cutting_lines() {
+    let mut app = app_with(frames::sample());
+    app.apply(Action::ToggleHelp);
+    let text = screen_text(&draw(&mut app, 80, 16));
+    let keys = packetlab::app::keymap::KEYS;
+    assert!(text.contains(keys[0].1), "{text}");
+    assert!(text.contains("j/k PgDn/PgUp scroll (1-12 of"), "{text}");
+    // The lab's scenario row is near the end: below the fold at first.
+    let late = keys[keys.len() - 3].1;
+    assert!(!text.contains(late), "{text}");
+    app.apply(Action::PageDown);
+    app.apply(Action::PageDown);
+    app.apply(Action::PageDown);
+    let text = screen_text(&draw(&mut app, 80, 16));
+    assert!(
+        text.contains(keys[keys.len() - 1].1),
+        "the last key is reached: {text}"
+    );
+    assert!(!text.contains(keys[0].1), "{text}");
+}
+
+#[test]
+fn a_key_the_config_binds_replaces_the_built_in_one_in_use_and_in_the_help() {
+    let mut app = app_with(frames::sample());
+    app.keymap.insert('Q', Action::Quit);
+    app.keymap.insert('E', Action::Explain);
+    press(&mut app, crossterm::event::KeyCode::Char('x'));
+    assert!(app.explain.is_none(), "x no longer explains");
+    press(&mut app, crossterm::event::KeyCode::Char('E'));
+    assert!(app.explain.is_some(), "E explains");
+    app.explain = None;
+    press(&mut app, crossterm::event::KeyCode::Char('q'));
+    assert!(!app.quit, "q no longer quits");
+    app.apply(Action::ToggleHelp);
+    let text = screen_text(&draw(&mut app, 160, 44));
+    assert!(text.contains("Q / Ctrl-C"), "{text}");
+    assert!(!text.contains("q / Ctrl-C"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" E ") && l.contains("explain the selected")),
+        "{text}"
+    );
+    app.apply(Action::Escape);
+    press(&mut app, crossterm::event::KeyCode::Char('Q'));
+    assert!(app.quit, "Q quits");
+}
+
+#[test]
+fn d_asks_before_deleting_and_u_puts_the_rule_back() {
+    use crossterm::event::KeyCode;
+    let mut app = app_with_rules(RULES);
+    app.apply(Action::FocusPane(5));
+    app.apply(Action::Down); // line 5: udp dport 53 counter accept
+    let rules = |app: &App| {
+        app.engine.firewall.as_ref().unwrap().ruleset.tables[0].chains[0]
+            .rules
+            .len()
+    };
+    press(&mut app, KeyCode::Char('d'));
+    let text = screen_text(&draw(&mut app, 160, 44));
+    assert!(
+        text.contains("delete rule 5? y/n — udp dport 53 counter accept"),
+        "{text}"
+    );
+    assert_eq!(rules(&app), 4, "nothing deleted before y");
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(rules(&app), 4, "n keeps the rule");
+    assert!(app.confirm_delete.is_none());
+    assert!(!screen_text(&draw(&mut app, 160, 44)).contains("y/n"));
+    press(&mut app, KeyCode::Char('d'));
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(rules(&app), 3, "y deletes it");
+    assert_eq!(
+        app.engine.firewall.as_ref().unwrap().verdicts,
+        [7, 1, 0],
+        "DNS now dropped"
+    );
+    press(&mut app, KeyCode::Char('u'));
+    assert_eq!(rules(&app), 4, "u brings it back");
+    let fw = app.engine.firewall.as_ref().unwrap();
+    assert_eq!(
+        fw.ruleset.tables[0].chains[0].rules[1].origin.text,
+        "udp dport 53 counter accept"
+    );
+    assert_eq!(fw.verdicts, [8, 0, 0]);
 }
 
 #[test]
@@ -446,8 +542,9 @@ fn rule_editor_validates_live_and_applies() {
                 && l.contains("187 B")),
         "{text}"
     );
-    // Deleting it brings the old verdicts back.
+    // Deleting it (d, then y) brings the old verdicts back.
     app.apply(Action::DeleteRule);
+    press(&mut app, KeyCode::Char('y'));
     assert_eq!(app.engine.firewall.as_ref().unwrap().verdicts, [8, 0, 0]);
 }
 

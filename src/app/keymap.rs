@@ -48,6 +48,8 @@ pub enum Action {
     EditRule,
     AddRule,
     DeleteRule,
+    /// Firewall pane: put back the rule deleted last.
+    UndoDelete,
     /// Firewall pane: load the rules file again / save the current rules as nft.
     ReloadRules,
     SaveRules,
@@ -111,7 +113,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Space / p", "pause capture (firewall: toggle rule)"),
     ("[ / ]", "firewall: move the rule up / down"),
     ("e / a / d", "firewall: edit / add after / delete rule"),
-    ("R / w", "firewall: reload file / save FILE.saved.nft"),
+    ("y / u", "firewall: yes, delete it / undo the delete"),
+    ("R / w", "firewall: reload file / save NAME.saved.nft"),
     ("v", "packets: accepted, dropped, rejected, all"),
     ("Esc", "close help, detail, then filters"),
     ("x", "explain the selected packet, session or rule"),
@@ -123,6 +126,53 @@ pub const KEYS: &[(&str, &str)] = &[
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
+
+/// Where each bindable action's built-in key is written in `KEYS`: the row and the word in it.
+const HELP_WORDS: &[(Action, &str, &str)] = &[
+    (Action::Quit, "q / Ctrl-C", "q"),
+    (Action::ToggleHelp, "?", "?"),
+    (Action::TogglePause, "Space / p", "p"),
+    (Action::ToggleFollow, "f", "f"),
+    (Action::EditFilter, "/", "/"),
+    (Action::Search, "^F  n  N", "^F"),
+    (Action::SearchNext, "^F  n  N", "n"),
+    (Action::SearchPrev, "^F  n  N", "N"),
+    (Action::Jump, "J", "J"),
+    (Action::Explain, "x", "x"),
+    (Action::Graphs, "T", "T"),
+    (Action::Interfaces, "i", "i"),
+    (Action::Names, "r", "r"),
+    (Action::Lab, "L / 6", "L"),
+    (Action::Maximize, "z", "z"),
+    (Action::SortNext, "s / S", "s"),
+    (Action::SortReverse, "s / S", "S"),
+    (Action::Follow, "F", "F"),
+    (Action::CycleVerdictFilter, "v", "v"),
+    (Action::ToggleListening, "l", "l"),
+];
+
+/// The help's rows with the keys in force: a key the config bound to an action replaces that
+/// action's built-in key in its row.
+pub fn help_rows(keymap: &std::collections::HashMap<char, Action>) -> Vec<(String, &'static str)> {
+    KEYS.iter()
+        .map(|(keys, what)| {
+            let words: Vec<String> = keys
+                .split(' ')
+                .map(|w| {
+                    let bound = HELP_WORDS
+                        .iter()
+                        .find(|(_, row, word)| row == keys && *word == w)
+                        .and_then(|(a, _, _)| keymap.iter().find(|(_, b)| *b == a));
+                    match bound {
+                        Some((c, _)) => c.to_string(),
+                        None => w.to_string(),
+                    }
+                })
+                .collect();
+            (words.join(" "), *what)
+        })
+        .collect()
+}
 
 pub fn action_for(key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
@@ -140,6 +190,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('e') => Action::EditRule,
         KeyCode::Char('a') => Action::AddRule,
         KeyCode::Char('d') | KeyCode::Delete => Action::DeleteRule,
+        KeyCode::Char('u') => Action::UndoDelete,
         KeyCode::Char('R') => Action::ReloadRules,
         KeyCode::Char('w') => Action::SaveRules,
         KeyCode::Char('v') => Action::CycleVerdictFilter,

@@ -290,6 +290,15 @@ pub struct App {
     /// When set, the packet list shows only the packets that pass it.
     pub packet_filter: Option<PacketFilter>,
     pub rule_editor: Option<RuleEditor>,
+    /// `d` asked "delete rule N? y/n": the rule it would delete, until the next key.
+    pub confirm_delete: Option<crate::firewall::model::RuleId>,
+    /// The rules `d` deleted, newest last, for `u` (bounded: `UNDO_DEPTH`).
+    pub deleted_rules: Vec<(crate::firewall::model::RuleId, crate::firewall::model::Rule)>,
+    /// The help overlay's first line shown, when it is taller than the screen.
+    pub help_scroll: usize,
+    /// The first error the packet source reported (a missing or damaged file): the TUI exits
+    /// 1 and prints it once the terminal is restored.
+    pub source_error: Option<String>,
     /// The rules in use are the starter ruleset (no `--rules`): a scenario's rules replace them.
     pub starter_rules: bool,
     /// The path line of R (load a rules file), while it is open.
@@ -361,6 +370,10 @@ impl App {
             follow: true,
             paused: false,
             show_help: false,
+            confirm_delete: None,
+            deleted_rules: Vec::new(),
+            help_scroll: 0,
+            source_error: None,
             detail: None,
             sessions: SessionsView::default(),
             firewall: FirewallView::default(),

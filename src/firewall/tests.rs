@@ -149,12 +149,36 @@ table ip6 v6only { chain fwd { type filter hook forward priority filter; } }
 
 #[test]
 fn errors_name_line_column_and_construct() {
-    // A word packetlab does not know is an unsupported rule (the file still loads), named
-    // with its column.
-    let rs =
-        parse("table inet f {\n  chain c {\n    tcp dport 22 limt rate 10/second accept\n  }\n}\n");
-    let r = &rs.tables[0].chains[0].rules[0];
-    assert_eq!(r.unsupported, Some((18, "'limt'".into())));
+    // A word nft does not know is a syntax error with the nearest word nft knows there…
+    let e =
+        err("table inet f {\n  chain c {\n    tcp dport 22 limt rate 10/second accept\n  }\n}\n");
+    assert_eq!(e, "t.nft:3:18: unknown word 'limt' (did you mean 'limit'?)");
+    let e = err("table inet f {\n  chain c {\n    tcp dport 22 acept\n  }\n}\n");
+    assert_eq!(
+        e,
+        "t.nft:3:18: unknown word 'acept' (did you mean 'accept'?)"
+    );
+    let e = err("table inet f {\n  chain c {\n    tcp dpot 22 accept\n  }\n}\n");
+    assert_eq!(e, "t.nft:3:9: unknown word 'dpot' (did you mean 'dport'?)");
+    let e = err("table inet f {\n  chain c {\n    ip sadr 10.0.0.1 accept\n  }\n}\n");
+    assert_eq!(e, "t.nft:3:8: unknown word 'sadr' (did you mean 'saddr'?)");
+    let e = err("table inet f {\n  chain c {\n    ct stat established accept\n  }\n}\n");
+    assert_eq!(e, "t.nft:3:8: unknown word 'stat' (did you mean 'state'?)");
+    let e = err("table inet f {\n  chain c {\n    tcp dport vmap { 22 : acept }\n  }\n}\n");
+    assert_eq!(
+        e,
+        "t.nft:3:27: unknown word 'acept' (did you mean 'accept'?)"
+    );
+    let e = err("table inet f {\n  chain c {\n    frobnicate accept\n  }\n}\n");
+    assert_eq!(e, "t.nft:3:5: unknown word 'frobnicate'");
+    // …while valid nft that packetlab does not simulate still loads, the rule unsupported.
+    let rs = parse(
+        "table inet f {\n  chain c {\n    tcp dport 22 ip dscp cs1 accept\n    udp checksum 0 drop\n    socket transparent 1 accept\n  }\n}\n",
+    );
+    let rules = &rs.tables[0].chains[0].rules;
+    assert_eq!(rules[0].unsupported, Some((18, "'ip dscp'".into())));
+    assert_eq!(rules[1].unsupported, Some((5, "'udp checksum'".into())));
+    assert_eq!(rules[2].unsupported, Some((5, "'socket'".into())));
     let e = err("table inet f {\n  chain c {\n    ip saddr 10.0.0.300 accept\n  }\n}\n");
     assert_eq!(
         e,
@@ -619,4 +643,16 @@ fn compiled_matcher_gives_the_linear_scan_verdicts_and_toggles_without_rematchin
     rs.tables[0].chains[0].rules.swap(1, 2);
     compiled.rebuild(&rs);
     check(&rs, &mut compiled, &packets);
+}
+
+#[test]
+fn the_rule_editor_names_an_unknown_word_and_its_column() {
+    let rs = parse("table inet f {\n  chain c {\n    accept\n  }\n}\n");
+    let e = nft::parse_rule("tcp dport 22 acept", &rs.tables[0]).unwrap_err();
+    assert_eq!(
+        (e.col, e.msg.as_str()),
+        (14, "unknown word 'acept' (did you mean 'accept'?)")
+    );
+    let e = nft::parse_rule("tcp dport 22 ip dscp cs1 accept", &rs.tables[0]).unwrap_err();
+    assert_eq!((e.col, e.msg.as_str()), (14, "unsupported: 'ip dscp'"));
 }

@@ -269,6 +269,11 @@ pub fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
         .enable_time()
         .build()?;
     'outer: loop {
+        // Checked here, not only when a frame comes: after the Nth packet the interfaces may
+        // stay quiet for as long as they like.
+        if engine.packets >= limit {
+            break;
+        }
         let next = timer.block_on(async { tokio::time::timeout(OWNER_TICK, rx.recv()).await });
         let msg = match next {
             Ok(Some(msg)) => Some(msg),
@@ -305,6 +310,9 @@ pub fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
                         Err(e) if is_broken_pipe(&e) => break 'outer,
                         r => r?,
                     }
+                    if engine.packets >= limit {
+                        break;
+                    }
                 }
                 let _ = printer.flush();
                 if let Some(o) = &scan {
@@ -321,9 +329,7 @@ pub fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
     }
     live::stop_all(&stats);
     drop(rx);
-    for h in handles {
-        let _ = h.join();
-    }
+    join_for_a_while(handles, std::time::Duration::from_secs(2));
     if let Some(mut w) = writer {
         w.flush()?;
     }
@@ -347,6 +353,21 @@ pub fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
     );
     let _ = io::stdout().flush();
     Ok(0)
+}
+
+/// Waits for the capture threads to see `stop` (they poll it every 50 ms, so they flush their
+/// last batch and kernel drop counts), but no longer than `max`: a thread stuck in the kernel
+/// must not hold the exit, the process's end closes its socket.
+fn join_for_a_while(handles: Vec<std::thread::JoinHandle<()>>, max: std::time::Duration) {
+    let until = std::time::Instant::now() + max;
+    for h in handles {
+        while !h.is_finished() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if h.is_finished() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM stop live capture cleanly so the summary and `-w` file are complete.

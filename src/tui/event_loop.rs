@@ -141,7 +141,10 @@ fn take_frames(app: &mut App, world: &mut World, first: Option<SourceMsg>, limit
                     w.learn_interfaces(&ifaces);
                 }
             }
-            Some(SourceMsg::Error(e)) => app.errors.push(e),
+            Some(SourceMsg::Error(e)) => {
+                app.source_error.get_or_insert_with(|| e.clone());
+                app.errors.push(e);
+            }
             Some(SourceMsg::Done) => app.source_done = true,
             None => {
                 world.source_open = false;

@@ -173,5 +173,12 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
             let _ = h.join();
         }
     }
-    result.map(|_| 0)
+    result?;
+    // The error was on screen, which is gone now: said again where the shell keeps it, and
+    // the exit code tells a script the file was not read.
+    if let Some(e) = &app.source_error {
+        eprintln!("packetlab: {e}");
+        return Ok(1);
+    }
+    Ok(0)
 }

@@ -83,7 +83,7 @@ fn render_panes(f: &mut Frame, app: &App) {
     }
     status::render(f, a.status, app);
     if app.show_help {
-        help::render(f, f.area());
+        help::render(f, f.area(), app);
     }
     if let Some(p) = &app.picker {
         help::render_picker(f, f.area(), p);

@@ -71,11 +71,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     // rule is never silent.
     let banner_h = u16::from(unsupported > 0);
     let block = pane(sanitize(&title).into_owned(), app.focus == Focus::Firewall);
-    let editor_h = if app.rule_editor.is_some() || app.load_prompt.is_some() {
-        2
-    } else {
-        0
-    };
+    let delete_prompt = app.delete_prompt();
+    let editor_h =
+        if app.rule_editor.is_some() || app.load_prompt.is_some() || delete_prompt.is_some() {
+            2
+        } else {
+            0
+        };
     let n = super::layout::inner_rows(area, editor_h + banner_h);
     let v = &app.firewall;
     let all = rows(fw);
@@ -240,6 +242,21 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             ]),
             Line::styled(
                 "  an nft file or iptables-save output — Enter loads it, Esc cancels",
+                theme::DIM,
+            ),
+        ];
+        let r = Rect {
+            y: inner.y + banner_h + list_h,
+            height: editor_h.min(inner.height),
+            ..inner
+        };
+        f.render_widget(Paragraph::new(lines), r);
+    }
+    if let Some(ask) = &delete_prompt {
+        let lines = vec![
+            Line::styled(sanitize(ask).into_owned(), Style::new().fg(Color::LightRed)),
+            Line::styled(
+                "  y deletes it (u takes it back), any other key keeps it",
                 theme::DIM,
             ),
         ];

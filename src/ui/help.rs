@@ -7,44 +7,61 @@ use ratatui::Frame;
 
 use super::theme;
 use super::widgets::pane;
-use crate::app::keymap::KEYS;
+use crate::app::keymap::help_rows;
+use crate::app::state::App;
 
 // The graphs overlay has its own file (its charts are shared with the session detail); the
 // overlays are all drawn from here.
 pub use super::graphs::render as render_graphs;
 
-pub fn render(f: &mut Frame, area: Rect) {
-    // One column when the screen is tall enough, else two side by side.
-    let cols = if area.height as usize >= KEYS.len() + 4 {
+/// The keys in force (a config's `[keys]` replace the built-in ones), in one column when the
+/// screen is tall enough, else two when it is wide enough; what still does not fit scrolls
+/// (`app.help_scroll`, j/k/PgDn).
+pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    let rows = help_rows(&app.keymap);
+    let cols = if area.height as usize >= rows.len() + 4 || area.width < 59 * 2 + 2 {
         1
     } else {
         2
     };
-    let per = KEYS.len().div_ceil(cols);
-    let h = per as u16 + 4;
-    let [v] = Layout::vertical([Constraint::Length(h)])
+    let per = rows.len().div_ceil(cols);
+    // Borders, the blank line and the footer take 4 rows.
+    let shown = per.min((area.height as usize).saturating_sub(4));
+    let scrolls = shown < per;
+    let first = app.help_scroll.min(per - shown);
+    let h = shown as u16 + 4;
+    let [v] = Layout::vertical([Constraint::Length(h.min(area.height))])
         .flex(Flex::Center)
         .areas(area);
     let [r] = Layout::horizontal([Constraint::Length((59 * cols as u16 + 2).min(area.width))])
         .flex(Flex::Center)
         .areas(v);
-    let cell = |(k, what): &(&str, &str)| {
+    let cell = |(k, what): &(String, &str)| {
         vec![
             Span::styled(format!(" {k:<13}"), theme::header()),
             Span::raw(format!("{what:<45}")),
         ]
     };
-    let mut lines: Vec<Line> = (0..per)
+    let mut lines: Vec<Line> = (first..first + shown)
         .map(|i| {
-            let mut spans = cell(&KEYS[i]);
-            if let Some(k) = KEYS.get(i + per).filter(|_| cols == 2) {
+            let mut spans = cell(&rows[i]);
+            if let Some(k) = rows.get(i + per).filter(|_| cols == 2) {
                 spans.extend(cell(k));
             }
             Line::from(spans)
         })
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::styled(" Any key closes this help.", theme::DIM));
+    let footer = if scrolls {
+        format!(
+            " j/k PgDn/PgUp scroll ({}-{} of {per}); Esc, q or ? closes.",
+            first + 1,
+            first + shown
+        )
+    } else {
+        " Esc, q or ? closes this help.".to_string()
+    };
+    lines.push(Line::styled(footer, theme::DIM));
     f.render_widget(Clear, r);
     f.render_widget(Paragraph::new(lines).block(pane(" Keys ".into(), true)), r);
 }

@@ -8,6 +8,24 @@ use crate::app::effect::Effect;
 use crate::app::keymap::Action;
 use crate::app::state::{App, EditTarget, Focus, RuleEditor};
 
+/// How many deletes `u` can take back.
+const UNDO_DEPTH: usize = 16;
+
+/// Where `w` saves the rules read from `source`: `NAME.saved.nft` next to it (`fw.nft` →
+/// `fw.saved.nft`, `rules.v4` → `rules.v4.saved.nft`); the starter (`starter.nft`, no folder)
+/// in the current directory.
+pub(crate) fn saved_path(source: &str) -> String {
+    let (dir, file) = match source.rfind('/') {
+        Some(i) => source.split_at(i + 1),
+        None => ("", source),
+    };
+    let base = file
+        .strip_suffix(".nft")
+        .filter(|b| !b.is_empty())
+        .unwrap_or(file);
+    format!("{dir}{base}.saved.nft")
+}
+
 impl App {
     /// Enables or disables the selected rule, and judges everything again.
     pub(crate) fn toggle_rule(&mut self) {
@@ -127,6 +145,41 @@ impl App {
         self.rejudge();
     }
 
+    /// d: asks first (a rule deleted by a stray key is hard to type again); `y` deletes it.
+    pub(crate) fn ask_delete_rule(&mut self) {
+        let Some(fw) = &self.engine.firewall else {
+            return;
+        };
+        self.confirm_delete = self.firewall.selected_rule(fw);
+    }
+
+    /// The key after "delete rule N? y/n": `y` deletes, any other key keeps the rule.
+    pub(crate) fn confirm_delete_key(&mut self, code: KeyCode) {
+        let asked = self.confirm_delete.take();
+        if code != KeyCode::Char('y') {
+            return;
+        }
+        let Some(fw) = self.engine.firewall.as_ref() else {
+            return;
+        };
+        // Only the rule that was asked about, should the selection have moved since.
+        if asked.is_some() && self.firewall.selected_rule(fw) == asked {
+            self.delete_rule();
+        }
+    }
+
+    /// The prompt line of d: "delete rule N? y/n" with the rule's text.
+    pub fn delete_prompt(&self) -> Option<String> {
+        let id = self.confirm_delete?;
+        let r = self.engine.firewall.as_ref()?.ruleset.rule(id)?;
+        let n = if r.origin.line > 0 {
+            format!("rule {}", r.origin.line)
+        } else {
+            "the new rule".to_string()
+        };
+        Some(format!("delete {n}? y/n — {}", r.origin.text))
+    }
+
     pub(crate) fn delete_rule(&mut self) {
         let Some(fw) = self.engine.firewall.as_mut() else {
             return;
@@ -134,9 +187,42 @@ impl App {
         let Some(id) = self.firewall.selected_rule(fw) else {
             return;
         };
-        fw.ruleset.tables[id.table as usize].chains[id.chain as usize]
+        let rule = fw.ruleset.tables[id.table as usize].chains[id.chain as usize]
             .rules
             .remove(id.rule as usize);
+        if self.deleted_rules.len() == UNDO_DEPTH {
+            self.deleted_rules.remove(0);
+        }
+        self.deleted_rules.push((id, rule));
+        fw.rules_changed();
+        let fw = self.engine.firewall.as_ref().expect("checked above");
+        self.firewall.move_by(fw, 0);
+        self.rejudge();
+    }
+
+    /// u: the rule deleted last goes back where it was (its chain, its place when the chain
+    /// still has that many rules).
+    pub(crate) fn undo_delete(&mut self) {
+        let Some(fw) = self.engine.firewall.as_mut() else {
+            return;
+        };
+        let Some((id, rule)) = self.deleted_rules.pop() else {
+            self.notice = Some("Nothing to undo".into());
+            return;
+        };
+        let Some(rules) = fw
+            .ruleset
+            .tables
+            .get_mut(id.table as usize)
+            .and_then(|t| t.chains.get_mut(id.chain as usize))
+            .map(|c| &mut c.rules)
+        else {
+            // Another ruleset was loaded since: the rule has no chain to go back to.
+            self.deleted_rules.clear();
+            return;
+        };
+        let at = (id.rule as usize).min(rules.len());
+        rules.insert(at, rule);
         fw.rules_changed();
         let fw = self.engine.firewall.as_ref().expect("checked above");
         self.firewall.move_by(fw, 0);
@@ -208,8 +294,7 @@ impl App {
         let Some(fw) = self.engine.firewall.as_ref() else {
             return Vec::new();
         };
-        let base = fw.source.strip_suffix(".nft").unwrap_or(&fw.source);
-        let path = format!("{base}.saved.nft");
+        let path = saved_path(&fw.source);
         vec![Effect::WriteFile {
             contents: crate::firewall::save::to_nft(&fw.ruleset),
             done: format!("Saved the rules, toggles included, to {path}"),
@@ -237,5 +322,25 @@ impl App {
         fw.rules_changed();
         self.firewall.selected = (self.firewall.selected as i64 + delta) as usize;
         self.rejudge();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::saved_path;
+
+    #[test]
+    fn saved_files_go_next_to_the_rules_file() {
+        assert_eq!(saved_path("fw.nft"), "fw.saved.nft");
+        assert_eq!(
+            saved_path("/etc/nftables/fw.nft"),
+            "/etc/nftables/fw.saved.nft"
+        );
+        assert_eq!(
+            saved_path("/etc/iptables/rules.v4"),
+            "/etc/iptables/rules.v4.saved.nft"
+        );
+        assert_eq!(saved_path("conf.nft.d/main"), "conf.nft.d/main.saved.nft");
+        assert_eq!(saved_path("starter.nft"), "starter.saved.nft");
     }
 }

@@ -37,6 +37,19 @@ impl App {
         if self.picker.is_some() && key.kind != KeyEventKind::Release {
             return self.picker_key(key.code);
         }
+        if self.confirm_delete.is_some() && key.kind != KeyEventKind::Release {
+            self.confirm_delete_key(key.code);
+            return Vec::new();
+        }
+        if self.show_help
+            && key.code == KeyCode::Char('q')
+            && !key.modifiers.contains(KeyModifiers::CONTROL)
+            && !self.keymap.contains_key(&'q')
+        {
+            // q closes the help as Esc and ? do; Ctrl-C still quits from it.
+            self.show_help = false;
+            return Vec::new();
+        }
         // Keys the config file bound come first.
         if let (KeyCode::Char(c), KeyEventKind::Press | KeyEventKind::Repeat) = (key.code, key.kind)
         {
@@ -46,7 +59,14 @@ impl App {
                 }
             }
         }
-        action_for(key).map(|a| self.apply(a)).unwrap_or_default()
+        let a = action_for(key);
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        // A bound action's built-in key no longer does it (Ctrl-C always quits).
+        if a.is_some_and(|a| self.keymap.values().any(|b| *b == a)) && !ctrl_c {
+            return Vec::new();
+        }
+        a.map(|a| self.apply(a)).unwrap_or_default()
     }
 
     pub fn apply(&mut self, a: Action) -> Vec<Effect> {
@@ -61,8 +81,16 @@ impl App {
             return Vec::new();
         }
         if self.show_help && !matches!(a, Action::Quit) {
-            // Any key closes the help; it does nothing else.
-            self.show_help = false;
+            // The scrolling keys move the help (it may be taller than the screen); any other
+            // key closes it and does nothing else.
+            let last = crate::app::keymap::KEYS.len().saturating_sub(1);
+            match a {
+                Action::Down => self.help_scroll = (self.help_scroll + 1).min(last),
+                Action::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Action::PageDown => self.help_scroll = (self.help_scroll + 10).min(last),
+                Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                _ => self.show_help = false,
+            }
             return Vec::new();
         }
         match a {
@@ -70,7 +98,10 @@ impl App {
                 self.quit = true;
                 return vec![Effect::Quit];
             }
-            Action::ToggleHelp => self.show_help = true,
+            Action::ToggleHelp => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
             Action::Escape => {
                 if self.maximized {
                     self.maximized = false;
@@ -172,12 +203,14 @@ impl App {
             Action::EditRule | Action::AddRule if self.focus == Focus::Firewall => {
                 self.open_editor(a)
             }
-            Action::DeleteRule if self.focus == Focus::Firewall => self.delete_rule(),
+            Action::DeleteRule if self.focus == Focus::Firewall => self.ask_delete_rule(),
+            Action::UndoDelete if self.focus == Focus::Firewall => self.undo_delete(),
             Action::ReloadRules if self.focus == Focus::Firewall => return self.reload_rules(),
             Action::SaveRules if self.focus == Focus::Firewall => return self.save_rules(),
             Action::EditRule
             | Action::AddRule
             | Action::DeleteRule
+            | Action::UndoDelete
             | Action::ReloadRules
             | Action::SaveRules => {}
             Action::Explain => self.explain = self.explanation(),

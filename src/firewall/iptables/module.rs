@@ -130,4 +130,94 @@ impl Module {
             Module::Length => opt == "--length",
         }
     }
+
+    pub(super) const ALL: [Module; 17] = [
+        Module::Tcp,
+        Module::Udp,
+        Module::Icmp,
+        Module::Multiport,
+        Module::Conntrack,
+        Module::State,
+        Module::Comment,
+        Module::Icmp6,
+        Module::Limit,
+        Module::Recent,
+        Module::Iprange,
+        Module::Addrtype,
+        Module::Hl,
+        Module::Ttl,
+        Module::Pkttype,
+        Module::Tcpmss,
+        Module::Length,
+    ];
+
+    /// Every option the module has in iptables-extensions(8), spelled out (`takes` accepts
+    /// some by prefix): what a misspelt option is compared with.
+    pub(super) fn options(self) -> &'static [&'static str] {
+        match self {
+            Module::Tcp => &[
+                "--sport",
+                "--source-port",
+                "--dport",
+                "--destination-port",
+                "--tcp-flags",
+                "--syn",
+                "--tcp-option",
+            ],
+            Module::Udp => &["--sport", "--source-port", "--dport", "--destination-port"],
+            Module::Icmp => &["--icmp-type"],
+            Module::Multiport => &[
+                "--sports",
+                "--source-ports",
+                "--dports",
+                "--destination-ports",
+                "--ports",
+            ],
+            Module::Conntrack => &[
+                "--ctstate",
+                "--ctstatus",
+                "--ctproto",
+                "--ctorigsrc",
+                "--ctorigdst",
+                "--ctreplsrc",
+                "--ctrepldst",
+                "--ctorigsrcport",
+                "--ctorigdstport",
+                "--ctreplsrcport",
+                "--ctrepldstport",
+                "--ctexpire",
+                "--ctdir",
+            ],
+            Module::State => &["--state"],
+            Module::Comment => &["--comment"],
+            Module::Icmp6 => &["--icmpv6-type"],
+            Module::Limit => &["--limit", "--limit-burst"],
+            Module::Recent => &[
+                "--set",
+                "--rcheck",
+                "--update",
+                "--remove",
+                "--seconds",
+                "--hitcount",
+                "--name",
+                "--rsource",
+                "--rdest",
+                "--reap",
+                "--rttl",
+                "--mask",
+            ],
+            Module::Iprange => &["--src-range", "--dst-range"],
+            Module::Addrtype => &[
+                "--src-type",
+                "--dst-type",
+                "--limit-iface-in",
+                "--limit-iface-out",
+            ],
+            Module::Hl => &["--hl-eq", "--hl-lt", "--hl-gt"],
+            Module::Ttl => &["--ttl-eq", "--ttl-lt", "--ttl-gt"],
+            Module::Pkttype => &["--pkt-type"],
+            Module::Tcpmss => &["--mss"],
+            Module::Length => &["--length"],
+        }
+    }
 }

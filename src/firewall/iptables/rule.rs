@@ -109,7 +109,8 @@ impl Line<'_> {
                 self.log_option(p, w)
             }
             _ if opt.starts_with("--") => self.module_option(p, w, neg, op),
-            _ => Err((w.col, format!("unsupported: '{opt}'"))),
+            "-f" | "-4" | "-6" | "-c" => Err((w.col, format!("unsupported: '{opt}'"))),
+            _ => Err((w.col, unknown("option", opt, GENERAL))),
         }
     }
 
@@ -204,6 +205,20 @@ impl Line<'_> {
     ) -> Result<(), Pe> {
         let opt = w.s.as_str();
         let Some(m) = self.module_taking(opt) else {
+            // Not an option of any match or target packetlab knows, but close to one: a typo
+            // (`--dprot`), which iptables-restore rejects too.
+            let known =
+                |o: &&str| Module::ALL.iter().any(|m| m.options().contains(o)) || OTHER.contains(o);
+            if !known(&opt) {
+                let candidates = Module::ALL
+                    .iter()
+                    .flat_map(|m| m.options())
+                    .chain(OTHER.iter())
+                    .copied();
+                if crate::firewall::syntax::suggest(opt, candidates.clone()).is_some() {
+                    return Err((w.col, unknown("option", opt, candidates)));
+                }
+            }
             let what = match &self.target {
                 Some((t, _)) if !t.is_empty() => format!(" (nor of target {t})"),
                 _ => String::new(),
@@ -270,5 +285,94 @@ impl Line<'_> {
             }
         }
         Ok((self.ci, self.r))
+    }
+}
+
+/// The options of every rule, and the short ones iptables-save writes.
+const GENERAL: [&str; 17] = [
+    "-p",
+    "-s",
+    "-d",
+    "-i",
+    "-o",
+    "-m",
+    "-j",
+    "-g",
+    "-f",
+    "--protocol",
+    "--source",
+    "--destination",
+    "--in-interface",
+    "--out-interface",
+    "--match",
+    "--jump",
+    "--goto",
+];
+
+/// Options of targets (and of matches whose options `Module::takes` reads by prefix), so they
+/// are never taken for a typo of another.
+const OTHER: &[&str] = &[
+    "--log-prefix",
+    "--log-level",
+    "--log-tcp-sequence",
+    "--log-tcp-options",
+    "--log-ip-options",
+    "--log-uid",
+    "--nflog-group",
+    "--nflog-prefix",
+    "--nflog-range",
+    "--nflog-size",
+    "--nflog-threshold",
+    "--reject-with",
+    "--to-source",
+    "--to-destination",
+    "--to-ports",
+    "--to",
+    "--random",
+    "--random-fully",
+    "--persistent",
+    "--set-mark",
+    "--set-xmark",
+    "--and-mark",
+    "--or-mark",
+    "--xor-mark",
+    "--save-mark",
+    "--restore-mark",
+    "--mask",
+    "--nfmask",
+    "--ctmask",
+    "--notrack",
+    "--set-mss",
+    "--clamp-mss-to-pmtu",
+    "--zone",
+    "--helper",
+    "--ctevents",
+    "--expevents",
+    "--timeout",
+    "--ctstate",
+    "--ctstatus",
+    "--ctproto",
+    "--ctorigsrc",
+    "--ctorigdst",
+    "--ctreplsrc",
+    "--ctrepldst",
+    "--ctorigsrcport",
+    "--ctorigdstport",
+    "--ctreplsrcport",
+    "--ctrepldstport",
+    "--ctexpire",
+    "--ctdir",
+    "--queue-num",
+    "--queue-balance",
+    "--queue-bypass",
+    "--fragment",
+    "--set-counters",
+];
+
+/// `unknown option '--dprot' (did you mean '--dport'?)`.
+fn unknown<'a>(what: &str, w: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    match crate::firewall::syntax::suggest(w, candidates) {
+        Some(s) => format!("unknown {what} '{w}' (did you mean '{s}'?)"),
+        None => format!("unknown {what} '{w}'"),
     }
 }

@@ -152,18 +152,92 @@ fn target_action(
 
 /// A jump or goto target: a declared user chain.
 fn user_chain(chains: &[Chain], v: &Word) -> Result<String, Pe> {
+    // What a misspelt target or chain may have meant: the targets, the chains declared.
+    let suggestion = || {
+        let names = chains
+            .iter()
+            .filter(|c| c.base.is_none())
+            .map(|c| c.name.as_str());
+        use crate::firewall::syntax::suggest;
+        // Targets are upper case: `Accept` meant ACCEPT.
+        suggest(&v.s, names)
+            .or_else(|| suggest(&v.s.to_uppercase(), TARGETS.iter().copied()))
+            .map(|s| format!(" (did you mean '{s}'?)"))
+            .unwrap_or_default()
+    };
     match chains.iter().find(|c| c.name == v.s) {
         Some(c) if c.base.is_none() => Ok(v.s.clone()),
         Some(_) => Err((v.col, format!("cannot jump to the built-in chain {}", v.s))),
-        None if v.s.chars().all(|c| c.is_ascii_uppercase() || c == '_') => {
+        None if TARGETS.contains(&v.s.as_str()) => {
             Err((v.col, format!("unsupported: target '{}'", v.s)))
+        }
+        // A target iptables does not have (`ACCPET`) is a mistake, not a construct to skip.
+        None if v.s.chars().all(|c| c.is_ascii_uppercase() || c == '_') => {
+            Err((v.col, format!("unknown target '{}'{}", v.s, suggestion())))
         }
         None => Err((
             v.col,
-            format!("chain '{}' is not declared (':{} - [0:0]')", v.s, v.s),
+            format!(
+                "chain '{}' is not declared (':{} - [0:0]'){}",
+                v.s,
+                v.s,
+                suggestion()
+            ),
         )),
     }
 }
+
+/// The targets of iptables-extensions(8) (and the verdicts), for telling a target packetlab
+/// does not simulate from a misspelt one.
+const TARGETS: &[&str] = &[
+    "ACCEPT",
+    "DROP",
+    "REJECT",
+    "RETURN",
+    "QUEUE",
+    "LOG",
+    "NFLOG",
+    "ULOG",
+    "MASQUERADE",
+    "SNAT",
+    "DNAT",
+    "REDIRECT",
+    "NETMAP",
+    "NOTRACK",
+    "CT",
+    "MARK",
+    "CONNMARK",
+    "TCPMSS",
+    "TRACE",
+    "NFQUEUE",
+    "AUDIT",
+    "CHECKSUM",
+    "CLASSIFY",
+    "CLUSTERIP",
+    "CONNSECMARK",
+    "DSCP",
+    "ECN",
+    "HL",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "RATEEST",
+    "SECMARK",
+    "SET",
+    "SYNPROXY",
+    "TCPOPTSTRIP",
+    "TEE",
+    "TOS",
+    "TPROXY",
+    "TTL",
+    "MIRROR",
+    "SAME",
+    "IPV4OPTSSTRIP",
+    "DNPT",
+    "SNPT",
+    "JOOL",
+    "FULLCONENAT",
+];
 
 impl Line<'_> {
     /// `-j TARGET` or `-g CHAIN`.

@@ -464,6 +464,24 @@ fn errors_name_line_column_and_construct() {
             "t.rules:6:11: -i cannot be used in OUTPUT (packets there have no input interface)",
         ),
         ("-A INPUT -f -j DROP", "t.rules:6:10: unsupported: '-f'"),
+        // A misspelt target or option is an error with the nearest one, not a skipped rule.
+        (
+            "-A INPUT -j ACCPET",
+            "t.rules:6:13: unknown target 'ACCPET' (did you mean 'ACCEPT'?)",
+        ),
+        (
+            "-A INPUT -j Accept",
+            "t.rules:6:13: chain 'Accept' is not declared (':Accept - [0:0]') (did you mean 'ACCEPT'?)",
+        ),
+        (
+            "-A INPUT -p tcp --dprot 22 -j ACCEPT",
+            "t.rules:6:17: unknown option '--dprot' (did you mean '--dport'?)",
+        ),
+        (
+            "-A INPUT -m conntrack --cstate NEW -j ACCEPT",
+            "t.rules:6:23: unknown option '--cstate' (did you mean '--ctstate'?)",
+        ),
+        ("-A INPUT -z -j DROP", "t.rules:6:10: unknown option '-z'"),
         (
             "-A INPUT -m comment --comment \"open -j DROP",
             "t.rules:6:31: unterminated quoted string",

@@ -4,7 +4,8 @@
 //! concatenations, and the statements of real files. A syntax error is an error naming the
 //! file, line and column. A rule holding a construct packetlab cannot simulate still loads: it
 //! is kept with `unsupported` set (why and where), never matches, and makes the verdicts it
-//! could have changed approximate.
+//! could have changed approximate. A word nft itself would reject there is a syntax error, with
+//! the nearest word nft knows as a suggestion (`words.rs`).
 
 mod chain;
 mod cursor;
@@ -16,6 +17,7 @@ mod ruleset;
 mod selector;
 mod table;
 mod value;
+mod words;
 
 pub use parse::{parse, parse_file, parse_rule};
 

@@ -5,6 +5,7 @@ use crate::firewall::lexer::Tok;
 use crate::firewall::model::*;
 
 use super::cursor::{Parser, R};
+use super::words;
 
 /// The selectors that are a word and a key (`ip saddr`, `meta l4proto`): the first word, what
 /// is expected after it, and each key's spellings and field.
@@ -56,9 +57,21 @@ impl Parser {
     /// `iif`); an error naming the construct when packetlab does not simulate it.
     pub(super) fn selector(&mut self, first: &str) -> R<Field> {
         let sub = |p: &mut Self, what: &str| -> R<String> { p.word(what) };
+        // `what` is "FIRST KEY": a key nft does not know after FIRST is a syntax error.
         let unsupported = |p: &mut Self, what: String| -> R<Field> {
             p.pos -= 1;
-            p.unsupported(&format!("'{what}'"))
+            let key = what.rsplit(' ').next().unwrap_or_default();
+            let parent = if what.starts_with("tcp option ") {
+                None
+            } else {
+                words::keys(first)
+            };
+            match parent {
+                Some(known) if words::is_keyword_like(key) && !known.contains(&key) => {
+                    p.err(words::unknown_word(key, known.iter().copied()))
+                }
+                _ => p.unsupported(&format!("'{what}'")),
+            }
         };
         if let Some((_, what, keys)) = KEYED.iter().find(|k| k.0 == first) {
             let f = sub(self, what)?;
@@ -126,6 +139,9 @@ impl Parser {
             }
             other => {
                 self.pos -= 1;
+                if words::is_keyword_like(other) && !words::FIRST.contains(&other) {
+                    return self.err(words::unknown_word(other, words::FIRST.iter().copied()));
+                }
                 return self.unsupported(&format!("'{other}'"));
             }
         })

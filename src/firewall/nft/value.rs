@@ -155,6 +155,12 @@ impl Parser {
             "goto" => Verdict::Goto(self.word("a chain name")?),
             other => {
                 self.pos -= 1;
+                const VERDICTS: [&str; 7] = [
+                    "accept", "drop", "continue", "return", "jump", "goto", "queue",
+                ];
+                if super::words::is_keyword_like(other) && !VERDICTS.contains(&other) {
+                    return self.err(super::words::unknown_word(other, VERDICTS));
+                }
                 return self.unsupported(&format!("verdict '{other}' in a map"));
             }
         })
