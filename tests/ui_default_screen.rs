@@ -2,15 +2,16 @@
 //! lab and the packets, at 80×24, 120×40 and 200×50, with and without colour; what each pane
 //! keeps on a small terminal; the "too small" message.
 
+mod common;
+
+use common::screen::{draw, screen_text as text};
 use packetlab::app::keymap::Action;
 use packetlab::app::state::{App, Focus, SourceKind};
 use packetlab::capture::file::CaptureReader;
 use packetlab::engine::Engine;
 use packetlab::launch::{STARTER_NAME, STARTER_RULES};
-use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
-use ratatui::Terminal;
 
 /// The demo capture through the starter ruleset, as the TUI opens it.
 fn first_screen() -> App {
@@ -37,25 +38,6 @@ fn first_screen() -> App {
     let fw = app.engine.firewall.as_ref().unwrap();
     app.firewall.move_by(fw, 0);
     app
-}
-
-fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    app.fit(packetlab::ui::layout::rows(Rect::new(0, 0, w, h), app));
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| packetlab::ui::render(f, app)).unwrap();
-    t
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let buf = t.backend().buffer();
-    let mut s = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
 }
 
 /// Data rows the packet list shows: lines between its header and its bottom border.

@@ -6,7 +6,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::theme;
-use super::widgets::pane;
+use super::widgets::{ellipsize, pane};
 use crate::app::state::{App, Focus};
 use crate::sanitize::sanitize;
 
@@ -18,6 +18,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     );
     let rows = super::layout::inner_rows(area, 0);
     let vis = d.visible();
+    let width = area.width.saturating_sub(2) as usize;
     let lines: Vec<Line> = vis
         .iter()
         .skip(d.scroll)
@@ -45,6 +46,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             } else {
                 style
             };
+            // A field longer than the pane ends in … instead of at the border.
+            let text = ellipsize(&text, width.saturating_sub(prefix.chars().count()));
             Line::from(vec![Span::raw(prefix), Span::styled(text, style)])
         })
         .collect();

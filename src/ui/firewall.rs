@@ -233,8 +233,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             ..inner
         },
     );
-    if let Some(path) = &app.load_prompt {
-        let lines = vec![
+    // The pane's bottom lines: the path line of R, the question of d, or the rule editor.
+    let bottom: Option<Vec<Line>> = if let Some(path) = &app.load_prompt {
+        Some(vec![
             Line::from(vec![
                 Span::styled("load rules> ", theme::header()),
                 Span::raw(sanitize(path).into_owned()),
@@ -244,54 +245,44 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 "  an nft file or iptables-save output — Enter loads it, Esc cancels",
                 theme::DIM,
             ),
-        ];
-        let r = Rect {
-            y: inner.y + banner_h + list_h,
-            height: editor_h.min(inner.height),
-            ..inner
-        };
-        f.render_widget(Paragraph::new(lines), r);
-    }
-    if let Some(ask) = &delete_prompt {
-        let lines = vec![
+        ])
+    } else if let Some(ask) = &delete_prompt {
+        Some(vec![
             Line::styled(sanitize(ask).into_owned(), Style::new().fg(Color::LightRed)),
             Line::styled(
                 "  y deletes it (u takes it back), any other key keeps it",
                 theme::DIM,
             ),
-        ];
+        ])
+    } else {
+        app.rule_editor.as_ref().map(|ed| {
+            let verb = match ed.target {
+                EditTarget::Replace(_) => "edit",
+                EditTarget::InsertAfter(_) => "add",
+            };
+            let status = match &ed.error {
+                Some(e) => Line::styled(format!("  ✘ {e}"), Style::new().fg(Color::LightRed)),
+                None => Line::styled(
+                    "  ✔ a valid rule — Enter applies, Esc cancels",
+                    Style::new().fg(Color::LightGreen),
+                ),
+            };
+            vec![
+                Line::from(vec![
+                    Span::styled(format!("{verb}> "), theme::header()),
+                    Span::raw(sanitize(&ed.text).into_owned()),
+                    Span::styled("▏", theme::BORDER_FOCUS),
+                ]),
+                status,
+            ]
+        })
+    };
+    if let Some(lines) = bottom {
         let r = Rect {
             y: inner.y + banner_h + list_h,
             height: editor_h.min(inner.height),
             ..inner
         };
         f.render_widget(Paragraph::new(lines), r);
-    }
-    if let Some(ed) = &app.rule_editor {
-        let verb = match ed.target {
-            EditTarget::Replace(_) => "edit",
-            EditTarget::InsertAfter(_) => "add",
-        };
-        let status = match &ed.error {
-            Some(e) => Line::styled(format!("  ✘ {e}"), Style::new().fg(Color::LightRed)),
-            None => Line::styled(
-                "  ✔ a valid rule — Enter applies, Esc cancels",
-                Style::new().fg(Color::LightGreen),
-            ),
-        };
-        let editor = vec![
-            Line::from(vec![
-                Span::styled(format!("{verb}> "), theme::header()),
-                Span::raw(sanitize(&ed.text).into_owned()),
-                Span::styled("▏", theme::BORDER_FOCUS),
-            ]),
-            status,
-        ];
-        let r = Rect {
-            y: inner.y + banner_h + list_h,
-            height: editor_h.min(inner.height),
-            ..inner
-        };
-        f.render_widget(Paragraph::new(editor), r);
     }
 }

@@ -132,4 +132,5 @@ pub fn capture_files(dir: &PathBuf) -> Vec<PathBuf> {
 
 pub mod frames;
 pub mod netns;
+pub mod screen;
 pub mod tmux;
