@@ -31,7 +31,7 @@ pub fn state_style(s: &Session) -> Style {
 
 /// The state, and when rules are loaded how many of the session's packets they drop or reject;
 /// in a narrow column the state's name gives way (with `…`) so the counts stay whole.
-fn state_cell(s: &Session, verdicts: Option<&[u32; 4]>, width: usize) -> Cell<'static> {
+fn state_cell(s: &Session, verdicts: Option<&[u32; 4]>, width: usize, sel: bool) -> Cell<'static> {
     let mut marks = Vec::new();
     if let Some([_, d, r, approx]) = verdicts {
         if d + r > 0 {
@@ -47,7 +47,12 @@ fn state_cell(s: &Session, verdicts: Option<&[u32; 4]>, width: usize) -> Cell<'s
     }
     let marks_w: usize = marks.iter().map(|m| m.content.chars().count()).sum();
     let name = ellipsize(s.state_name(), width.saturating_sub(marks_w));
-    let mut spans = vec![Span::styled(name, state_style(s))];
+    // A grey state (IDLE, CLOSED) on the selected row takes the grey its background keeps.
+    let style = match state_style(s) {
+        st if st == theme::DIM => theme::tag(sel),
+        st => st,
+    };
+    let mut spans = vec![Span::styled(name, style)];
     spans.extend(marks);
     Cell::from(Line::from(spans))
 }
@@ -190,7 +195,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(s.proto.name()),
                 endpoint_cell(app, s.proto, s.a, ep_w, sel),
                 endpoint_cell(app, s.proto, s.b, ep_w, sel),
-                state_cell(s, app.engine.session_verdicts.get(&s.id), state_w),
+                state_cell(s, app.engine.session_verdicts.get(&s.id), state_w, sel),
                 Cell::from(sanitize(&s.process_label().unwrap_or_default()).into_owned()),
                 Cell::from(s.ab.frames.to_string()),
                 Cell::from(s.ba.frames.to_string()),
