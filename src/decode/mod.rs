@@ -110,6 +110,12 @@ pub struct TcpInfo {
     pub sack_perm: bool,
     /// Timestamp option (TSval, TSecr).
     pub ts: Option<(u32, u32)>,
+    /// The header carries options (the kernel's tracker rereads window scale and SACK-permitted
+    /// only then).
+    pub options: bool,
+    /// The highest right edge of the first well-formed SACK option's blocks, or the ACK number
+    /// if none is later (the kernel's `tcp_sack`, folded with sequence-space `after`).
+    pub sack: Option<u32>,
 }
 
 impl TcpInfo {

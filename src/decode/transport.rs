@@ -157,6 +157,7 @@ impl<S: Sink> Dec<'_, '_, S> {
         if hend > end {
             self.s.fail("TCP options truncated");
         }
+        t.options = hlen > 20;
         self.tcp_options(at + 20, hend.min(end), &mut t);
         self.s.tcp = Some(t);
         let pstart = hend.min(end);
@@ -225,6 +226,16 @@ impl<S: Sink> Dec<'_, '_, S> {
                     field!(self, 2, r, "Option: SACK permitted");
                 }
                 (5, _) => {
+                    if len >= 10 && (len - 2) % 8 == 0 && t.sack.is_none() {
+                        let mut edge = t.ack;
+                        for b in 0..(len - 2) / 8 {
+                            let right = self.b.u32(p + 2 + 8 * b + 4).unwrap_or(edge);
+                            if (edge.wrapping_sub(right) as i32) < 0 {
+                                edge = right;
+                            }
+                        }
+                        t.sack = Some(edge);
+                    }
                     field!(self, 2, r, "Option: SACK ({} blocks)", (len - 2) / 8);
                 }
                 (8, 10) => {

@@ -25,6 +25,7 @@ use std::net::IpAddr;
 use rustc_hash::FxBuildHasher;
 
 use super::model::ct;
+use super::tcp_window::{TcpWindow, Verdict};
 use crate::decode::{Proto, Summary, TcpInfo};
 use crate::sessions::{Endpoint, Flow, SessionKey, SessionProto};
 
@@ -32,9 +33,8 @@ use crate::sessions::{Endpoint, Flow, SessionKey, SessionProto};
 struct Entry {
     orig_src: Endpoint,
     seen_reply: bool,
-    fin_orig: bool,
-    fin_reply: bool,
-    closed: bool,
+    /// TCP only: the kernel's state machine and window (`tcp_window.rs`).
+    tcp: TcpWindow,
 }
 
 /// The query flow of an ICMP timestamp (13/14), information (15/16) or address-mask (17/18)
@@ -111,73 +111,59 @@ impl Conntrack {
             // flow they belong to (if any) is left as it was.
             return Some(ct::INVALID);
         }
-        let bits =
-            tcp.map(|t| t.flags & (TcpInfo::FIN | TcpInfo::SYN | TcpInfo::RST | TcpInfo::ACK));
-        let pure_syn = bits == Some(TcpInfo::SYN);
-        let entry = self.map.get_mut(&flow.key);
-        let starts_over = entry.as_ref().is_some_and(|e| e.closed && pure_syn);
-        match entry {
-            Some(e) if !starts_over => {
-                let reply = flow.src != e.orig_src;
-                let had_reply = e.seen_reply;
-                if reply {
-                    e.seen_reply = true;
+        if let Some(e) = self.map.get_mut(&flow.key) {
+            let reply = flow.src != e.orig_src;
+            let state = if reply || e.seen_reply {
+                ct::ESTABLISHED
+            } else {
+                ct::NEW
+            };
+            let verdict = match tcp {
+                Some(t) => e.tcp.segment(reply, t, s.payload_len, e.seen_reply),
+                None => Verdict::Accept,
+            };
+            match verdict {
+                // Nothing changes, not even whether the other side was heard from.
+                Verdict::Invalid => return Some(ct::INVALID),
+                Verdict::Kill => {
+                    self.map.remove(&flow.key);
+                    return Some(state);
                 }
-                let state = if reply || e.seen_reply {
-                    ct::ESTABLISHED
-                } else {
-                    ct::NEW
-                };
-                if let Some(t) = tcp {
-                    if t.has(TcpInfo::RST) {
-                        // An RST before any answer, or as the only answer: the kernel deletes
-                        // the entry there and then.
-                        if !had_reply {
-                            self.map.remove(&flow.key);
-                            return Some(state);
-                        }
-                        e.closed = true;
-                    }
-                    if t.has(TcpInfo::FIN) {
-                        if reply {
-                            e.fin_reply = true;
-                        } else {
-                            e.fin_orig = true;
-                        }
-                    }
-                    // Both FINs: TIME_WAIT, where a new SYN starts a new connection.
-                    if e.fin_orig && e.fin_reply {
-                        e.closed = true;
-                    }
+                Verdict::Accept | Verdict::Ignore => {
+                    e.seen_reply |= reply;
+                    return Some(state);
                 }
-                Some(state)
-            }
-            _ => {
-                let creates = match flow.key.proto {
-                    SessionProto::Tcp => bits == Some(TcpInfo::SYN) || bits == Some(TcpInfo::ACK),
-                    SessionProto::IcmpEcho => {
-                        s.icmp.is_some_and(|i| matches!(i.typ, 8 | 13 | 15 | 17))
-                    }
-                    SessionProto::Icmpv6Echo => s.icmpv6.is_some_and(|i| i.typ == 128),
-                    _ => true,
-                };
-                if !creates {
-                    return Some(ct::INVALID);
-                }
-                self.created = Some(Created::Flow(flow.key));
-                self.map.insert(
-                    flow.key,
-                    Entry {
-                        orig_src: flow.src,
-                        seen_reply: false,
-                        fin_orig: false,
-                        fin_reply: false,
-                        closed: false,
-                    },
-                );
-                Some(ct::NEW)
+                // The closed connection is gone; the SYN starts a new one below.
+                Verdict::Reopen => {}
             }
         }
+        // A TCP segment starts a connection only if the tracker takes it as a first segment.
+        let tcp = match tcp {
+            Some(t) => match TcpWindow::open(t, s.payload_len) {
+                Some(w) => w,
+                None => return Some(ct::INVALID),
+            },
+            None => TcpWindow::default(),
+        };
+        let creates = match flow.key.proto {
+            SessionProto::Tcp => s.tcp.is_some(),
+            SessionProto::IcmpEcho => s.icmp.is_some_and(|i| matches!(i.typ, 8 | 13 | 15 | 17)),
+            SessionProto::Icmpv6Echo => s.icmpv6.is_some_and(|i| i.typ == 128),
+            _ => true,
+        };
+        if !creates {
+            return Some(ct::INVALID);
+        }
+        self.created = Some(Created::Flow(flow.key));
+        self.map.insert(
+            flow.key,
+            Entry {
+                orig_src: flow.src,
+                seen_reply: false,
+                tcp,
+            },
+        );
+        Some(ct::NEW)
     }
 
     /// An ICMP timestamp, information or address-mask request or reply: a flow keyed by type,
@@ -205,9 +191,7 @@ impl Conntrack {
                             port: key.3,
                         },
                         seen_reply: false,
-                        fin_orig: false,
-                        fin_reply: false,
-                        closed: false,
+                        tcp: TcpWindow::default(),
                     },
                 );
                 ct::NEW

@@ -16,6 +16,7 @@ pub mod report;
 pub mod save;
 pub mod simulator;
 pub mod syntax;
+pub mod tcp_window;
 
 pub use locality::{parse_local, Locality};
 pub use simulator::{extra_of, view_of, Counter, Firewall, Judgement};
