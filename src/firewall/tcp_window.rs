@@ -256,6 +256,13 @@ impl TcpWindow {
         Some(w)
     }
 
+    /// What a `reject with tcp reset` of one of its segments does to the connection at the
+    /// rejecting host (`nf_ct_set_closing`): CLOSE at once, nothing else changes (the RST itself
+    /// carries the entry and is not tracked).
+    pub fn set_closing(&mut self) {
+        self.state = CLOSE;
+    }
+
     /// Judges a segment (`nf_conntrack_tcp_packet`) and updates the tracking. `reply`: it
     /// comes from the side that did not open the connection; `seen_reply`: that side had been
     /// heard from before (and not only by an invalid segment). `len`: payload bytes.
