@@ -11,7 +11,18 @@
 //! handshakes with data and FIN/RST ends, SYNs to closed ports and what follows the RST, single
 //! segments with any flag mix where no flow is known, UDP exchanges, ICMP/ICMPv6 echo,
 //! timestamp, info and mask requests, odd ICMP types, ICMP errors about known flows (both
-//! directions) and about unknown ones.
+//! directions) and about unknown ones; and connections whose window the kernel's TCP tracker
+//! checks (`tcp_window_probe`): handshakes with or without window scale and SACK-permitted
+//! (every fourth run the receiver offers no scaling back, so a scale sent by one side only
+//! counts on neither), data each waited for its ACK, then crafted segments — ACKs of data
+//! never sent or from long ago, data at or past the window's right edge or far behind it,
+//! retransmissions, RSTs and FINs out of window, an RST in window but off the expected
+//! sequence, a SYN inside the connection, data after a gap (answered with SACK), window
+//! updates — an orderly or aborted end, and a SYN on the same ports again. Some of these
+//! connections are picked up mid-stream by the sender's conntrack: their SYN goes out through
+//! the packet socket, past the sender's hooks, so only the receiver saw it. Input rulesets often
+//! open with a `reject` (TCP reset or ICMP) of segments inside established connections, or of
+//! invalid ones, so the reject's answer travels on a flow both sides track.
 //!
 //! The kernel's side, per hook:
 //! - per-rule `counter`s, read back with `nft -j list ruleset`;
@@ -40,9 +51,10 @@
 //! What the simulator is not asked here: `th` ports of protocols without ports (the kernel
 //! reads raw transport-header bytes there; generated `th` matches come with a TCP/UDP match),
 //! interface names (a pcap file has none), `reject` on output (its answer loops back through
-//! the hook), output chains before conntrack (priority < -200: no `ct state` there), odd
-//! segments inside a live TCP connection other than flag mixes the tracker refuses outright (the
-//! kernel's TCP state machine and window checks judge those).
+//! the hook; `tests/kernel_loopback.rs` asks that), output chains before conntrack (priority
+//! < -200: no `ct state` there), conntrack timeouts (every run lasts seconds), and the
+//! simultaneous-open and reinitialised-SYN corners of the TCP state machine (the sender plays
+//! the client only).
 //!
 //! Needs root, `ip`, `nft` and `tcpdump` (with NFLOG): skipped otherwise, a failure in CI.
 //! Knobs: PLK_KDIFF_RULESETS (default 20), PLK_KDIFF_PACKETS (default 500), PLK_KDIFF_SEED,

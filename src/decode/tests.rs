@@ -210,3 +210,37 @@ fn the_lab_tunnel_is_decoded_as_the_tcp_it_carries() {
     let junk = test_ipv4(lo, lo, 17, &test_udp(7781, 40_000, b"hello"));
     assert_eq!(decode(LinkType::RAW, &junk).proto, Proto::Udp);
 }
+
+#[test]
+fn tcp_sack_edges_and_options_are_read_as_the_kernel_reads_them() {
+    // An IPv6 ACK (ack 1000) with NOP, NOP, SACK of two blocks (1500–1600, 1200–1300): the
+    // kernel takes the right edge furthest after the ACK number.
+    let frame = |opts: &[u8]| {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+        f.extend_from_slice(&((20 + opts.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[6, 64]);
+        f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        f.extend_from_slice(&[0xc3, 0x50, 0, 80, 0, 0, 0, 1, 0, 0, 0x03, 0xe8]);
+        f.push(((20 + opts.len()) / 4 << 4) as u8);
+        f.extend_from_slice(&[0x10, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(opts);
+        f
+    };
+    let mut opts = vec![1, 1, 5, 18];
+    for (l, r) in [(1500u32, 1600u32), (1200, 1300)] {
+        opts.extend_from_slice(&l.to_be_bytes());
+        opts.extend_from_slice(&r.to_be_bytes());
+    }
+    let t = decode(LinkType::ETHERNET, &frame(&opts)).tcp.unwrap();
+    assert_eq!((t.ack, t.options, t.sack), (1000, true, Some(1600)));
+    // A D-SACK (a block behind the ACK) leaves the ACK number.
+    let mut dsack = vec![1, 1, 5, 10];
+    dsack.extend_from_slice(&500u32.to_be_bytes());
+    dsack.extend_from_slice(&600u32.to_be_bytes());
+    let t = decode(LinkType::ETHERNET, &frame(&dsack)).tcp.unwrap();
+    assert_eq!(t.sack, Some(1000));
+    let t = decode(LinkType::ETHERNET, &frame(&[])).tcp.unwrap();
+    assert_eq!((t.options, t.sack), (false, None));
+}

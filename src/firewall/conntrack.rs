@@ -11,8 +11,10 @@
 //!   queries) are `new`, other ICMP `invalid`; UDP and other protocols are `new`;
 //! - the first reply and everything after it is `established` — ICMP timestamp, information and
 //!   address-mask requests are flows too, keyed like echo by their identifier;
-//! - a TCP entry whose only answer is an RST is deleted at once (`tcp_packet`: "if only reply is
-//!   a RST … delete the conntrack immediately"): what follows on those ports starts afresh;
+//! - a segment of a known TCP connection meets the kernel's state machine and window checks
+//!   (`tcp_window.rs`): out of window, or a flag the state forbids, it is `invalid` and changes
+//!   nothing (the other side is not "heard from" by an invalid reply); an entry whose only answer
+//!   is an RST is deleted at once, and a SYN after a close or an abort starts afresh;
 //! - an ICMP error about a tracked flow is `related`;
 //! - ICMPv6 neighbour solicitation/advertisement, router solicitation/advertisement and MLD are
 //!   `untracked` (not redirects: the kernel cannot track those and calls them `invalid`).
