@@ -598,7 +598,7 @@ fn tcp_seg_with(
     v.extend_from_slice(&dp.to_be_bytes());
     v.extend_from_slice(&seq.to_be_bytes());
     v.extend_from_slice(&ack.to_be_bytes());
-    v.push(((20 + o.len()) / 4 << 4) as u8);
+    v.push((((20 + o.len()) / 4) << 4) as u8);
     v.push(flags);
     v.extend_from_slice(&win.to_be_bytes());
     v.extend_from_slice(&[0, 0, 0, 0]);

@@ -223,7 +223,7 @@ fn tcp_sack_edges_and_options_are_read_as_the_kernel_reads_them() {
         f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
         f.extend_from_slice(&[0xc3, 0x50, 0, 80, 0, 0, 0, 1, 0, 0, 0x03, 0xe8]);
-        f.push(((20 + opts.len()) / 4 << 4) as u8);
+        f.push((((20 + opts.len()) / 4) << 4) as u8);
         f.extend_from_slice(&[0x10, 0xff, 0xff, 0, 0, 0, 0]);
         f.extend_from_slice(opts);
         f

@@ -314,23 +314,22 @@ impl TcpWindow {
                 }
             }
             IV => return Verdict::Invalid,
-            TIME_WAIT => {
+            TIME_WAIT
                 if old == LAST_ACK
                     && idx == ACK_SET
                     && usize::from(self.last_dir) != dir
                     && self.last_index == SYN_SET
-                    && self.last_flags & CHALLENGE_ACK != 0
-                {
-                    // The challenge ACK to a SYN let through: the connection stays in LAST_ACK.
-                    self.last_flags &= !CHALLENGE_ACK;
-                    return Verdict::Ignore;
-                }
+                    && self.last_flags & CHALLENGE_ACK != 0 =>
+            {
+                // The challenge ACK to a SYN let through: the connection stays in LAST_ACK.
+                self.last_flags &= !CHALLENGE_ACK;
+                return Verdict::Ignore;
             }
             SYN_SENT2 => self.last_flags |= SIMULTANEOUS_OPEN,
-            SYN_RECV => {
-                if dir == REPLY && idx == ACK_SET && self.last_flags & SIMULTANEOUS_OPEN != 0 {
-                    next = ESTABLISHED;
-                }
+            SYN_RECV
+                if dir == REPLY && idx == ACK_SET && self.last_flags & SIMULTANEOUS_OPEN != 0 =>
+            {
+                next = ESTABLISHED;
             }
             CLOSE if idx == RST_SET => {
                 let (keep_state, window) = match self.rst_check(dir, t, old, seen_reply) {
