@@ -37,15 +37,33 @@ struct Entry {
     closed: bool,
 }
 
-/// The query flow of an ICMP timestamp (13/14), information (15/16) or address-mask (17/18)
-/// message: its key, its sender, and whether it is the request.
-fn query_flow(s: &Summary) -> Option<(QueryKey, IpAddr, bool)> {
+/// The request type of an ICMP query message (echo, timestamp, information, address mask;
+/// ICMPv6 echo), and whether this message is that request.
+fn query_type(v6: bool, typ: u8) -> Option<(u8, bool)> {
+    let request = match (v6, typ) {
+        (false, 0 | 8) => 8,
+        (false, 13..=18) => (typ - 1) | 1,
+        (true, 128 | 129) => 128,
+        _ => return None,
+    };
+    Some((request, typ == request))
+}
+
+/// The query flow of an ICMP echo, timestamp, information or address-mask message (ICMPv6
+/// echo): its key and whether it is the request. The kernel's tuple holds the ICMP type, so
+/// request and reply are told apart by their types, never by which address comes first —
+/// 127.0.0.1 pinging itself sends both between the same two addresses.
+fn query_flow(s: &Summary) -> Option<(QueryKey, bool)> {
     let (src, dst) = (s.src?, s.final_dst.or(s.dst)?);
-    let i = s.icmp.filter(|i| (13..=18).contains(&i.typ))?;
+    let (v6, i) = match (s.icmp, s.icmpv6) {
+        (Some(i), _) => (false, i),
+        (None, Some(i)) => (true, i),
+        _ => return None,
+    };
+    let (request_type, request) = query_type(v6, i.typ)?;
     let (id, _) = i.echo?;
-    let request = (i.typ - 1) | 1;
-    let (lo, hi) = if src <= dst { (src, dst) } else { (dst, src) };
-    Some(((request, lo, hi, id), src, i.typ == request))
+    let (from, to) = if request { (src, dst) } else { (dst, src) };
+    Some(((request_type, from, to, id), request))
 }
 
 /// Whether the kernel's TCP tracker takes these flags at all (`tcp_valid_flags`; PSH, ECE and
@@ -64,7 +82,9 @@ fn valid_tcp_flags(flags: u16) -> bool {
 /// Entries kept; the table is cleared past this (a simulation, not a kernel).
 const MAX_ENTRIES: usize = 1 << 20;
 
-/// An ICMP query flow other than echo: (request type, lower address, higher address, id).
+/// An ICMP query flow (echo, timestamp, information, address mask; ICMPv6 echo), as the
+/// kernel's original tuple names it: (request type, the request's sender, its target, id). A
+/// request the other way round is another flow.
 type QueryKey = (u8, IpAddr, IpAddr, u16);
 
 #[derive(Default)]
@@ -93,11 +113,11 @@ impl Conntrack {
         if let Some(state) = self.icmp_special(s) {
             return Some(state);
         }
-        if let Some((key, src, request)) = query_flow(s) {
+        if let Some((key, request)) = query_flow(s) {
             if self.queries.len() >= MAX_ENTRIES {
                 self.queries.clear();
             }
-            return Some(self.query(key, src, request));
+            return Some(self.query(key, request));
         }
         let Some(flow) = Flow::of(s) else {
             return Some(ct::NEW);
@@ -180,14 +200,14 @@ impl Conntrack {
         }
     }
 
-    /// An ICMP timestamp, information or address-mask request or reply: a flow keyed by type,
-    /// addresses and identifier, as the kernel tracks echo. Only a request starts one.
-    fn query(&mut self, key: QueryKey, src: IpAddr, request: bool) -> u8 {
+    /// An ICMP query (echo, timestamp, information, address mask; ICMPv6 echo), request or
+    /// reply: a flow keyed by its request's type, addresses and identifier. Only a request
+    /// starts one; the first reply and all after it are established.
+    fn query(&mut self, key: QueryKey, request: bool) -> u8 {
         match self.queries.get_mut(&key) {
             Some(e) => {
-                if src != e.orig_src.addr {
+                if !request {
                     e.seen_reply = true;
-                    return ct::ESTABLISHED;
                 }
                 if e.seen_reply {
                     ct::ESTABLISHED
@@ -201,7 +221,7 @@ impl Conntrack {
                     key,
                     Entry {
                         orig_src: Endpoint {
-                            addr: src,
+                            addr: key.1,
                             port: key.3,
                         },
                         seen_reply: false,
@@ -279,13 +299,14 @@ impl Conntrack {
         }
         let (proto, sp, dp) = match (inner.proto, inner.query) {
             // A quoted ICMP query names its flow by type and identifier.
-            (1, Some((t @ 13..=18, id))) => {
-                let (lo, hi) = if inner.src <= inner.dst {
+            (1 | 58, Some((t, id))) if query_type(inner.proto == 58, t).is_some() => {
+                let (request_type, request) = query_type(inner.proto == 58, t).unwrap_or((t, true));
+                let (from, to) = if request {
                     (inner.src, inner.dst)
                 } else {
                     (inner.dst, inner.src)
                 };
-                let known = self.queries.contains_key(&((t - 1) | 1, lo, hi, id));
+                let known = self.queries.contains_key(&(request_type, from, to, id));
                 return if known { ct::RELATED } else { ct::INVALID };
             }
             (1, Some((_, id))) => (SessionProto::IcmpEcho, id, id),

@@ -154,7 +154,7 @@ impl Firewall {
             let out = self
                 .compiled
                 .walk(&self.ruleset, hooks, seg, &view, Some(&mut self.meters));
-            if out.verdict != Final::Accept && !notrack {
+            if out.verdict != Final::Accept && !notrack && !confirmed_before(hooks, out.hook) {
                 self.conntrack.unconfirm(s);
             }
             match pre.take() {
@@ -212,6 +212,18 @@ impl Firewall {
             table.chains[c as usize].name
         )
     }
+}
+
+/// Whether conntrack had confirmed the packet's connection before the hook that dropped it.
+/// Confirmation comes last on postrouting for what the host sends, last on input for what it
+/// receives: a packet the host sends itself crosses output and postrouting (confirmed there)
+/// before prerouting and input, so a drop at those leaves its entry — an answer to it is
+/// established, an ICMP error quoting it related.
+fn confirmed_before(hooks: &[Hook], decided: Option<Hook>) -> bool {
+    let Some(at) = decided.and_then(|h| hooks.iter().position(|x| *x == h)) else {
+        return false;
+    };
+    hooks[..at].contains(&Hook::Postrouting)
 }
 
 /// Whether any base chain runs before connection tracking: ingress chains, and prerouting or
