@@ -1144,7 +1144,8 @@ fn run_ruleset(k: usize, file: &Path, work: &Path) -> Figures {
     })
     .join()
     .expect("traffic thread");
-    thread::sleep(Duration::from_millis(150));
+    // The last frames reach dumpcap's file before it stops.
+    thread::sleep(Duration::from_millis(500));
     let said = [dc.stop(), nfl.stop()];
     let counters = kernel_counters(ns, &rf);
 

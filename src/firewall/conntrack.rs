@@ -19,7 +19,7 @@
 //!
 //! The test `tests/kernel_diff.rs` checks all this against the running kernel.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 use rustc_hash::FxBuildHasher;
@@ -93,7 +93,24 @@ pub struct Conntrack {
     queries: HashMap<QueryKey, Entry, FxBuildHasher>,
     /// The entry the last observed packet created, if it created one.
     created: Option<Created>,
+    /// Packets a `reject` answered whose answer has not been seen yet (oldest first).
+    rejected: VecDeque<Rejected>,
 }
+
+/// A packet a `reject` answered: whether with a TCP reset (else an ICMP error), its addresses,
+/// transport protocol and ports (an ICMP query's identifier as both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rejected {
+    reset: bool,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+}
+
+/// Answers awaited at most: a reject's answer follows its packet at once.
+const MAX_REJECTED: usize = 64;
 
 #[derive(Clone, Copy, Debug)]
 enum Created {
@@ -109,6 +126,9 @@ impl Conntrack {
         self.created = None;
         if !self.sees(s) {
             return None;
+        }
+        if let Some(state) = self.reject_answer(s) {
+            return Some(state);
         }
         if let Some(state) = self.icmp_special(s) {
             return Some(state);
@@ -263,6 +283,104 @@ impl Conntrack {
         }
     }
 
+    /// A `reject` answered `s` (the simulator judged it so): its RST or ICMP error is awaited,
+    /// to be attached to `s`'s entry. Nothing is awaited where the kernel sends nothing: no
+    /// RST for an RST, no ICMP error about an ICMP error.
+    pub fn rejected(&mut self, s: &Summary, reset: bool) {
+        let Some(r) = rejected_of(s, reset) else {
+            return;
+        };
+        if self.rejected.len() >= MAX_REJECTED {
+            self.rejected.pop_front();
+        }
+        self.rejected.push_back(r);
+    }
+
+    /// The state of an RST or ICMP error a `reject` sent: `related`, carrying the rejected
+    /// packet's entry (the kernel's `nf_ct_attach`), never tracked itself. An RST also closes
+    /// that entry (`nf_ct_set_closing`): a SYN on the same ports starts afresh.
+    fn reject_answer(&mut self, s: &Summary) -> Option<u8> {
+        if self.rejected.is_empty() {
+            return None;
+        }
+        let at = self.rejected.iter().position(|r| answers(s, r))?;
+        let r = self.rejected.remove(at)?;
+        if r.reset {
+            if let Some(e) = Flow::of(s).and_then(|f| self.map.get_mut(&f.key)) {
+                e.closed = true;
+            }
+        }
+        Some(ct::RELATED)
+    }
+
+    /// The packet an RST or ICMP error answers, when its flow is unknown here — as after a
+    /// `reject` at output, whose packet never reached the capture — and whether a TCP reset
+    /// answered it: the simulator asks the ruleset whether its output chains reject that
+    /// packet so. An RST with ACK answers a packet without (a SYN), one without ACK a packet
+    /// with (an ACK); a quoted TCP packet is taken to be a SYN (the quote's flags are not
+    /// read).
+    pub fn answered(&self, s: &Summary) -> Option<(Summary, bool)> {
+        let (src, dst) = (s.src?, s.final_dst.or(s.dst)?);
+        let mut p = Summary {
+            quoted: false,
+            inner: None,
+            icmp: None,
+            icmpv6: None,
+            final_dst: None,
+            frag: None,
+            ..*s
+        };
+        if let (Some(t), false) = (s.tcp, s.quoted) {
+            if !t.has(TcpInfo::RST) || Flow::of(s).is_some_and(|f| self.map.contains_key(&f.key)) {
+                return None;
+            }
+            let flags = if t.has(TcpInfo::ACK) {
+                TcpInfo::SYN
+            } else {
+                TcpInfo::ACK
+            };
+            p.src = Some(dst);
+            p.dst = Some(src);
+            p.sport = s.dport;
+            p.dport = s.sport;
+            p.tcp = Some(TcpInfo {
+                flags,
+                seq: t.ack.wrapping_sub(1),
+                ack: t.seq,
+                ..TcpInfo::default()
+            });
+            return Some((p, true));
+        }
+        let inner = s.inner?;
+        if self.related(s) != ct::INVALID {
+            return None;
+        }
+        p.src = Some(inner.src);
+        p.dst = Some(inner.dst);
+        p.ip_proto = Some(inner.proto);
+        p.tcp = (inner.proto == 6).then(|| TcpInfo {
+            flags: TcpInfo::SYN,
+            ..TcpInfo::default()
+        });
+        if !s.quoted {
+            p.sport = None;
+            p.dport = None;
+        }
+        if let Some((typ, id)) = inner.query {
+            let info = crate::decode::IcmpInfo {
+                typ,
+                code: 0,
+                echo: Some((id, 0)),
+            };
+            if inner.proto == 58 {
+                p.icmpv6 = Some(info);
+            } else {
+                p.icmp = Some(info);
+            }
+        }
+        Some((p, false))
+    }
+
     /// ICMP that is not an echo: errors (related or invalid), ND/MLD (untracked), the rest.
     fn icmp_special(&self, s: &Summary) -> Option<u8> {
         if let Some(i) = s.icmp {
@@ -340,4 +458,56 @@ impl Conntrack {
             ct::INVALID
         }
     }
+}
+
+/// What is kept of a rejected packet to know its answer, if the kernel answers it.
+fn rejected_of(s: &Summary, reset: bool) -> Option<Rejected> {
+    let (src, dst) = (s.src?, s.final_dst.or(s.dst)?);
+    let proto = s.ip_proto?;
+    if reset && !s.tcp.is_some_and(|t| !t.has(TcpInfo::RST)) {
+        return None;
+    }
+    if s.inner.is_some() || s.frag.is_some_and(|f| f.offset > 0) {
+        return None;
+    }
+    let id = s.icmp.or(s.icmpv6).and_then(|i| i.echo).map(|e| e.0);
+    let (sport, dport) = match id {
+        Some(id) => (id, id),
+        None => (s.sport.unwrap_or(0), s.dport.unwrap_or(0)),
+    };
+    Some(Rejected {
+        reset,
+        src,
+        dst,
+        proto,
+        sport,
+        dport,
+    })
+}
+
+/// Whether `s` is the answer a reject of `r` sends: an RST from its destination port back to
+/// its source port, or an ICMP error to its source quoting it.
+fn answers(s: &Summary, r: &Rejected) -> bool {
+    let (Some(src), Some(dst)) = (s.src, s.final_dst.or(s.dst)) else {
+        return false;
+    };
+    if dst != r.src {
+        return false;
+    }
+    if r.reset {
+        return !s.quoted
+            && src == r.dst
+            && s.tcp.is_some_and(|t| t.has(TcpInfo::RST))
+            && s.sport == Some(r.dport)
+            && s.dport == Some(r.sport);
+    }
+    let Some(inner) = s.inner else {
+        return false;
+    };
+    let ports = match inner.query {
+        Some((_, id)) => (id, id),
+        None if s.quoted => (s.sport.unwrap_or(0), s.dport.unwrap_or(0)),
+        None => (r.sport, r.dport),
+    };
+    inner.src == r.src && inner.dst == r.dst && inner.proto == r.proto && ports == (r.sport, r.dport)
 }
