@@ -42,16 +42,16 @@
 
 mod common;
 
-use common::netns::{
-    enter_netns, in_ns, ip, ip_packet, run, tcp_segment, udp_datagram, RawIp,
-};
+use common::netns::{enter_netns, in_ns, ip, ip_packet, run, tcp_segment, udp_datagram, RawIp};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ffi::CString;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket,
+};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -399,7 +399,8 @@ fn tcp_echo(to: SocketAddr, data: &[u8], timeout: Duration) {
     let Ok(mut s) = TcpStream::connect_timeout(&to, timeout) else {
         return;
     };
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let _ = s.write_all(data);
     let mut got = 0;
     let mut buf = [0u8; 4096];
@@ -415,7 +416,11 @@ fn tcp_echo(to: SocketAddr, data: &[u8], timeout: Duration) {
 }
 
 fn udp_exchange(to: SocketAddr, data: &[u8], answers: bool) {
-    let bind = if to.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
+    let bind = if to.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    };
     let s = UdpSocket::bind(bind).unwrap();
     let _ = s.send_to(data, to);
     let wait = if answers { 150 } else { 40 };
@@ -568,7 +573,12 @@ fn traffic() -> Vec<(Vec<u8>, &'static str)> {
         let mut m = vec![typ, 0, 0, 0, 0x77, 0x77, 0, 1];
         m.extend_from_slice(&[0x11; 16]);
         craft(a, a, proto, m);
-        craft(a, a, 6, tcp_segment(7050, 7051, 1000, 2000, TCP_SYN | TCP_ACK, &[]));
+        craft(
+            a,
+            a,
+            6,
+            tcp_segment(7050, 7051, 1000, 2000, TCP_SYN | TCP_ACK, &[]),
+        );
     }
     // Crafted: a datagram nobody listens for (input may drop it), its answer, and an ICMP error
     // quoting it.
@@ -597,7 +607,12 @@ fn traffic() -> Vec<(Vec<u8>, &'static str)> {
                 (snd, rcv.wrapping_add(500_000), TCP_ACK, &b""[..]),
                 (snd.wrapping_add(2_000_000_000), rcv, TCP_ACK, &b""[..]),
                 (snd.wrapping_add(3_000_000), 0, TCP_RST, &b""[..]),
-                (snd.wrapping_sub(1_000_000), rcv, TCP_ACK | TCP_PSH, &b"old data"[..]),
+                (
+                    snd.wrapping_sub(1_000_000),
+                    rcv,
+                    TCP_ACK | TCP_PSH,
+                    &b"old data"[..],
+                ),
             ];
             for ((seq, ack, flags, data), what) in cases.into_iter().zip(WINDOW_CASES) {
                 let p = craft(
@@ -990,11 +1005,7 @@ fn kernel_counters(ns: &str, rf: &RuleFile) -> HashMap<u32, (u64, u64)> {
     for o in v["nftables"].as_array().unwrap() {
         let Some(r) = o.get("rule") else { continue };
         let (fam, table) = (r["family"].as_str().unwrap(), r["table"].as_str().unwrap());
-        let Some(ti) = rf
-            .tables
-            .iter()
-            .position(|(f, n)| f == fam && n == table)
-        else {
+        let Some(ti) = rf.tables.iter().position(|(f, n)| f == fam && n == table) else {
             continue;
         };
         let chain = r["chain"].as_str().unwrap().to_string();
@@ -1162,14 +1173,34 @@ fn run_ruleset(k: usize, file: &Path, work: &Path) -> Figures {
     let nfl = Proc::start(
         ns,
         &[
-            "tcpdump", "-Z", "root", "-n", "-U", "--immediate-mode", "-B", "8192", "-s", "0",
-            "-i", "nflog:1", "-w", log.to_str().unwrap(),
+            "tcpdump",
+            "-Z",
+            "root",
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-B",
+            "8192",
+            "-s",
+            "0",
+            "-i",
+            "nflog:1",
+            "-w",
+            log.to_str().unwrap(),
         ],
         "listening on",
     );
     let dc = Proc::start(
         ns,
-        &["dumpcap", "-i", "lo", "-B", "8", "-w", cap.to_str().unwrap()],
+        &[
+            "dumpcap",
+            "-i",
+            "lo",
+            "-B",
+            "8",
+            "-w",
+            cap.to_str().unwrap(),
+        ],
         "Capturing on",
     );
     // dumpcap says so a moment before its socket reads.
@@ -1190,8 +1221,12 @@ fn run_ruleset(k: usize, file: &Path, work: &Path) -> Figures {
         counters: rf.rules.len(),
         ..Figures::default()
     };
-    if !said[1].lines().any(|l| l.trim() == "0 packets dropped by kernel") {
-        f.problems.push(format!("tcpdump lost NFLOG records: {}", said[1]));
+    if !said[1]
+        .lines()
+        .any(|l| l.trim() == "0 packets dropped by kernel")
+    {
+        f.problems
+            .push(format!("tcpdump lost NFLOG records: {}", said[1]));
     }
     let records = nflog(&log);
     let (mut by, stray) = crossings(&records);
@@ -1217,7 +1252,8 @@ fn run_ruleset(k: usize, file: &Path, work: &Path) -> Figures {
     let mut shown = 0;
     for (i, (iface, fr)) in frames.iter().enumerate() {
         if iface.as_deref() != Some("lo") {
-            f.problems.push(format!("frame {}: interface {iface:?}", i + 1));
+            f.problems
+                .push(format!("frame {}: interface {iface:?}", i + 1));
         }
         if fr.len() <= 14 {
             continue;
@@ -1232,7 +1268,9 @@ fn run_ruleset(k: usize, file: &Path, work: &Path) -> Figures {
             let at = l.iter().position(|c| c.passed(HOOK_POST))?;
             l.remove(at)
         });
-        let in_c = by.get_mut(&(false, ipb.clone())).and_then(|l| l.pop_front());
+        let in_c = by
+            .get_mut(&(false, ipb.clone()))
+            .and_then(|l| l.pop_front());
         let (Some(oc), Some(ic)) = (out_c, in_c) else {
             f.problems
                 .push(format!("frame {}: no kernel record ({what})", i + 1));
@@ -1248,7 +1286,12 @@ fn run_ruleset(k: usize, file: &Path, work: &Path) -> Figures {
         let kern = replay(
             &rf,
             v6,
-            &[(HOOK_OUT, &oc), (HOOK_POST, &oc), (HOOK_PRE, &ic), (HOOK_IN, &ic)],
+            &[
+                (HOOK_OUT, &oc),
+                (HOOK_POST, &oc),
+                (HOOK_PRE, &ic),
+                (HOOK_IN, &ic),
+            ],
             &ct,
         );
         let accepted = ic.passed(HOOK_IN);
@@ -1389,7 +1432,8 @@ fn run_ruleset(k: usize, file: &Path, work: &Path) -> Figures {
         }
     }
     if !f.problems.is_empty() || !f.window_only.is_empty() {
-        f.problems.insert(0, format!("{} (files in {})", stem, dir.display()));
+        f.problems
+            .insert(0, format!("{} (files in {})", stem, dir.display()));
     }
     f
 }

@@ -16,8 +16,42 @@
 //! - an ICMP error about a tracked flow is `related`;
 //! - ICMPv6 neighbour solicitation/advertisement, router solicitation/advertisement and MLD are
 //!   `untracked` (not redirects: the kernel cannot track those and calls them `invalid`).
+//! - ICMP queries (echo, timestamp, information, address mask; ICMPv6 echo) are keyed as the
+//!   kernel's original tuple names them — the request's sender and target, its identifier and
+//!   type — and a reply is told by its type, never by which address comes first: 127.0.0.1
+//!   pinging itself sends request and reply between the same two addresses.
 //!
-//! The test `tests/kernel_diff.rs` checks all this against the running kernel.
+//! Loopback, and what a `reject` sends (measured by `tests/kernel_loopback.rs`):
+//! - a packet the host sends itself crosses output and postrouting, where conntrack confirms
+//!   its entry, then `lo` (where a capture sees it), then prerouting and input, with the same
+//!   entry attached (conntrack does not run again). A drop at prerouting or input leaves the
+//!   entry: an answer is `established`, an ICMP error quoting it `related`. Only a drop before
+//!   confirmation (output, postrouting; prerouting or input for what comes from outside)
+//!   leaves none — the simulator asks [`Conntrack::unconfirm`] only then;
+//! - the RST or ICMP error a `reject` sends carries the rejected packet's entry
+//!   (`nf_ct_attach`: `related`, at output, postrouting, prerouting and input alike) and is
+//!   never tracked itself; a TCP reset also puts a confirmed entry in CLOSE
+//!   (`nf_ct_set_closing`), where a new SYN starts over. This holds at output too, where the
+//!   entry was never confirmed: the answer is `related` though no lookup would find it.
+//!
+//! How packetlab, judging from a capture, knows such an answer:
+//! - a reject of a packet the capture shows (at input, on loopback or from outside): the
+//!   simulator judged that packet `reject` itself, so it awaits the answer ([`Conntrack::
+//!   rejected`]) — an RST from the rejected packet's destination port back to its source port
+//!   with a reset, an ICMP error to its source quoting it otherwise — and the next packet that
+//!   fits is `related`. On `lo` the answer always follows its packet (it is sent while input
+//!   handles it);
+//! - a reject at output: the rejected packet never reaches the wire, so the answer is the only
+//!   trace, and it names a flow conntrack does not know (an RST without entry, an ICMP error
+//!   quoting an untracked packet — both `invalid` if nothing had rejected). [`Conntrack::
+//!   answered`] rebuilds the packet it answers (an RST with ACK answers a SYN, one without an
+//!   ACK; an ICMP error quotes its packet; a quoted TCP packet is taken to be a SYN) and the
+//!   simulator judges it at output as a new connection's packet: if a rule rejects it the same
+//!   way (reset or ICMP), the answer is `related`. The answered packet counts nowhere: the
+//!   capture never held it.
+//!
+//! The tests `tests/kernel_diff.rs` and `tests/kernel_loopback.rs` check all this against the
+//! running kernel.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -464,7 +498,7 @@ impl Conntrack {
 fn rejected_of(s: &Summary, reset: bool) -> Option<Rejected> {
     let (src, dst) = (s.src?, s.final_dst.or(s.dst)?);
     let proto = s.ip_proto?;
-    if reset && !s.tcp.is_some_and(|t| !t.has(TcpInfo::RST)) {
+    if reset && s.tcp.is_none_or(|t| t.has(TcpInfo::RST)) {
         return None;
     }
     if s.inner.is_some() || s.frag.is_some_and(|f| f.offset > 0) {
@@ -509,5 +543,8 @@ fn answers(s: &Summary, r: &Rejected) -> bool {
         None if s.quoted => (s.sport.unwrap_or(0), s.dport.unwrap_or(0)),
         None => (r.sport, r.dport),
     };
-    inner.src == r.src && inner.dst == r.dst && inner.proto == r.proto && ports == (r.sport, r.dport)
+    inner.src == r.src
+        && inner.dst == r.dst
+        && inner.proto == r.proto
+        && ports == (r.sport, r.dport)
 }

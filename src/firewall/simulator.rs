@@ -166,7 +166,10 @@ impl Firewall {
                 self.conntrack.unconfirm(s);
             }
             if out.verdict == Final::Reject && !notrack {
-                let reset = out.rule.and_then(|id| self.ruleset.rule(id)).is_some_and(resets);
+                let reset = out
+                    .rule
+                    .and_then(|id| self.ruleset.rule(id))
+                    .is_some_and(resets);
                 self.conntrack.rejected(s, reset);
             }
             match pre.take() {
