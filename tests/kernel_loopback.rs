@@ -1434,7 +1434,11 @@ fn run_ruleset(k: usize, file: &Path, work: &Path) -> Figures {
             ));
         }
     }
-    if !f.problems.is_empty() || !f.window_only.is_empty() {
+    for w in &f.window_only {
+        f.problems
+            .push(format!("only through TCP window tracking: {w}"));
+    }
+    if !f.problems.is_empty() {
         f.problems
             .insert(0, format!("{} (files in {})", stem, dir.display()));
     }
