@@ -18,10 +18,44 @@
 //! - an ICMP error about a tracked flow is `related`;
 //! - ICMPv6 neighbour solicitation/advertisement, router solicitation/advertisement and MLD are
 //!   `untracked` (not redirects: the kernel cannot track those and calls them `invalid`).
+//! - ICMP queries (echo, timestamp, information, address mask; ICMPv6 echo) are keyed as the
+//!   kernel's original tuple names them — the request's sender and target, its identifier and
+//!   type — and a reply is told by its type, never by which address comes first: 127.0.0.1
+//!   pinging itself sends request and reply between the same two addresses.
 //!
-//! The test `tests/kernel_diff.rs` checks all this against the running kernel.
+//! Loopback, and what a `reject` sends (measured by `tests/kernel_loopback.rs`):
+//! - a packet the host sends itself crosses output and postrouting, where conntrack confirms
+//!   its entry, then `lo` (where a capture sees it), then prerouting and input, with the same
+//!   entry attached (conntrack does not run again). A drop at prerouting or input leaves the
+//!   entry: an answer is `established`, an ICMP error quoting it `related`. Only a drop before
+//!   confirmation (output, postrouting; prerouting or input for what comes from outside)
+//!   leaves none — the simulator asks [`Conntrack::unconfirm`] only then;
+//! - the RST or ICMP error a `reject` sends carries the rejected packet's entry
+//!   (`nf_ct_attach`: `related`, at output, postrouting, prerouting and input alike) and is
+//!   never tracked itself; a TCP reset also puts a confirmed entry in CLOSE
+//!   (`nf_ct_set_closing`), where a new SYN starts over. This holds at output too, where the
+//!   entry was never confirmed: the answer is `related` though no lookup would find it.
+//!
+//! How packetlab, judging from a capture, knows such an answer:
+//! - a reject of a packet the capture shows (at input, on loopback or from outside): the
+//!   simulator judged that packet `reject` itself, so it awaits the answer ([`Conntrack::
+//!   rejected`]) — an RST from the rejected packet's destination port back to its source port
+//!   with a reset, an ICMP error to its source quoting it otherwise — and the next packet that
+//!   fits is `related`. On `lo` the answer always follows its packet (it is sent while input
+//!   handles it);
+//! - a reject at output: the rejected packet never reaches the wire, so the answer is the only
+//!   trace, and it names a flow conntrack does not know (an RST without entry, an ICMP error
+//!   quoting an untracked packet — both `invalid` if nothing had rejected). [`Conntrack::
+//!   answered`] rebuilds the packet it answers (an RST with ACK answers a SYN, one without an
+//!   ACK; an ICMP error quotes its packet; a quoted TCP packet is taken to be a SYN) and the
+//!   simulator judges it at output as a new connection's packet: if a rule rejects it the same
+//!   way (reset or ICMP), the answer is `related`. The answered packet counts nowhere: the
+//!   capture never held it.
+//!
+//! The tests `tests/kernel_diff.rs` and `tests/kernel_loopback.rs` check all this against the
+//! running kernel.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 use rustc_hash::FxBuildHasher;
@@ -39,15 +73,33 @@ struct Entry {
     tcp: TcpWindow,
 }
 
-/// The query flow of an ICMP timestamp (13/14), information (15/16) or address-mask (17/18)
-/// message: its key, its sender, and whether it is the request.
-fn query_flow(s: &Summary) -> Option<(QueryKey, IpAddr, bool)> {
+/// The request type of an ICMP query message (echo, timestamp, information, address mask;
+/// ICMPv6 echo), and whether this message is that request.
+fn query_type(v6: bool, typ: u8) -> Option<(u8, bool)> {
+    let request = match (v6, typ) {
+        (false, 0 | 8) => 8,
+        (false, 13..=18) => (typ - 1) | 1,
+        (true, 128 | 129) => 128,
+        _ => return None,
+    };
+    Some((request, typ == request))
+}
+
+/// The query flow of an ICMP echo, timestamp, information or address-mask message (ICMPv6
+/// echo): its key and whether it is the request. The kernel's tuple holds the ICMP type, so
+/// request and reply are told apart by their types, never by which address comes first —
+/// 127.0.0.1 pinging itself sends both between the same two addresses.
+fn query_flow(s: &Summary) -> Option<(QueryKey, bool)> {
     let (src, dst) = (s.src?, s.final_dst.or(s.dst)?);
-    let i = s.icmp.filter(|i| (13..=18).contains(&i.typ))?;
+    let (v6, i) = match (s.icmp, s.icmpv6) {
+        (Some(i), _) => (false, i),
+        (None, Some(i)) => (true, i),
+        _ => return None,
+    };
+    let (request_type, request) = query_type(v6, i.typ)?;
     let (id, _) = i.echo?;
-    let request = (i.typ - 1) | 1;
-    let (lo, hi) = if src <= dst { (src, dst) } else { (dst, src) };
-    Some(((request, lo, hi, id), src, i.typ == request))
+    let (from, to) = if request { (src, dst) } else { (dst, src) };
+    Some(((request_type, from, to, id), request))
 }
 
 /// Whether the kernel's TCP tracker takes these flags at all (`tcp_valid_flags`; PSH, ECE and
@@ -66,7 +118,9 @@ fn valid_tcp_flags(flags: u16) -> bool {
 /// Entries kept; the table is cleared past this (a simulation, not a kernel).
 const MAX_ENTRIES: usize = 1 << 20;
 
-/// An ICMP query flow other than echo: (request type, lower address, higher address, id).
+/// An ICMP query flow (echo, timestamp, information, address mask; ICMPv6 echo), as the
+/// kernel's original tuple names it: (request type, the request's sender, its target, id). A
+/// request the other way round is another flow.
 type QueryKey = (u8, IpAddr, IpAddr, u16);
 
 #[derive(Default)]
@@ -75,7 +129,24 @@ pub struct Conntrack {
     queries: HashMap<QueryKey, Entry, FxBuildHasher>,
     /// The entry the last observed packet created, if it created one.
     created: Option<Created>,
+    /// Packets a `reject` answered whose answer has not been seen yet (oldest first).
+    rejected: VecDeque<Rejected>,
 }
+
+/// A packet a `reject` answered: whether with a TCP reset (else an ICMP error), its addresses,
+/// transport protocol and ports (an ICMP query's identifier as both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rejected {
+    reset: bool,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+}
+
+/// Answers awaited at most: a reject's answer follows its packet at once.
+const MAX_REJECTED: usize = 64;
 
 #[derive(Clone, Copy, Debug)]
 enum Created {
@@ -92,14 +163,17 @@ impl Conntrack {
         if !self.sees(s) {
             return None;
         }
+        if let Some(state) = self.reject_answer(s) {
+            return Some(state);
+        }
         if let Some(state) = self.icmp_special(s) {
             return Some(state);
         }
-        if let Some((key, src, request)) = query_flow(s) {
+        if let Some((key, request)) = query_flow(s) {
             if self.queries.len() >= MAX_ENTRIES {
                 self.queries.clear();
             }
-            return Some(self.query(key, src, request));
+            return Some(self.query(key, request));
         }
         let Some(flow) = Flow::of(s) else {
             return Some(ct::NEW);
@@ -168,14 +242,14 @@ impl Conntrack {
         Some(ct::NEW)
     }
 
-    /// An ICMP timestamp, information or address-mask request or reply: a flow keyed by type,
-    /// addresses and identifier, as the kernel tracks echo. Only a request starts one.
-    fn query(&mut self, key: QueryKey, src: IpAddr, request: bool) -> u8 {
+    /// An ICMP query (echo, timestamp, information, address mask; ICMPv6 echo), request or
+    /// reply: a flow keyed by its request's type, addresses and identifier. Only a request
+    /// starts one; the first reply and all after it are established.
+    fn query(&mut self, key: QueryKey, request: bool) -> u8 {
         match self.queries.get_mut(&key) {
             Some(e) => {
-                if src != e.orig_src.addr {
+                if !request {
                     e.seen_reply = true;
-                    return ct::ESTABLISHED;
                 }
                 if e.seen_reply {
                     ct::ESTABLISHED
@@ -189,7 +263,7 @@ impl Conntrack {
                     key,
                     Entry {
                         orig_src: Endpoint {
-                            addr: src,
+                            addr: key.1,
                             port: key.3,
                         },
                         seen_reply: false,
@@ -229,6 +303,106 @@ impl Conntrack {
         }
     }
 
+    /// A `reject` answered `s` (the simulator judged it so): its RST or ICMP error is awaited,
+    /// to be attached to `s`'s entry. Nothing is awaited where the kernel sends nothing: no
+    /// RST for an RST, no ICMP error about an ICMP error.
+    pub fn rejected(&mut self, s: &Summary, reset: bool) {
+        let Some(r) = rejected_of(s, reset) else {
+            return;
+        };
+        if self.rejected.len() >= MAX_REJECTED {
+            self.rejected.pop_front();
+        }
+        self.rejected.push_back(r);
+    }
+
+    /// The state of an RST or ICMP error a `reject` sent: `related`, carrying the rejected
+    /// packet's entry (the kernel's `nf_ct_attach`), never tracked itself. An RST also closes
+    /// that entry (`nf_ct_set_closing`): a SYN on the same ports starts afresh.
+    fn reject_answer(&mut self, s: &Summary) -> Option<u8> {
+        if self.rejected.is_empty() {
+            return None;
+        }
+        let at = self.rejected.iter().position(|r| answers(s, r))?;
+        let r = self.rejected.remove(at)?;
+        if r.reset {
+            if let Some(e) = Flow::of(s).and_then(|f| self.map.get_mut(&f.key)) {
+                // With the TCP window tracker (`tcp_window.rs`) this is its CLOSE state:
+                // `e.tcp.set_closing()`.
+                e.closed = true;
+            }
+        }
+        Some(ct::RELATED)
+    }
+
+    /// The packet an RST or ICMP error answers, when its flow is unknown here — as after a
+    /// `reject` at output, whose packet never reached the capture — and whether a TCP reset
+    /// answered it: the simulator asks the ruleset whether its output chains reject that
+    /// packet so. An RST with ACK answers a packet without (a SYN), one without ACK a packet
+    /// with (an ACK); a quoted TCP packet is taken to be a SYN (the quote's flags are not
+    /// read).
+    pub fn answered(&self, s: &Summary) -> Option<(Summary, bool)> {
+        let (src, dst) = (s.src?, s.final_dst.or(s.dst)?);
+        let mut p = Summary {
+            quoted: false,
+            inner: None,
+            icmp: None,
+            icmpv6: None,
+            final_dst: None,
+            frag: None,
+            ..*s
+        };
+        if let (Some(t), false) = (s.tcp, s.quoted) {
+            if !t.has(TcpInfo::RST) || Flow::of(s).is_some_and(|f| self.map.contains_key(&f.key)) {
+                return None;
+            }
+            let flags = if t.has(TcpInfo::ACK) {
+                TcpInfo::SYN
+            } else {
+                TcpInfo::ACK
+            };
+            p.src = Some(dst);
+            p.dst = Some(src);
+            p.sport = s.dport;
+            p.dport = s.sport;
+            p.tcp = Some(TcpInfo {
+                flags,
+                seq: t.ack.wrapping_sub(1),
+                ack: t.seq,
+                ..TcpInfo::default()
+            });
+            return Some((p, true));
+        }
+        let inner = s.inner?;
+        if self.related(s) != ct::INVALID {
+            return None;
+        }
+        p.src = Some(inner.src);
+        p.dst = Some(inner.dst);
+        p.ip_proto = Some(inner.proto);
+        p.tcp = (inner.proto == 6).then(|| TcpInfo {
+            flags: TcpInfo::SYN,
+            ..TcpInfo::default()
+        });
+        if !s.quoted {
+            p.sport = None;
+            p.dport = None;
+        }
+        if let Some((typ, id)) = inner.query {
+            let info = crate::decode::IcmpInfo {
+                typ,
+                code: 0,
+                echo: Some((id, 0)),
+            };
+            if inner.proto == 58 {
+                p.icmpv6 = Some(info);
+            } else {
+                p.icmp = Some(info);
+            }
+        }
+        Some((p, false))
+    }
+
     /// ICMP that is not an echo: errors (related or invalid), ND/MLD (untracked), the rest.
     fn icmp_special(&self, s: &Summary) -> Option<u8> {
         if let Some(i) = s.icmp {
@@ -265,13 +439,14 @@ impl Conntrack {
         }
         let (proto, sp, dp) = match (inner.proto, inner.query) {
             // A quoted ICMP query names its flow by type and identifier.
-            (1, Some((t @ 13..=18, id))) => {
-                let (lo, hi) = if inner.src <= inner.dst {
+            (1 | 58, Some((t, id))) if query_type(inner.proto == 58, t).is_some() => {
+                let (request_type, request) = query_type(inner.proto == 58, t).unwrap_or((t, true));
+                let (from, to) = if request {
                     (inner.src, inner.dst)
                 } else {
                     (inner.dst, inner.src)
                 };
-                let known = self.queries.contains_key(&((t - 1) | 1, lo, hi, id));
+                let known = self.queries.contains_key(&(request_type, from, to, id));
                 return if known { ct::RELATED } else { ct::INVALID };
             }
             (1, Some((_, id))) => (SessionProto::IcmpEcho, id, id),
@@ -305,4 +480,59 @@ impl Conntrack {
             ct::INVALID
         }
     }
+}
+
+/// What is kept of a rejected packet to know its answer, if the kernel answers it.
+fn rejected_of(s: &Summary, reset: bool) -> Option<Rejected> {
+    let (src, dst) = (s.src?, s.final_dst.or(s.dst)?);
+    let proto = s.ip_proto?;
+    if reset && s.tcp.is_none_or(|t| t.has(TcpInfo::RST)) {
+        return None;
+    }
+    if s.inner.is_some() || s.frag.is_some_and(|f| f.offset > 0) {
+        return None;
+    }
+    let id = s.icmp.or(s.icmpv6).and_then(|i| i.echo).map(|e| e.0);
+    let (sport, dport) = match id {
+        Some(id) => (id, id),
+        None => (s.sport.unwrap_or(0), s.dport.unwrap_or(0)),
+    };
+    Some(Rejected {
+        reset,
+        src,
+        dst,
+        proto,
+        sport,
+        dport,
+    })
+}
+
+/// Whether `s` is the answer a reject of `r` sends: an RST from its destination port back to
+/// its source port, or an ICMP error to its source quoting it.
+fn answers(s: &Summary, r: &Rejected) -> bool {
+    let (Some(src), Some(dst)) = (s.src, s.final_dst.or(s.dst)) else {
+        return false;
+    };
+    if dst != r.src {
+        return false;
+    }
+    if r.reset {
+        return !s.quoted
+            && src == r.dst
+            && s.tcp.is_some_and(|t| t.has(TcpInfo::RST))
+            && s.sport == Some(r.dport)
+            && s.dport == Some(r.sport);
+    }
+    let Some(inner) = s.inner else {
+        return false;
+    };
+    let ports = match inner.query {
+        Some((_, id)) => (id, id),
+        None if s.quoted => (s.sport.unwrap_or(0), s.dport.unwrap_or(0)),
+        None => (r.sport, r.dport),
+    };
+    inner.src == r.src
+        && inner.dst == r.dst
+        && inner.proto == r.proto
+        && ports == (r.sport, r.dport)
 }

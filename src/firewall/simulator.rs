@@ -142,6 +142,14 @@ impl Firewall {
             } else {
                 self.conntrack.observe(s)?
             };
+            if ct == ct::INVALID {
+                if let Some((p, reset)) = self.conntrack.answered(s) {
+                    let fw = (&mut self.compiled, &self.ruleset, &self.locality);
+                    if rejects_at_output(fw, &p, reset, iface, ip_len, extra) {
+                        ct = ct::RELATED;
+                    }
+                }
+            }
             let mut view = view_of(s, ct, iface, ip_len, extra)?;
             if forwarded {
                 view.oif = None;
@@ -154,8 +162,15 @@ impl Firewall {
             let out = self
                 .compiled
                 .walk(&self.ruleset, hooks, seg, &view, Some(&mut self.meters));
-            if out.verdict != Final::Accept && !notrack {
+            if out.verdict != Final::Accept && !notrack && !confirmed_before(hooks, out.hook) {
                 self.conntrack.unconfirm(s);
+            }
+            if out.verdict == Final::Reject && !notrack {
+                let reset = out
+                    .rule
+                    .and_then(|id| self.ruleset.rule(id))
+                    .is_some_and(resets);
+                self.conntrack.rejected(s, reset);
             }
             match pre.take() {
                 Some(p) => p.then(out),
@@ -212,6 +227,52 @@ impl Firewall {
             table.chains[c as usize].name
         )
     }
+}
+
+/// Whether `p`, the packet an RST or ICMP error answers whose flow conntrack does not know, is
+/// one a `reject` at output answered — rejected before the wire, so the capture never shows
+/// it: it meets the output hook and a rule rejects it the same way (TCP reset or ICMP). The
+/// kernel attaches such an answer to the rejected packet's entry, so it is `related` though
+/// nothing confirmed that entry. Judged as a new connection's packet, without counting, every
+/// rate within its limit.
+fn rejects_at_output(
+    (compiled, rs, locality): (&mut compile::Compiled, &Ruleset, &Locality),
+    p: &Summary,
+    reset: bool,
+    iface: Option<&str>,
+    ip_len: u32,
+    extra: eval::Extra,
+) -> bool {
+    let (Some(src), Some(dst)) = (p.src, p.dst) else {
+        return false;
+    };
+    if !locality.hooks(src, dst).contains(&Hook::Output) {
+        return false;
+    }
+    let Some(view) = view_of(p, ct::NEW, iface, ip_len, extra) else {
+        return false;
+    };
+    let out = compiled.walk(rs, &[Hook::Output], eval::Seg::All, &view, None);
+    out.verdict == Final::Reject && out.rule.and_then(|id| rs.rule(id)).is_some_and(resets) == reset
+}
+
+/// Whether a rejecting rule answers with a TCP reset (else an ICMP error).
+fn resets(r: &super::model::Rule) -> bool {
+    r.reject_with
+        .as_ref()
+        .is_some_and(|(w, _)| w.contains("tcp reset"))
+}
+
+/// Whether conntrack had confirmed the packet's connection before the hook that dropped it.
+/// Confirmation comes last on postrouting for what the host sends, last on input for what it
+/// receives: a packet the host sends itself crosses output and postrouting (confirmed there)
+/// before prerouting and input, so a drop at those leaves its entry — an answer to it is
+/// established, an ICMP error quoting it related.
+fn confirmed_before(hooks: &[Hook], decided: Option<Hook>) -> bool {
+    let Some(at) = decided.and_then(|h| hooks.iter().position(|x| *x == h)) else {
+        return false;
+    };
+    hooks[..at].contains(&Hook::Postrouting)
 }
 
 /// Whether any base chain runs before connection tracking: ingress chains, and prerouting or

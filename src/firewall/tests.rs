@@ -656,3 +656,287 @@ fn the_rule_editor_names_an_unknown_word_and_its_column() {
     let e = nft::parse_rule("tcp dport 22 ip dscp cs1 accept", &rs.tables[0]).unwrap_err();
     assert_eq!((e.col, e.msg.as_str()), (14, "unsupported: 'ip dscp'"));
 }
+
+/// Summaries of loopback packets for the issue-15 tests: TCP, UDP, ICMP(v6) queries and errors.
+mod lo {
+    use super::*;
+    use crate::decode::{IcmpInfo, Inner};
+
+    pub fn a(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    pub fn tcp(src: &str, dst: &str, sp: u16, dp: u16, flags: u16) -> Summary {
+        Summary {
+            src: Some(a(src)),
+            dst: Some(a(dst)),
+            sport: Some(sp),
+            dport: Some(dp),
+            ip_proto: Some(6),
+            proto: Proto::Tcp,
+            tcp: Some(TcpInfo {
+                flags,
+                seq: 1000,
+                ack: if flags & TcpInfo::ACK != 0 { 5001 } else { 0 },
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    pub fn udp(src: &str, dst: &str, sp: u16, dp: u16) -> Summary {
+        Summary {
+            src: Some(a(src)),
+            dst: Some(a(dst)),
+            sport: Some(sp),
+            dport: Some(dp),
+            ip_proto: Some(17),
+            proto: Proto::Udp,
+            ..Default::default()
+        }
+    }
+
+    pub fn query(src: &str, dst: &str, typ: u8, id: u16) -> Summary {
+        let v6 = a(src).is_ipv6();
+        let info = Some(IcmpInfo {
+            typ,
+            code: 0,
+            echo: Some((id, 1)),
+        });
+        Summary {
+            src: Some(a(src)),
+            dst: Some(a(dst)),
+            ip_proto: Some(if v6 { 58 } else { 1 }),
+            proto: if v6 { Proto::Icmpv6 } else { Proto::Icmp },
+            icmp: if v6 { None } else { info },
+            icmpv6: if v6 { info } else { None },
+            ..Default::default()
+        }
+    }
+
+    /// An ICMP destination unreachable (`code`) to `to`, quoting `q` (its ports when TCP/UDP).
+    pub fn error(from: &str, to: &str, code: u8, q: &Summary) -> Summary {
+        let inner = Inner {
+            src: q.src.unwrap(),
+            dst: q.dst.unwrap(),
+            proto: q.ip_proto.unwrap(),
+            query: q.icmp.or(q.icmpv6).and_then(|i| Some((i.typ, i.echo?.0))),
+        };
+        Summary {
+            src: Some(a(from)),
+            dst: Some(a(to)),
+            ip_proto: Some(1),
+            proto: Proto::Icmp,
+            icmp: Some(IcmpInfo {
+                typ: 3,
+                code,
+                echo: None,
+            }),
+            inner: Some(inner),
+            quoted: q.sport.is_some(),
+            sport: q.sport,
+            dport: q.dport,
+            ..Default::default()
+        }
+    }
+
+    /// The firewall of a host that talks to itself, with `rules`.
+    pub fn host(rules: &str) -> Firewall {
+        Firewall::new(parse(rules), "t.nft".into(), locality::Locality::default())
+    }
+
+    /// The `ct state` and verdict the host gives `s`, seen on lo.
+    pub fn judge(fw: &mut Firewall, s: &Summary) -> (u8, Final) {
+        let (j, _) = fw.judge(s, Some("lo"), 60, 0).expect("an IP packet");
+        (j.ct, j.verdict)
+    }
+}
+
+#[test]
+fn icmp_queries_on_loopback_are_told_apart_by_their_types() {
+    use lo::*;
+    let mut c = conntrack::Conntrack::default();
+    // 127.0.0.1 pinging itself: the reply is established, and so is every request after it.
+    assert_eq!(
+        c.observe(&query("127.0.0.1", "127.0.0.1", 8, 7)),
+        Some(ct::NEW)
+    );
+    assert_eq!(
+        c.observe(&query("127.0.0.1", "127.0.0.1", 0, 7)),
+        Some(ct::ESTABLISHED)
+    );
+    assert_eq!(
+        c.observe(&query("127.0.0.1", "127.0.0.1", 8, 7)),
+        Some(ct::ESTABLISHED)
+    );
+    // ::1 alike, with the ICMPv6 types.
+    assert_eq!(c.observe(&query("::1", "::1", 128, 7)), Some(ct::NEW));
+    assert_eq!(
+        c.observe(&query("::1", "::1", 129, 7)),
+        Some(ct::ESTABLISHED)
+    );
+    // Timestamps too; a reply nobody asked for is invalid.
+    assert_eq!(
+        c.observe(&query("127.0.0.1", "127.0.0.1", 13, 8)),
+        Some(ct::NEW)
+    );
+    assert_eq!(
+        c.observe(&query("127.0.0.1", "127.0.0.1", 14, 8)),
+        Some(ct::ESTABLISHED)
+    );
+    assert_eq!(
+        c.observe(&query("127.0.0.1", "127.0.0.1", 0, 9)),
+        Some(ct::INVALID)
+    );
+    assert_eq!(c.observe(&query("::1", "::1", 129, 9)), Some(ct::INVALID));
+    // The tuple holds the direction: a request the other way round is a flow of its own.
+    assert_eq!(
+        c.observe(&query("10.0.0.2", "10.0.0.1", 8, 5)),
+        Some(ct::NEW)
+    );
+    assert_eq!(
+        c.observe(&query("10.0.0.1", "10.0.0.2", 0, 5)),
+        Some(ct::ESTABLISHED)
+    );
+    assert_eq!(
+        c.observe(&query("10.0.0.1", "10.0.0.2", 8, 5)),
+        Some(ct::NEW)
+    );
+    // An error quoting the request of a tracked query flow is related.
+    let req = query("127.0.0.1", "127.0.0.1", 8, 7);
+    assert_eq!(
+        c.observe(&error("127.0.0.1", "127.0.0.1", 1, &req)),
+        Some(ct::RELATED)
+    );
+    // With `ct state established accept` and echo requests only, the whole ping gets through.
+    let mut fw = host(
+        "table inet f { chain input { type filter hook input priority 0; policy drop;
+            ct state established,related accept
+            icmp type echo-request accept } }",
+    );
+    for _ in 0..2 {
+        let req = judge(&mut fw, &query("127.0.0.1", "127.0.0.1", 8, 3));
+        let rep = judge(&mut fw, &query("127.0.0.1", "127.0.0.1", 0, 3));
+        assert_eq!(rep, (ct::ESTABLISHED, Final::Accept));
+        assert_eq!(req.1, Final::Accept);
+    }
+}
+
+#[test]
+fn loopback_entries_are_confirmed_at_postrouting_before_input() {
+    use lo::*;
+    let mut fw = host(
+        "table inet f {
+            chain output { type filter hook output priority 0; policy accept;
+                udp dport 6001 drop }
+            chain input { type filter hook input priority 0; policy drop;
+                ct state established,related accept
+                udp dport 6000 drop } }",
+    );
+    // Dropped at input: the entry stays, confirmed at postrouting.
+    let first = udp("127.0.0.1", "127.0.0.1", 5000, 6000);
+    assert_eq!(judge(&mut fw, &first), (ct::NEW, Final::Drop));
+    assert_eq!(
+        judge(&mut fw, &first),
+        (ct::NEW, Final::Drop),
+        "the same datagram again: the entry, unanswered"
+    );
+    assert_eq!(
+        judge(&mut fw, &error("127.0.0.1", "127.0.0.1", 3, &first)),
+        (ct::RELATED, Final::Accept)
+    );
+    assert_eq!(
+        judge(&mut fw, &udp("127.0.0.1", "127.0.0.1", 6000, 5000)),
+        (ct::ESTABLISHED, Final::Accept)
+    );
+    // Dropped at output, before confirmation: nothing is left.
+    let out = udp("127.0.0.1", "127.0.0.1", 5001, 6001);
+    assert_eq!(judge(&mut fw, &out), (ct::NEW, Final::Drop));
+    assert_eq!(
+        judge(&mut fw, &udp("127.0.0.1", "127.0.0.1", 6001, 5001)).0,
+        ct::NEW
+    );
+    // A packet from outside dropped at input was never confirmed.
+    let mut fw = Firewall::new(
+        parse(
+            "table inet f { chain input { type filter hook input priority 0; policy drop;
+                ct state established accept
+                udp sport 5002 drop } }",
+        ),
+        "t.nft".into(),
+        locality::Locality::from_args(&["10.0.0.1".into()]).unwrap(),
+    );
+    let (j, _) = fw
+        .judge(
+            &udp("10.0.0.2", "10.0.0.1", 5002, 6002),
+            Some("eth0"),
+            60,
+            0,
+        )
+        .unwrap();
+    assert_eq!((j.ct, j.verdict), (ct::NEW, Final::Drop));
+    let (j, _) = fw
+        .judge(
+            &udp("10.0.0.1", "10.0.0.2", 6002, 5002),
+            Some("eth0"),
+            60,
+            0,
+        )
+        .unwrap();
+    assert_eq!(j.ct, ct::NEW, "the host's answer starts a flow of its own");
+}
+
+#[test]
+fn what_a_reject_sends_is_related_to_the_rejected_packets_entry() {
+    use lo::*;
+    const RA: u16 = TcpInfo::RST | TcpInfo::ACK;
+    let mut fw = host(
+        "table inet f {
+            chain output { type filter hook output priority 0; policy accept;
+                tcp dport 7010 reject with tcp reset
+                udp dport 7110 reject with icmpx type port-unreachable }
+            chain input { type filter hook input priority 0; policy accept;
+                ct state invalid drop
+                tcp dport 7009 reject with tcp reset
+                udp dport 7109 reject } }",
+    );
+    // At input: the SYN is seen and rejected, its RST comes back related, and leaves the
+    // entry closed (a SYN on the same ports starts afresh).
+    let syn = tcp("127.0.0.1", "127.0.0.1", 40000, 7009, TcpInfo::SYN);
+    assert_eq!(judge(&mut fw, &syn), (ct::NEW, Final::Reject));
+    let rst = tcp("127.0.0.1", "127.0.0.1", 7009, 40000, RA);
+    assert_eq!(judge(&mut fw, &rst), (ct::RELATED, Final::Accept));
+    assert_eq!(judge(&mut fw, &syn).0, ct::NEW);
+    // An ICMP error a reject at input sends is related too.
+    let d = udp("127.0.0.1", "127.0.0.1", 5000, 7109);
+    assert_eq!(judge(&mut fw, &d), (ct::NEW, Final::Reject));
+    assert_eq!(
+        judge(&mut fw, &error("127.0.0.1", "127.0.0.1", 3, &d)),
+        (ct::RELATED, Final::Accept)
+    );
+    // At output the rejected packet never reaches the capture: the RST is known by the SYN it
+    // answers, which the output chain rejects with a reset.
+    let rst = tcp("127.0.0.1", "127.0.0.1", 7010, 40001, RA);
+    assert_eq!(judge(&mut fw, &rst), (ct::RELATED, Final::Accept));
+    // Nothing rejects a SYN to 7011: an RST from there out of nowhere is invalid.
+    let stray = tcp("127.0.0.1", "127.0.0.1", 7011, 40002, RA);
+    assert_eq!(judge(&mut fw, &stray), (ct::INVALID, Final::Drop));
+    // The ICMP error of a reject at output, about a datagram the capture never shows.
+    let unseen = udp("127.0.0.1", "127.0.0.1", 5001, 7110);
+    assert_eq!(
+        judge(&mut fw, &error("127.0.0.1", "127.0.0.1", 3, &unseen)),
+        (ct::RELATED, Final::Accept)
+    );
+    let unknown = udp("127.0.0.1", "127.0.0.1", 5001, 7111);
+    assert_eq!(
+        judge(&mut fw, &error("127.0.0.1", "127.0.0.1", 3, &unknown)),
+        (ct::INVALID, Final::Drop),
+        "an error about a flow nobody rejected nor tracked"
+    );
+    // A reset answers with an RST, not an ICMP error: the kinds must agree.
+    let wrong = tcp("127.0.0.1", "127.0.0.1", 5002, 7010, TcpInfo::SYN);
+    assert_eq!(
+        judge(&mut fw, &error("127.0.0.1", "127.0.0.1", 3, &wrong)).0,
+        ct::INVALID
+    );
+}

@@ -139,6 +139,7 @@ pub fn walk(
                 continue;
             }
             out.chain = Some((ti, ci));
+            out.hook = Some(hook);
             let (v, rule) = match flow {
                 Flow::Verdict(v, r) => (v, r),
                 Flow::Fallthrough => (policy_verdict(base, ti, ci, &mut out, trace), None),

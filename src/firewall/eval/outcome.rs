@@ -29,6 +29,9 @@ pub struct Outcome {
     pub rule: Option<RuleId>,
     /// The base chain in which it was decided (table, chain).
     pub chain: Option<(u16, u16)>,
+    /// The hook of that chain: whether a drop came before or after conntrack confirmed the
+    /// packet's connection (on loopback, confirmed at postrouting, before input).
+    pub hook: Option<Hook>,
     /// Every rule that matched (their counters count this packet).
     pub hits: Vec<RuleId>,
     pub trace: Vec<Step>,
@@ -45,6 +48,7 @@ impl Outcome {
             verdict: Final::Accept,
             rule: None,
             chain: None,
+            hook: None,
             hits: Vec::new(),
             trace: Vec::new(),
             exact: true,
@@ -60,6 +64,7 @@ impl Outcome {
             verdict: later.verdict,
             rule: later.rule,
             chain: later.chain.or(self.chain),
+            hook: later.hook.or(self.hook),
             hits: self.hits,
             trace: self.trace,
             exact: self.exact && later.exact,
