@@ -327,9 +327,8 @@ impl Conntrack {
         let r = self.rejected.remove(at)?;
         if r.reset {
             if let Some(e) = Flow::of(s).and_then(|f| self.map.get_mut(&f.key)) {
-                // With the TCP window tracker (`tcp_window.rs`) this is its CLOSE state:
-                // `e.tcp.set_closing()`.
-                e.closed = true;
+                // The kernel sets the rejected connection to CLOSE (`tcp_window.rs`).
+                e.tcp.set_closing();
             }
         }
         Some(ct::RELATED)
