@@ -215,8 +215,11 @@ impl Compiled {
                 iface: name_hash(p.iif) ^ name_hash(p.oif).rotate_left(1),
                 ct: p.ct,
                 len: if self.reads_len { p.len } else { 0 },
+                // Marks and the connection are read at the walk, never from the cache.
                 extra: Extra {
                     ts_ns: 0,
+                    mark: 0,
+                    conn: None,
                     ..p.extra
                 },
                 class,

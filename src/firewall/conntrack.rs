@@ -216,6 +216,20 @@ impl Conntrack {
         }
     }
 
+    /// The connection a packet belongs to, as a number (the same both ways), and whether
+    /// observing it just made that entry: what the simulator keeps per connection (`ct mark`)
+    /// is keyed by it, and starts afresh with the entry. `None` for ICMP errors (they belong
+    /// to the flow they quote) and packets of no flow.
+    pub fn conn_key(&self, s: &Summary) -> Option<(u64, bool)> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = FxBuildHasher.build_hasher();
+        match query_flow(s) {
+            Some((k, _, _)) => (1u8, k).hash(&mut h),
+            None => (0u8, Flow::of(s)?.key).hash(&mut h),
+        }
+        Some((h.finish(), self.created.is_some()))
+    }
+
     /// Whether the IP hooks see this packet at all: not ARP, not a piece of a datagram still
     /// being reassembled (the kernel reassembles before the hooks: the datagram is seen once).
     pub fn sees(&self, s: &Summary) -> bool {

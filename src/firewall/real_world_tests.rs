@@ -991,7 +991,7 @@ fn review_findings_stay_fixed() {
     let rs = parse(
         "define ALLOWED = { 22, 80 }\n\
          table inet t {\n\
-         set marks { typeof meta mark; }\n\
+         set owners { typeof meta skuid; }\n\
          set ports { type inet_service; elements = $ALLOWED }\n\
          map m { type ipv4_addr . inet_service : verdict; elements = { 10.0.0.9 . 80:drop } }\n\
          chain c { type filter hook input priority 0; tcp dport @ports accept; ip saddr . tcp dport vmap @m }\n}\n\
