@@ -36,10 +36,15 @@ pub struct Index {
 }
 
 fn dport_values(t: &Table, r: &Rule) -> Option<Vec<u16>> {
-    let m = r
-        .matches
-        .iter()
-        .find(|m| matches!(m.field, Field::Dport(_)) && m.more.is_empty() && m.op == Op::Eq)?;
+    let (at, m) =
+        r.matches.iter().enumerate().find(|(_, m)| {
+            matches!(m.field, Field::Dport(_)) && m.more.is_empty() && m.op == Op::Eq
+        })?;
+    // A statement before the port test (`meta mark set 1 tcp dport 22`) acts on every packet
+    // that reaches it: the rule is tried for all.
+    if r.effects.first().is_some_and(|e| e.0 as usize <= at) {
+        return None;
+    }
     let vals: &[Value] = match &m.rhs {
         Rhs::Values(v) => v,
         Rhs::Set(n) => &t.set(n).filter(|s| !s.dynamic)?.elements,

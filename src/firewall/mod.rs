@@ -25,3 +25,6 @@ mod tests;
 
 #[cfg(test)]
 mod real_world_tests;
+
+#[cfg(test)]
+mod stateful_tests;

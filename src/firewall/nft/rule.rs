@@ -106,6 +106,10 @@ impl Parser {
             return self.err("nothing but a comment may follow a verdict");
         }
         let start = self.pos;
+        if self.peek() == Some(&Tok::Punct("@")) {
+            // `@th,64,16 == 0x1`: raw payload bytes, which the packet's record does not keep.
+            return self.unsupported("raw payload '@base,offset,length'");
+        }
         let w = self.word("a match, statement or verdict")?;
         match w.as_str() {
             "counter" => {
@@ -202,6 +206,10 @@ impl Parser {
         while self.eat_word(".") {
             let w = self.word("a selector")?;
             more.push(self.selector(&w)?);
+        }
+        if self.peek_word() == Some("set") && more.is_empty() {
+            // `ip daddr set 10.0.0.1`: the packet rewritten, which later tests would read.
+            return self.unsupported(&format!("'{} set' (rewriting the packet)", field.name()));
         }
         if self.eat_word("vmap") {
             if r.vmap.is_some() {
