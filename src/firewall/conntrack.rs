@@ -223,9 +223,14 @@ impl Conntrack {
     pub fn conn_key(&self, s: &Summary) -> Option<(u64, bool)> {
         use std::hash::{BuildHasher, Hash, Hasher};
         let mut h = FxBuildHasher.build_hasher();
-        match query_flow(s) {
-            Some((k, _, _)) => (1u8, k).hash(&mut h),
-            None => (0u8, Flow::of(s)?.key).hash(&mut h),
+        match (query_flow(s), s.inner) {
+            (Some((k, _, _)), _) => (1u8, k).hash(&mut h),
+            // An ICMP error belongs to the connection it quotes (as `related` says).
+            (None, Some(_)) if matches!(self.related(s), ct::RELATED) => match quoted_key(s)? {
+                Ok(k) => (1u8, k).hash(&mut h),
+                Err(k) => (0u8, k).hash(&mut h),
+            },
+            (None, _) => (0u8, Flow::of(s)?.key).hash(&mut h),
         }
         Some((h.finish(), self.created.is_some()))
     }
@@ -333,4 +338,36 @@ impl Conntrack {
             ct::INVALID
         }
     }
+}
+
+/// The key of the flow an ICMP error quotes, as `Conntrack::related` finds it: a query flow
+/// (`Ok`) or a session (`Err`).
+fn quoted_key(s: &Summary) -> Option<Result<QueryKey, SessionKey>> {
+    let inner = s.inner?;
+    let (lo_a, hi_a) = if inner.src <= inner.dst {
+        (inner.src, inner.dst)
+    } else {
+        (inner.dst, inner.src)
+    };
+    let (sp, dp) = (s.sport.unwrap_or(0), s.dport.unwrap_or(0));
+    let (proto, sp, dp) = match (inner.proto, inner.query) {
+        (1, Some((t @ 13..=18, id))) => return Some(Ok(((t - 1) | 1, lo_a, hi_a, id))),
+        (1, Some((_, id))) => (SessionProto::IcmpEcho, id, id),
+        (58, Some((_, id))) => (SessionProto::Icmpv6Echo, id, id),
+        (6, _) if s.quoted => (SessionProto::Tcp, sp, dp),
+        (17, _) if s.quoted => (SessionProto::Udp, sp, dp),
+        (6, _) => (SessionProto::Tcp, 0, 0),
+        (17, _) => (SessionProto::Udp, 0, 0),
+        (p, _) => (SessionProto::Ip(p), 0, 0),
+    };
+    let a = Endpoint {
+        addr: inner.src,
+        port: sp,
+    };
+    let b = Endpoint {
+        addr: inner.dst,
+        port: dp,
+    };
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    Some(Err(SessionKey { proto, lo, hi }))
 }
