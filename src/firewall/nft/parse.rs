@@ -85,7 +85,7 @@ pub(super) fn mark_dynamic_sets(rs: &mut Ruleset) {
                     _ => {}
                 }
             }
-            s.dynamic = filled.contains(&s.name);
+            s.dynamic = filled.contains(&s.name) || s.decls.iter().any(|d| d.contains("dynamic"));
             s.unsure = unsure.contains(&s.name);
             if s.unsure {
                 s.dynamic = true;
