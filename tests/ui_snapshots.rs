@@ -951,7 +951,7 @@ table inet filter {\n\
         type filter hook input priority filter; policy drop;\n\
         ct state vmap { established : accept, related : accept, invalid : drop }\n\
         udp dport $DNS limit rate 10/second accept\n\
-        tcp dport 80 meta skuid 1000 accept\n\
+        tcp dport 80 meta skuid 10 accept\n\
         icmp type echo-request accept\n\
     }\n\
 }\n";
