@@ -63,6 +63,7 @@ impl State {
     /// `add` (`refresh` false: a key already there is left as it is) or `update` (`refresh`
     /// true: its timeout starts again). A new key takes a place only while the set holds fewer
     /// than `size` live keys.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn put(
         &mut self,
         t: u16,
