@@ -996,13 +996,15 @@ fn parse_trace(lines: &[String]) -> Vec<Traced> {
         }
         // "rule TEXT # handle N (verdict V)", or "unknown rule handle N (verdict V)" when the
         // ruleset was loaded after the monitor started (its cache lacks it).
+        // A packet with a mark has it printed after the verdict: "(verdict accept) meta mark
+        // 0x00000011", "policy accept meta mark 0x00000001".
         let ev = if let Some(r) = rest
             .strip_prefix("rule ")
             .or_else(|| rest.strip_prefix("unknown rule "))
         {
             let (body, verdict) = r
                 .rsplit_once(" (verdict ")
-                .map(|(b, v)| (b, v.trim_end().trim_end_matches(')').to_string()))
+                .map(|(b, v)| (b, v.split(')').next().unwrap_or("").trim().to_string()))
                 .unwrap_or((r, String::new()));
             let handle = body
                 .rsplit_once("handle ")
@@ -1010,7 +1012,7 @@ fn parse_trace(lines: &[String]) -> Vec<Traced> {
                 .unwrap_or(0);
             Ev::Rule { handle, verdict }
         } else if let Some(v) = rest.strip_prefix("policy ") {
-            Ev::Policy(v.trim().to_string())
+            Ev::Policy(v.split_whitespace().next().unwrap_or("").to_string())
         } else {
             Ev::Other
         };

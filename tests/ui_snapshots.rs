@@ -951,7 +951,7 @@ table inet filter {\n\
         type filter hook input priority filter; policy drop;\n\
         ct state vmap { established : accept, related : accept, invalid : drop }\n\
         udp dport $DNS limit rate 10/second accept\n\
-        tcp dport 80 meta mark 0x1 accept\n\
+        tcp dport 80 meta skuid 10 accept\n\
         icmp type echo-request accept\n\
     }\n\
 }\n";
@@ -967,7 +967,7 @@ fn firewall_pane_marks_approximate_and_unsupported_rules() {
         "{text}"
     );
     // Cut with … where the pane ends: the reason starts there.
-    assert!(text.contains("✘ unsupported: 'meta ma"), "{text}");
+    assert!(text.contains("✘ unsupported: 'meta sk"), "{text}");
     assert!(text.contains("≈ modelled"), "{text}");
     assert!(
         text.contains("≈accept"),
@@ -976,7 +976,7 @@ fn firewall_pane_marks_approximate_and_unsupported_rules() {
     // The unsupported rule is drawn red.
     let row = text
         .lines()
-        .position(|l| l.contains("tcp dport 80 meta mark"))
+        .position(|l| l.contains("tcp dport 80 meta skuid"))
         .unwrap();
     let line = text.lines().nth(row).unwrap();
     let x = line[..line.find("tcp dport 80").unwrap()].chars().count() as u16;

@@ -36,10 +36,15 @@ pub struct Index {
 }
 
 fn dport_values(t: &Table, r: &Rule) -> Option<Vec<u16>> {
-    let m = r
-        .matches
-        .iter()
-        .find(|m| matches!(m.field, Field::Dport(_)) && m.more.is_empty() && m.op == Op::Eq)?;
+    let (at, m) =
+        r.matches.iter().enumerate().find(|(_, m)| {
+            matches!(m.field, Field::Dport(_)) && m.more.is_empty() && m.op == Op::Eq
+        })?;
+    // A statement before the port test (`meta mark set 1 tcp dport 22`) acts on every packet
+    // that reaches it: the rule is tried for all.
+    if r.effects.first().is_some_and(|e| e.0 as usize <= at) {
+        return None;
+    }
     let vals: &[Value] = match &m.rhs {
         Rhs::Values(v) => v,
         Rhs::Set(n) => &t.set(n).filter(|s| !s.dynamic)?.elements,
@@ -215,8 +220,11 @@ impl Compiled {
                 iface: name_hash(p.iif) ^ name_hash(p.oif).rotate_left(1),
                 ct: p.ct,
                 len: if self.reads_len { p.len } else { 0 },
+                // Marks and the connection are read at the walk, never from the cache.
                 extra: Extra {
                     ts_ns: 0,
+                    mark: 0,
+                    conn: None,
                     ..p.extra
                 },
                 class,

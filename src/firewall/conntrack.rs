@@ -276,6 +276,25 @@ impl Conntrack {
         }
     }
 
+    /// The connection a packet belongs to, as a number (the same both ways), and whether
+    /// observing it just made that entry: what the simulator keeps per connection (`ct mark`)
+    /// is keyed by it, and starts afresh with the entry. `None` for ICMP errors (they belong
+    /// to the flow they quote) and packets of no flow.
+    pub fn conn_key(&self, s: &Summary) -> Option<(u64, bool)> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = FxBuildHasher.build_hasher();
+        match (query_flow(s), s.inner) {
+            (Some((k, _)), _) => (1u8, k).hash(&mut h),
+            // An ICMP error belongs to the connection it quotes (as `related` says).
+            (None, Some(_)) if matches!(self.related(s), ct::RELATED) => match quoted_key(s)? {
+                Ok(k) => (1u8, k).hash(&mut h),
+                Err(k) => (0u8, k).hash(&mut h),
+            },
+            (None, _) => (0u8, Flow::of(s)?.key).hash(&mut h),
+        }
+        Some((h.finish(), self.created.is_some()))
+    }
+
     /// Whether the IP hooks see this packet at all: not ARP, not a piece of a datagram still
     /// being reassembled (the kernel reassembles before the hooks: the datagram is seen once).
     pub fn sees(&self, s: &Summary) -> bool {
@@ -534,4 +553,39 @@ fn answers(s: &Summary, r: &Rejected) -> bool {
         && inner.dst == r.dst
         && inner.proto == r.proto
         && ports == (r.sport, r.dport)
+}
+
+/// The key of the flow an ICMP error quotes, as `Conntrack::related` finds it: a query flow
+/// (`Ok`) or a session (`Err`).
+fn quoted_key(s: &Summary) -> Option<Result<QueryKey, SessionKey>> {
+    let inner = s.inner?;
+    let (sp, dp) = (s.sport.unwrap_or(0), s.dport.unwrap_or(0));
+    let (proto, sp, dp) = match (inner.proto, inner.query) {
+        (1 | 58, Some((t, id))) if query_type(inner.proto == 58, t).is_some() => {
+            let (request_type, request) = query_type(inner.proto == 58, t).unwrap_or((t, true));
+            let (from, to) = if request {
+                (inner.src, inner.dst)
+            } else {
+                (inner.dst, inner.src)
+            };
+            return Some(Ok((request_type, from, to, id)));
+        }
+        (1, Some((_, id))) => (SessionProto::IcmpEcho, id, id),
+        (58, Some((_, id))) => (SessionProto::Icmpv6Echo, id, id),
+        (6, _) if s.quoted => (SessionProto::Tcp, sp, dp),
+        (17, _) if s.quoted => (SessionProto::Udp, sp, dp),
+        (6, _) => (SessionProto::Tcp, 0, 0),
+        (17, _) => (SessionProto::Udp, 0, 0),
+        (p, _) => (SessionProto::Ip(p), 0, 0),
+    };
+    let a = Endpoint {
+        addr: inner.src,
+        port: sp,
+    };
+    let b = Endpoint {
+        addr: inner.dst,
+        port: dp,
+    };
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    Some(Err(SessionKey { proto, lo, hi }))
 }

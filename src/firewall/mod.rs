@@ -26,3 +26,6 @@ mod tests;
 
 #[cfg(test)]
 mod real_world_tests;
+
+#[cfg(test)]
+mod stateful_tests;

@@ -215,6 +215,11 @@ pub enum Field {
     /// `fib saddr . iif oif`, with `Rhs::Exists`: the reverse-path check, which needs the
     /// host's routes (it reads as unknown).
     FibRpf,
+    /// `meta mark`: the packet's mark, 0 from outside, as the ruleset's own statements set it
+    /// through the walk (`meta mark set …`).
+    MetaMark,
+    /// `ct mark`: the connection's mark, 0 when it is created, as `ct mark set …` sets it.
+    CtMark,
 }
 
 impl Field {
@@ -252,6 +257,8 @@ impl Field {
             Field::CtStatus => "ct status",
             Field::FibDaddrType => "fib daddr type",
             Field::FibRpf => "fib saddr . iif oif",
+            Field::MetaMark => "meta mark",
+            Field::CtMark => "ct mark",
         }
     }
 }
@@ -337,7 +344,7 @@ pub enum Rhs {
     Values(Vec<Value>),
     /// A named set of the table, `@name`.
     Set(String),
-    /// `tcp flags & mask == value` (or `!=`): a masked comparison of the flags byte.
+    /// `tcp flags & mask == value`, `meta mark & 0xff == 0x2` (or `!=`): a masked comparison.
     Masked { mask: u64, value: u64 },
     /// `tcp flags syn,ack`: any of these bits set (nft's implicit `& flags != 0`).
     AnyBits(u64),
@@ -416,6 +423,89 @@ pub enum Approx {
 
 impl Eq for Approx {}
 
+/// A value a statement gives a mark: a number, the packet's or the connection's mark, then the
+/// bit operations nft allows on it, in order (their right sides are constants).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkExpr {
+    pub src: MarkSrc,
+    pub ops: Vec<(MarkOp, u32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkSrc {
+    Const(u32),
+    Meta,
+    Ct,
+    /// Something packetlab does not compute (`numgen`, a map on the ports, a hash): the mark
+    /// is unknown after it.
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkOp {
+    And,
+    Or,
+    Xor,
+    Shl,
+    Shr,
+}
+
+impl MarkExpr {
+    /// The value, from the packet's mark and the connection's (`None`: not known).
+    pub fn eval(&self, meta: Option<u32>, ct: Option<u32>) -> Option<u32> {
+        let mut v = match self.src {
+            MarkSrc::Const(n) => n,
+            MarkSrc::Meta => meta?,
+            MarkSrc::Ct => ct?,
+            MarkSrc::Unknown => return None,
+        };
+        for &(op, k) in &self.ops {
+            v = match op {
+                MarkOp::And => v & k,
+                MarkOp::Or => v | k,
+                MarkOp::Xor => v ^ k,
+                MarkOp::Shl => v.checked_shl(k).unwrap_or(0),
+                MarkOp::Shr => v.checked_shr(k).unwrap_or(0),
+            };
+        }
+        Some(v)
+    }
+}
+
+/// What a set statement does with the packet's key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOpKind {
+    /// `add @s { … }`: put in when not there (a full set fails the rule).
+    Add,
+    /// `update @s { … }`: put in, or its timeout started again.
+    Update,
+    /// `delete @s { … }`: taken out.
+    Delete,
+}
+
+/// `add @s { ip saddr timeout 10s }`, `update @s { … }`, `delete @s { … }`, and the older
+/// `set add ip saddr @s`: the packet's key in a set the rules fill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetOp {
+    pub op: SetOpKind,
+    pub set: String,
+    pub key: Vec<Field>,
+    /// `timeout T` of the statement, in milliseconds (else the set's own).
+    pub timeout_ms: Option<u64>,
+}
+
+/// A statement that changes what later tests read: the packet's or connection's mark, or the
+/// elements of a set. Applied where it stands among the rule's matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// `meta mark set …` (`ct` false) or `ct mark set …` (`ct` true).
+    Mark {
+        ct: bool,
+        expr: MarkExpr,
+    },
+    Set(SetOp),
+}
+
 /// Statements that change no verdict packetlab decides, kept to be shown and saved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -459,6 +549,9 @@ pub struct Rule {
     /// `reject with …`: the words after `reject` (`with tcp reset`), and which of `matches` nft
     /// adds for it (the reply's protocol), left out when the rule is written back.
     pub reject_with: Option<(String, Option<usize>)>,
+    /// Statements that change what later tests read (marks, sets filled at run time), each
+    /// with how many of `matches` come before it.
+    pub effects: Vec<(u16, Effect)>,
     /// Why packetlab cannot simulate this rule (`unsupported: …`) and the column it starts
     /// at. Such a rule never matches; a packet that reaches it whose tests before the
     /// unsupported part pass gets an approximate verdict.
@@ -484,6 +577,7 @@ impl Rule {
             approx: Vec::new(),
             actions: Vec::new(),
             reject_with: None,
+            effects: Vec::new(),
             unsupported: None,
         }
     }
@@ -534,8 +628,15 @@ pub struct NamedSet {
     pub elements: Vec<Value>,
     /// A verdict map (`map m { type … : verdict; … }`): the verdict of each element.
     pub verdicts: Option<Vec<Verdict>>,
-    /// Filled at run time (`add @set`, `update @set`): its membership is approximate.
+    /// Filled at run time (`add @set`, `update @set`): its members are what the rules put
+    /// in, besides its listed elements.
     pub dynamic: bool,
+    /// A rule that may fill it is not simulated: a key not found may be in it (approximate).
+    pub unsure: bool,
+    /// `timeout T` (milliseconds): how long a key rules put in stays, unless they say.
+    pub timeout_ms: Option<u64>,
+    /// `size N`: how many keys rules may put in (65535 when not said, as nft makes it).
+    pub size: Option<u64>,
 }
 
 impl NamedSet {
@@ -547,6 +648,9 @@ impl NamedSet {
             elements: Vec::new(),
             verdicts: None,
             dynamic: false,
+            unsure: false,
+            timeout_ms: None,
+            size: None,
         }
     }
 }
@@ -690,6 +794,7 @@ impl Kind {
             Field::CtStatus => Kind::CtStatus,
             Field::FibDaddrType => Kind::FibType,
             Field::FibRpf => Kind::Other,
+            Field::MetaMark | Field::CtMark => Kind::Int,
         }
     }
 

@@ -736,7 +736,11 @@ fn iptables_dumps_as_they_are() {
     let f = &rs.tables[2];
     assert_eq!(f.sets[0].name, "SSH");
     let r = &f.chains[0].rules;
-    assert_eq!(r[1].approx[0].1, "add @SSH { ip saddr }");
+    assert_eq!(
+        r[1].actions,
+        vec![Action::Other("add @SSH { ip saddr }".into())]
+    );
+    assert!(!r[1].is_approx(), "the list itself is kept exactly");
     assert_eq!(
         r[2].approx[0].1,
         "update @SSH { ip saddr limit rate over 4/minute burst 4 packets }"
@@ -991,7 +995,7 @@ fn review_findings_stay_fixed() {
     let rs = parse(
         "define ALLOWED = { 22, 80 }\n\
          table inet t {\n\
-         set marks { typeof meta mark; }\n\
+         set owners { typeof meta skuid; }\n\
          set ports { type inet_service; elements = $ALLOWED }\n\
          map m { type ipv4_addr . inet_service : verdict; elements = { 10.0.0.9 . 80:drop } }\n\
          chain c { type filter hook input priority 0; tcp dport @ports accept; ip saddr . tcp dport vmap @m }\n}\n\

@@ -89,8 +89,8 @@ pub fn check_lines(fw: &Firewall) -> Vec<String> {
         let table = &rs.tables[id.table as usize];
         for m in &r.matches {
             let why = match (&m.rhs, m.field) {
-                (Rhs::Set(name), _) if table.set(name).is_some_and(|s| s.dynamic) => {
-                    format!("@{name} is filled at run time: a packet not in its listed elements may be in it")
+                (Rhs::Set(name), _) if table.set(name).is_some_and(|s| s.unsure) => {
+                    format!("@{name} is filled by a rule packetlab does not simulate: a packet not in its elements may be in it")
                 }
                 (_, Field::CtStatus) => "ct status is not tracked by the simulator".into(),
                 (_, Field::FibRpf) => "the reverse-path lookup needs the host's routes".into(),

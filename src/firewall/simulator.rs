@@ -150,6 +150,15 @@ impl Firewall {
                     }
                 }
             }
+            // `ct mark` is kept per connection, from 0 when its entry is made; `meta mark`
+            // goes on from the chains before conntrack.
+            extra.conn = self.conntrack.conn_key(s).map(|(k, fresh)| {
+                if fresh {
+                    self.meters.forget_conn(k);
+                }
+                k
+            });
+            extra.mark = pre.as_ref().map_or(0, |o| o.mark.unwrap_or(0));
             let mut view = view_of(s, ct, iface, ip_len, extra)?;
             if forwarded {
                 view.oif = None;
@@ -305,6 +314,8 @@ pub fn extra_of(s: &Summary, ts_ns: u64) -> eval::Extra {
         icmp_code: s.icmp.or(s.icmpv6).map(|i| i.code),
         dst_local: false,
         ts_ns,
+        mark: 0,
+        conn: None,
     }
 }
 

@@ -209,11 +209,11 @@ fn errors_name_line_column_and_construct() {
 #[test]
 fn unsupported_rules_load_marked_with_the_construct() {
     let rs = parse(
-        "table inet f {\n chain c {\n  type filter hook input priority 0; policy drop;\n  tcp dport 22 meta mark 1 accept\n  osf name \"Linux\" drop\n  tcp dport 80 accept\n }\n}\n",
+        "table inet f {\n chain c {\n  type filter hook input priority 0; policy drop;\n  tcp dport 22 meta skuid 1 accept\n  osf name \"Linux\" drop\n  tcp dport 80 accept\n }\n}\n",
     );
     let rules = &rs.tables[0].chains[0].rules;
     assert_eq!(rules.len(), 3);
-    assert_eq!(rules[0].unsupported, Some((16, "'meta mark'".into())));
+    assert_eq!(rules[0].unsupported, Some((16, "'meta skuid'".into())));
     assert_eq!(rules[0].matches.len(), 1, "the tests before it are kept");
     assert_eq!(rules[1].unsupported, Some((3, "'osf'".into())));
     assert_eq!(rules[2].unsupported, None);

@@ -3,10 +3,13 @@
 
 use crate::firewall::model::*;
 
-use super::matching::{test_rule, Hit, Res};
+use super::matching::{
+    key_of, match_tri, needs_live, read_live, test_rule, vmap_res, Hit, Live, Reading, Res, Tri,
+};
 use super::meters::Meters;
 use super::outcome::{Final, Outcome};
 use super::packet::{Class, PacketView};
+use super::state::Put;
 use super::trace::{rule_step, Step};
 
 pub(super) enum Flow {
@@ -66,13 +69,26 @@ impl Walk<'_, '_, '_, '_> {
                 chain: ci,
                 rule: ri as u32,
             };
-            let res = match (known, self.tests) {
+            let mut res = match (known, self.tests) {
                 (Some(r), _) => Some(r),
                 (None, Tests::Packet(p)) => test_rule(table, rule, p, self.class),
                 (None, Tests::Known(_)) => None,
             };
+            if res.is_some() && needs_live(table, rule) {
+                res = self.test_live(ti, rule);
+            }
             if self.trace {
-                let step = rule_step(id, table, rule, res, self.p, self.class, self.acts);
+                let live = self.live(ti);
+                let step = rule_step(
+                    id,
+                    table,
+                    rule,
+                    res,
+                    self.p,
+                    self.class,
+                    self.acts,
+                    Some(&live),
+                );
                 self.out.trace.push(step);
             }
             let Some(res) = res else { continue };
@@ -113,6 +129,139 @@ impl Walk<'_, '_, '_, '_> {
             }
         }
         Flow::Fallthrough
+    }
+
+    /// What the walk holds for a rule of table `ti`: the packet's mark so far, and what is
+    /// kept across packets.
+    fn live(&self, ti: u16) -> Live<'_> {
+        Live {
+            table: ti,
+            mark: self.out.mark,
+            state: self.meters.as_deref().map(|m| &m.state),
+        }
+    }
+
+    /// A rule that reads or changes marks or sets rules fill, tested in order with what the
+    /// walk holds: its statements applied where they stand, as the kernel runs a rule's
+    /// expressions one after the other (a test that fails stops the rule, the statements
+    /// before it stay done).
+    fn test_live(&mut self, ti: u16, rule: &Rule) -> Option<Res> {
+        let table = &self.rs.tables[ti as usize];
+        let (p, class) = (self.p, self.class);
+        let mut maybe = false;
+        let mut next = 0;
+        for (i, m) in rule.matches.iter().enumerate() {
+            while let Some((_, e)) = rule.effects.get(next).filter(|e| e.0 as usize <= i) {
+                if !self.apply(ti, e, maybe) {
+                    return None;
+                }
+                next += 1;
+            }
+            let live = self.live(ti);
+            match match_tri(table, m, p, class, Some(&live)) {
+                Tri::No => return None,
+                Tri::Maybe => maybe = true,
+                Tri::Yes => {}
+            }
+        }
+        for (_, e) in &rule.effects[next..] {
+            if !self.apply(ti, e, maybe) {
+                return None;
+            }
+        }
+        if rule.unsupported.is_some() || maybe {
+            return Some(Res::Unknown);
+        }
+        let live = self.live(ti);
+        vmap_res(table, rule, p, class, Some(&live))
+    }
+
+    /// Carries out one statement that changes marks or a set; false when it stops the rule
+    /// (a full set, a key the packet does not have, `ct mark` read without a connection).
+    /// After a test that may or may not have passed (`maybe`), what it would change becomes
+    /// unknown.
+    fn apply(&mut self, ti: u16, e: &Effect, maybe: bool) -> bool {
+        let p = self.p;
+        let no_conn = p.ct & (ct::INVALID | ct::UNTRACKED) != 0;
+        let ct_mark = match (no_conn, p.extra.conn, self.meters.as_deref()) {
+            (false, Some(c), Some(m)) => m.state.ct_mark(c),
+            _ => None,
+        };
+        match e {
+            Effect::Mark { ct: false, expr } => {
+                if expr.src == MarkSrc::Ct && no_conn {
+                    return false;
+                }
+                let v = expr.eval(self.out.mark, ct_mark);
+                if maybe && v != self.out.mark {
+                    self.out.mark = None;
+                } else {
+                    self.out.mark = v;
+                }
+            }
+            Effect::Mark { ct: true, expr } => {
+                // Without a connection the kernel's `ct mark set` does nothing.
+                if no_conn {
+                    return true;
+                }
+                let v = expr.eval(self.out.mark, ct_mark);
+                let conn = p.extra.conn;
+                match (conn, self.meters.as_deref_mut()) {
+                    (Some(c), Some(m)) => {
+                        let old = m.state.ct_mark(c);
+                        m.state
+                            .set_ct_mark(c, if maybe && v != old { None } else { v });
+                    }
+                    _ => self.out.exact = false,
+                }
+            }
+            Effect::Set(op) => return self.apply_set(ti, op, maybe),
+        }
+        true
+    }
+
+    /// `add`, `update` or `delete` of the packet's key in a set rules fill.
+    fn apply_set(&mut self, ti: u16, op: &SetOp, maybe: bool) -> bool {
+        let table = &self.rs.tables[ti as usize];
+        let (p, class) = (self.p, self.class);
+        let live = self.live(ti);
+        let mut reads = Vec::with_capacity(op.key.len());
+        for f in &op.key {
+            match read_live(*f, p, class, Some(&live)) {
+                Reading::Got(r) => reads.push(r),
+                Reading::Absent => return false,
+                Reading::Unknown => {
+                    self.out.exact = false;
+                    return true;
+                }
+            }
+        }
+        let key = key_of(&reads);
+        let Some(set) = table.set(&op.set) else {
+            return true;
+        };
+        let Some(m) = self.meters.as_deref_mut() else {
+            return true;
+        };
+        if maybe {
+            self.out.exact = false;
+            return true;
+        }
+        let now = p.extra.ts_ns;
+        let timeout_ns = op.timeout_ms.or(set.timeout_ms).map(|t| t * 1_000_000);
+        let size = set.size.unwrap_or(65535) as usize;
+        match op.op {
+            SetOpKind::Delete => {
+                m.state.delete(ti, &op.set, &key);
+                true
+            }
+            kind => {
+                let refresh = kind == SetOpKind::Update;
+                m.state
+                    .put(ti, &op.set, key, now, timeout_ns, refresh, size)
+                    == Put::In
+            }
+        }
     }
 
     /// A rule with rate models matched: whether each of them lets the packet go on (all do

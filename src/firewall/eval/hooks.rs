@@ -38,10 +38,11 @@ pub fn evaluate(rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>, trace: bool) -
     if a.verdict != Final::Accept {
         return a;
     }
-    let post = PacketView {
+    let mut post = PacketView {
         ct: if a.notrack { ct::UNTRACKED } else { p.ct },
         ..*p
     };
+    post.extra.mark = a.mark.unwrap_or(0);
     let b = walk(rs, &bases, hooks, Seg::PostCt, &post, None, None, trace);
     a.then(b)
 }
@@ -84,6 +85,7 @@ pub fn walk(
     trace: bool,
 ) -> Outcome {
     let mut out = Outcome::new();
+    out.mark = Some(p.extra.mark);
     // Connection tracking runs on the first of prerouting and output the packet meets; the
     // hooks before it (ingress) come before it too, those after it after.
     let ct_at = hooks

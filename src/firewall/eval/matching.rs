@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use crate::firewall::model::*;
 
 use super::packet::{Class, PacketView};
+use super::state::{KeyPart, State};
 
 /// What testing a rule's matches gave (the stateless part; rate models come after).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,20 +34,72 @@ pub(super) enum Tri {
     Maybe,
 }
 
-/// Whether `rule`'s tests pass for `p` at a hook of `class` (`None`: they do not). The
-/// stateless part only: rate models are applied by the walk.
+/// What a rule may read besides the packet: the mark the walk has given it so far, and what
+/// rules keep across packets (`None`: not kept, as for one packet's explanation).
+#[derive(Clone, Copy)]
+pub(super) struct Live<'s> {
+    /// The table the rule is in (sets filled at run time are kept per table).
+    pub(super) table: u16,
+    pub(super) mark: Option<u32>,
+    pub(super) state: Option<&'s State>,
+}
+
+/// Whether `rule`'s tests pass for `p` at a hook of `class` (`None`: they do not). The part
+/// that reads the packet only: tests of marks and of sets rules fill, and every test after a
+/// statement that changes them, pass here and are made at the walk (`needs_live`); rate
+/// models are applied by the walk.
 pub fn test_rule(table: &Table, rule: &Rule, p: &PacketView<'_>, class: Class) -> Option<Res> {
+    let upto = rule
+        .effects
+        .first()
+        .map_or(rule.matches.len(), |e| e.0 as usize);
     let mut maybe = false;
-    for m in &rule.matches {
-        match match_tri(table, m, p, class) {
+    for m in rule.matches.iter().take(upto) {
+        match match_tri(table, m, p, class, None) {
             Tri::No => return None,
             Tri::Maybe => maybe = true,
             Tri::Yes => {}
         }
     }
+    if upto < rule.matches.len() {
+        // The rest is for the walk to say.
+        return Some(if maybe { Res::Unknown } else { Res::Match });
+    }
     if rule.unsupported.is_some() || maybe {
         return Some(Res::Unknown);
     }
+    vmap_res(table, rule, p, class, None)
+}
+
+/// Whether the rule reads or changes what the walk holds (marks, sets rules fill): then the
+/// walk tests it again with that (`test_rule` only says whether it may match).
+pub(super) fn needs_live(table: &Table, rule: &Rule) -> bool {
+    !rule.effects.is_empty()
+        || rule.matches.iter().any(|m| is_live(table, m))
+        || rule.vmap.as_ref().is_some_and(|v| {
+            std::iter::once(&v.field)
+                .chain(&v.more)
+                .any(|f| live_field(*f))
+        })
+}
+
+fn live_field(f: Field) -> bool {
+    matches!(f, Field::MetaMark | Field::CtMark)
+}
+
+fn is_live(table: &Table, m: &Match) -> bool {
+    m.fields().any(live_field)
+        || matches!(&m.rhs, Rhs::Set(n) if table.set(n).is_some_and(|s| s.dynamic))
+}
+
+/// After its matches passed: the rule's entry in its verdict map, if it has one.
+pub(super) fn vmap_res(
+    table: &Table,
+    rule: &Rule,
+    p: &PacketView<'_>,
+    class: Class,
+    live: Option<&Live<'_>>,
+) -> Option<Res> {
     let Some(vm) = &rule.vmap else {
         return Some(Res::Match);
     };
@@ -60,9 +113,12 @@ pub fn test_rule(table: &Table, rule: &Rule, p: &PacketView<'_>, class: Class) -
     let fields: Vec<Field> = std::iter::once(vm.field)
         .chain(vm.more.iter().copied())
         .collect();
+    if live.is_none() && fields.iter().any(|f| live_field(*f)) {
+        return Some(Res::Match);
+    }
     let mut reads = Vec::with_capacity(fields.len());
     for f in &fields {
-        match read(*f, p, class) {
+        match read_live(*f, p, class, live) {
             Reading::Got(r) => reads.push(r),
             Reading::Absent => return None,
             Reading::Unknown => return Some(Res::Unknown),
@@ -207,10 +263,59 @@ pub fn prefix_contains(net: IpAddr, len: u8, a: IpAddr) -> bool {
     }
 }
 
-pub(super) fn match_tri(table: &Table, m: &Match, p: &PacketView<'_>, class: Class) -> Tri {
+/// What a field reads, the marks and the connection's too (with `live`).
+pub(super) fn read_live<'a>(
+    f: Field,
+    p: &PacketView<'a>,
+    class: Class,
+    live: Option<&Live<'_>>,
+) -> Reading<'a> {
+    match f {
+        Field::MetaMark => match live.and_then(|l| l.mark) {
+            Some(m) => Reading::Got(Read::Int(m as u64)),
+            None => Reading::Unknown,
+        },
+        // No connection (invalid, untracked, before conntrack): the kernel's `ct` expression
+        // fails, and the rule does not match.
+        Field::CtMark if p.ct & (ct::INVALID | ct::UNTRACKED) != 0 => Reading::Absent,
+        Field::CtMark => match (p.extra.conn, live.and_then(|l| l.state)) {
+            (Some(c), Some(s)) => match s.ct_mark(c) {
+                Some(m) => Reading::Got(Read::Int(m as u64)),
+                None => Reading::Unknown,
+            },
+            _ => Reading::Unknown,
+        },
+        _ => read(f, p, class),
+    }
+}
+
+/// A set element's key from what was read.
+pub(super) fn key_of(reads: &[Read<'_>]) -> Vec<KeyPart> {
+    reads
+        .iter()
+        .map(|r| match r {
+            Read::Addr(a) => KeyPart::Addr(*a),
+            Read::Int(n) => KeyPart::Int(*n),
+            Read::Name(n) => KeyPart::Name((*n).into()),
+        })
+        .collect()
+}
+
+/// One test of a rule. Without `live`, a test of what the walk holds (marks, sets rules fill)
+/// passes: the walk makes it.
+pub(super) fn match_tri(
+    table: &Table,
+    m: &Match,
+    p: &PacketView<'_>,
+    class: Class,
+    live: Option<&Live<'_>>,
+) -> Tri {
+    if live.is_none() && is_live(table, m) {
+        return Tri::Yes;
+    }
     let mut reads = Vec::with_capacity(1 + m.more.len());
     for f in m.fields() {
-        match read(f, p, class) {
+        match read_live(f, p, class, live) {
             Reading::Got(r) => reads.push(r),
             Reading::Absent => {
                 // `tcp option maxseg missing` holds exactly when the option is absent.
@@ -228,10 +333,18 @@ pub(super) fn match_tri(table: &Table, m: &Match, p: &PacketView<'_>, class: Cla
         Rhs::Values(vs) => vs.iter().any(|v| element_has(v, &reads)),
         Rhs::Set(name) => match table.set(name) {
             Some(s) => {
-                let found = s.elements.iter().any(|v| element_has(v, &reads));
+                let mut found = s.elements.iter().any(|v| element_has(v, &reads));
                 if !found && s.dynamic {
-                    // Filled at run time: the packet's key may be there.
-                    return Tri::Maybe;
+                    // Filled at run time: what the rules put in, when that is kept; a rule
+                    // not simulated may have put the key there too.
+                    let state = live.and_then(|l| Some((l.table, l.state?)));
+                    let Some((t, state)) = state else {
+                        return Tri::Maybe;
+                    };
+                    found = state.has(t, name, &key_of(&reads), p.extra.ts_ns);
+                    if !found && s.unsure {
+                        return Tri::Maybe;
+                    }
                 }
                 found
             }

@@ -5,11 +5,14 @@ use crate::firewall::model::*;
 
 use super::matching::{read, Read, Reading};
 use super::packet::{Class, PacketView};
+use super::state::State;
 
 /// The state of the rate models (`limit`, `quota`, meters), per rule, statement and key.
 #[derive(Default, Debug)]
 pub struct Meters {
     buckets: std::collections::HashMap<(RuleId, u16, u64), Bucket>,
+    /// Sets filled at run time and connections' marks.
+    pub(super) state: State,
 }
 
 #[derive(Debug)]
@@ -20,6 +23,11 @@ struct Bucket {
 }
 
 impl Meters {
+    /// Conntrack made the entry of connection `conn` anew: its `ct mark` starts at 0.
+    pub fn forget_conn(&mut self, conn: u64) {
+        self.state.forget_conn(conn);
+    }
+
     /// Whether statement `k` of rule `id` lets the packet go on, updating its model.
     pub(super) fn step(
         &mut self,

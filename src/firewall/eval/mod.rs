@@ -7,6 +7,7 @@ mod matching;
 mod meters;
 mod outcome;
 mod packet;
+mod state;
 mod trace;
 
 pub use hooks::{evaluate, walk, Bases, Seg, CONNTRACK_PRIORITY};

@@ -40,6 +40,9 @@ pub struct Outcome {
     pub exact: bool,
     /// A `notrack` rule matched (before connection tracking).
     pub notrack: bool,
+    /// `meta mark` where the walk ended, as its statements set it (`None`: set to what
+    /// packetlab does not compute).
+    pub mark: Option<u32>,
 }
 
 impl Outcome {
@@ -53,6 +56,7 @@ impl Outcome {
             trace: Vec::new(),
             exact: true,
             notrack: false,
+            mark: Some(0),
         }
     }
 
@@ -69,6 +73,7 @@ impl Outcome {
             trace: self.trace,
             exact: self.exact && later.exact,
             notrack: self.notrack || later.notrack,
+            mark: later.mark,
         }
     }
 }

@@ -47,6 +47,11 @@ pub struct Extra {
     pub dst_local: bool,
     /// The packet's time, nanoseconds: rate models (`limit`) read it.
     pub ts_ns: u64,
+    /// `meta mark` as the packet enters the walk: 0 from outside (packetlab cannot see a mark
+    /// the sender's host gave it), or what chains before connection tracking set.
+    pub mark: u32,
+    /// The connection it belongs to, as conntrack numbers it: what `ct mark` is kept by.
+    pub conn: Option<u64>,
 }
 
 /// Which side of the host a hook is on: what `iif`/`oif` read there.

@@ -3,7 +3,7 @@
 
 use crate::firewall::model::*;
 
-use super::matching::{match_tri, read, Read, Reading, Res, Tri};
+use super::matching::{match_tri, read_live, Live, Read, Reading, Res, Tri};
 use super::packet::{Class, PacketView};
 
 /// One step of the trace.
@@ -37,26 +37,40 @@ pub(super) fn unknown_why(rule: &Rule) -> String {
 }
 
 /// The first test of `rule` that `p` fails, said for the trace.
-pub(super) fn why_rule(table: &Table, rule: &Rule, p: &PacketView<'_>, class: Class) -> String {
+pub(super) fn why_rule(
+    table: &Table,
+    rule: &Rule,
+    p: &PacketView<'_>,
+    class: Class,
+    live: Option<&Live<'_>>,
+) -> String {
     match rule
         .matches
         .iter()
-        .find(|m| match_tri(table, m, p, class) == Tri::No)
+        .find(|m| match_tri(table, m, p, class, live) == Tri::No)
     {
-        Some(m) => why_not(m, p, class),
+        Some(m) => why_not(m, p, class, live),
         None if rule.vmap.is_some() => "no element of its verdict map holds the packet".into(),
         None => "did not match".into(),
     }
 }
 
-pub(super) fn why_not(m: &Match, p: &PacketView<'_>, class: Class) -> String {
+pub(super) fn why_not(
+    m: &Match,
+    p: &PacketView<'_>,
+    class: Class,
+    live: Option<&Live<'_>>,
+) -> String {
     let mut got = Vec::new();
     for f in m.fields() {
-        match read(f, p, class) {
+        match read_live(f, p, class, live) {
             Reading::Got(r) => got.push(match r {
                 Read::Addr(a) => a.to_string(),
                 Read::Int(x) if f == Field::CtState => ct::name(x as u8).to_string(),
                 Read::Int(x) if f == Field::TcpFlags => format!("0x{x:02x}"),
+                Read::Int(x) if matches!(f, Field::MetaMark | Field::CtMark) => {
+                    format!("0x{x:08x}")
+                }
                 Read::Int(x) => x.to_string(),
                 Read::Name(n) => n.to_string(),
             }),
@@ -64,11 +78,17 @@ pub(super) fn why_not(m: &Match, p: &PacketView<'_>, class: Class) -> String {
         }
     }
     let names: Vec<&str> = m.fields().map(Field::name).collect();
-    format!("{} is {}", names.join(" . "), got.join(" . "))
+    match &m.rhs {
+        Rhs::Set(s) if m.op == Op::Eq => {
+            format!("{} {} is not in @{s}", names.join(" . "), got.join(" . "))
+        }
+        _ => format!("{} is {}", names.join(" . "), got.join(" . ")),
+    }
 }
 
 /// The trace's step for one rule met: whether it matched and why. In a chain that does not act
 /// (`acts` false) a rule that may match counts as matched.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn rule_step(
     id: RuleId,
     table: &Table,
@@ -77,9 +97,10 @@ pub(super) fn rule_step(
     p: &PacketView<'_>,
     class: Class,
     acts: bool,
+    live: Option<&Live<'_>>,
 ) -> Step {
     let (matched, why) = match res {
-        None => (false, why_rule(table, rule, p, class)),
+        None => (false, why_rule(table, rule, p, class, live)),
         Some(_) if !acts => (true, "matched (this chain is not simulated)".into()),
         Some(Res::Unknown) => (false, unknown_why(rule)),
         Some(_) => (true, "all matched".into()),

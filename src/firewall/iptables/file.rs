@@ -161,6 +161,7 @@ fn add_rule(t: &mut Open, words: &[Word], no: u32, text: &str, v6: bool) -> Resu
             .into();
             set.decls = vec!["flags dynamic, timeout".into(), "timeout 1d".into()];
             set.dynamic = true;
+            set.timeout_ms = Some(86_400_000);
             t.sets.push(set);
         }
     }

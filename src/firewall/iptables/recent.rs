@@ -46,32 +46,43 @@ impl Recent {
         Ok(())
     }
 
-    /// `--set`: `add @NAME { ip saddr }`; `--update`/`--rcheck --seconds S --hitcount N`: over
-    /// N in S seconds, as `update @NAME { ip saddr limit rate over N/S }`; without a hit
-    /// count, the address being in the list (`ip saddr @NAME`, filled at run time). All
-    /// approximate: the kernel's list keeps exact timestamps.
+    /// `--set`: `add @NAME { ip saddr }`; `--remove`: `delete @NAME { ip saddr }` (the list
+    /// kept exactly, as nft's set); `--update`/`--rcheck --seconds S --hitcount N`: over N in
+    /// S seconds, as `update @NAME { ip saddr limit rate over N/S }` (a rate model,
+    /// approximate: the kernel's list keeps exact timestamps); otherwise the address being in
+    /// the list (`ip saddr @NAME`; a `--seconds` alone is not kept, as in its nft form).
     pub(super) fn apply(&self, r: &mut Rule, v6: bool) -> Result<(), Pe> {
         let name = self.name.clone().unwrap_or_else(|| "DEFAULT".into());
         let field = addr_field(!self.rdest, v6);
         let key = field.name();
         let cmd = self.cmd.as_deref().unwrap_or("rcheck");
         let op = if self.negated { Op::Ne } else { Op::Eq };
+        // The set statements as nft reads them (`add @S { ip saddr }`): the key put in or
+        // taken out where the statement stands.
+        let set_op = |r: &mut Rule, op| {
+            r.effects.push((
+                r.matches.len() as u16,
+                Effect::Set(SetOp {
+                    op,
+                    set: name.clone(),
+                    key: vec![field],
+                    timeout_ms: None,
+                }),
+            ))
+        };
         match (cmd, self.seconds, self.hitcount) {
-            ("set", ..) => r.approx.push((
-                Approx::PerKey {
-                    key: vec![field],
-                    inner: None,
-                },
-                format!("add @{name} {{ {key} }}"),
-            )),
-            ("remove", ..) => r.approx.push((
-                Approx::PerKey {
-                    key: vec![field],
-                    inner: None,
-                },
-                format!("delete @{name} {{ {key} }}"),
-            )),
+            ("set", ..) => {
+                set_op(r, SetOpKind::Add);
+                r.actions
+                    .push(Action::Other(format!("add @{name} {{ {key} }}")));
+            }
+            ("remove", ..) => {
+                set_op(r, SetOpKind::Delete);
+                r.actions
+                    .push(Action::Other(format!("delete @{name} {{ {key} }}")));
+            }
             (_, Some(secs), Some(hits)) if !self.negated => {
+                set_op(r, SetOpKind::Update);
                 let per_s = hits as f64 / secs.max(1) as f64;
                 let text = format!(
                     "update @{name} {{ {key} limit rate over {} burst {hits} packets }}",
@@ -99,14 +110,11 @@ impl Recent {
 /// The sets a rule's `-m recent` options name (as `@NAME` in its statements and tests).
 pub(super) fn recent_sets(r: &Rule) -> Vec<String> {
     let mut v: Vec<String> = r
-        .approx
+        .effects
         .iter()
-        .filter_map(|(_, t)| {
-            let rest = t
-                .strip_prefix("update @")
-                .or_else(|| t.strip_prefix("add @"))
-                .or_else(|| t.strip_prefix("delete @"))?;
-            Some(rest.split_whitespace().next()?.to_string())
+        .filter_map(|(_, e)| match e {
+            Effect::Set(op) => Some(op.set.clone()),
+            _ => None,
         })
         .collect();
     for m in &r.matches {

@@ -15,6 +15,7 @@ mod rate;
 mod rule;
 mod ruleset;
 mod selector;
+mod stateful;
 mod table;
 mod value;
 mod words;

@@ -53,28 +53,70 @@ pub(super) fn parse_in(src: &str, file: &str, dir: &Path) -> R<Ruleset> {
     Ok(rs)
 }
 
-/// Sets that rules fill at run time (`add @set`, `update @set`): their membership is
-/// approximate.
+/// Sets that rules fill at run time (`add @set`, `update @set`, `set add … @set`): their
+/// members are what the rules put in. One that a rule packetlab does not simulate may fill
+/// is unsure: a key not found there may be in it.
 pub(super) fn mark_dynamic_sets(rs: &mut Ruleset) {
     for t in &mut rs.tables {
-        let filled: Vec<String> = t
-            .chains
-            .iter()
-            .flat_map(|c| &c.rules)
-            .flat_map(|r| &r.approx)
-            .filter_map(|(_, text)| {
-                let rest = text
-                    .strip_prefix("add @")
-                    .or_else(|| text.strip_prefix("update @"))?;
-                Some(rest.split_whitespace().next()?.to_string())
-            })
-            .collect();
+        let mut filled: Vec<String> = Vec::new();
+        let mut unsure: Vec<String> = Vec::new();
+        for r in t.chains.iter().flat_map(|c| &c.rules) {
+            for (_, e) in &r.effects {
+                if let Effect::Set(op) = e {
+                    filled.push(op.set.clone());
+                }
+            }
+            if let Some((col, _)) = &r.unsupported {
+                // What the rule does from its unsupported part on is not read: any set it
+                // names there with `add`, `update` or `set add|update … @s` may be filled.
+                let rest: String = r.origin.text.chars().skip(*col as usize - 1).collect();
+                unsure.extend(filled_in_text(&rest));
+                if r.origin.text.is_empty() {
+                    unsure.extend(filled_in_text(&r.origin.full));
+                }
+            }
+        }
         for s in &mut t.sets {
-            if filled.contains(&s.name) || s.decls.iter().any(|d| d.contains("dynamic")) {
+            for d in &s.decls {
+                let mut w = d.split_whitespace();
+                match (w.next(), w.next()) {
+                    (Some("timeout"), Some(v)) => s.timeout_ms = super::stateful::time_ms(v),
+                    (Some("size"), Some(v)) => s.size = v.parse().ok(),
+                    _ => {}
+                }
+            }
+            s.dynamic = filled.contains(&s.name) || s.decls.iter().any(|d| d.contains("dynamic"));
+            s.unsure = unsure.contains(&s.name);
+            if s.unsure {
                 s.dynamic = true;
             }
         }
     }
+}
+
+/// The sets a rule's text fills: `add @s`, `update @s`, `set add … @s`.
+fn filled_in_text(text: &str) -> Vec<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let named = |w: &str| {
+            w.strip_prefix('@')
+                .map(|n| n.trim_end_matches(';').to_string())
+        };
+        match *w {
+            "add" | "update" => {
+                if let Some(n) = words.get(i + 1).and_then(|n| named(n)) {
+                    out.push(n);
+                } else if i > 0 && words[i - 1] == "set" {
+                    if let Some(n) = words[i + 1..].iter().find_map(|n| named(n)) {
+                        out.push(n);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Parses one rule as typed in the rule editor, checked against `table` (its named sets and
@@ -123,6 +165,13 @@ pub fn parse_rule(text: &str, table: &Table) -> Result<Rule, ParseError> {
         if let Rhs::Set(name) = &m.rhs {
             if table.set(name).is_none() {
                 return Err(missing(format!("@{name}")));
+            }
+        }
+    }
+    for (_, e) in &rule.effects {
+        if let Effect::Set(op) = e {
+            if table.set(&op.set).is_none() {
+                return Err(missing(format!("@{}", op.set)));
             }
         }
     }

@@ -21,6 +21,7 @@ impl Parser {
             match w.as_str() {
                 "table" => {
                     self.pos += 1;
+                    // `table inet f` alone creates it empty (`add table`).
                     let t = self.table()?;
                     // `table` again for an existing table adds to it, as nft does.
                     match rs
@@ -32,15 +33,14 @@ impl Parser {
                             x.chains.extend(t.chains);
                             x.sets.extend(t.sets);
                             x.other.extend(t.other);
+                            x.dormant |= t.dormant;
                         }
                         None => rs.tables.push(t),
                     }
                 }
                 "flush" => {
                     self.pos += 1;
-                    // `flush ruleset`, `flush table ip filter`, `flush chain …`: the file
-                    // describes the whole ruleset, so they change nothing here.
-                    self.skip_statement();
+                    self.flush(&mut rs)?;
                 }
                 "define" | "redefine" => {
                     self.pos += 1;
@@ -60,16 +60,132 @@ impl Parser {
                 // `destroy table inet f` / `delete table inet f` before a file re-creates it.
                 "destroy" | "delete" => {
                     self.pos += 1;
-                    if self.eat_word("table") {
-                        let (family, name) = self.family_and_name()?;
-                        rs.tables
-                            .retain(|t| !(t.family == family && t.name == name));
-                    }
-                    self.skip_statement();
+                    self.delete(&mut rs)?;
                 }
                 other => return self.err(format!("unknown statement '{other}'")),
             }
         }
+    }
+
+    /// `flush ruleset`, `flush table T`, `flush chain T C`, `flush set T S` (after `flush`),
+    /// applied in file order as `nft -f` does: what came before is emptied. A flush of what
+    /// the file has not made is left to nft (it fails there).
+    fn flush(&mut self, rs: &mut Ruleset) -> R<()> {
+        let what = self.word("'ruleset', 'table', 'chain', 'set' or 'map'")?;
+        match what.as_str() {
+            "ruleset" => {
+                // `flush ruleset ip` empties one family only.
+                let fam = self.peek_word().and_then(Family::from_name);
+                if fam.is_some() {
+                    self.pos += 1;
+                }
+                rs.tables.retain(|t| fam.is_some_and(|f| f != t.family));
+            }
+            "table" => {
+                if let Some(ti) = self.named_table(rs)? {
+                    rs.tables[ti]
+                        .chains
+                        .iter_mut()
+                        .for_each(|c| c.rules.clear());
+                }
+            }
+            "chain" => {
+                let ti = self.named_table(rs)?;
+                let name = self.word("a chain name")?;
+                if let Some(c) =
+                    ti.and_then(|ti| rs.tables[ti].chains.iter_mut().find(|c| c.name == name))
+                {
+                    c.rules.clear();
+                }
+            }
+            "set" | "map" | "meter" => {
+                let ti = self.named_table(rs)?;
+                let name = self.word("a set name")?;
+                if let Some(s) =
+                    ti.and_then(|ti| rs.tables[ti].sets.iter_mut().find(|s| s.name == name))
+                {
+                    s.elements.clear();
+                    if let Some(v) = s.verdicts.as_mut() {
+                        v.clear();
+                    }
+                }
+            }
+            _ => {
+                self.pos -= 1;
+                return self.err(format!("unknown command 'flush {what}'"));
+            }
+        }
+        self.skip_statement();
+        Ok(())
+    }
+
+    /// `delete table T`, `delete chain T C`, `delete set T S`, `delete element T S { … }`
+    /// (after `delete` or `destroy`), in file order. `delete rule … handle N` names a rule by
+    /// the kernel's handle, which a file does not know: left out.
+    fn delete(&mut self, rs: &mut Ruleset) -> R<()> {
+        let what = self.word("'table', 'chain', 'set', 'map', 'element' or 'rule'")?;
+        match what.as_str() {
+            "table" => {
+                let (family, name) = self.family_and_name()?;
+                rs.tables
+                    .retain(|t| !(t.family == family && t.name == name));
+            }
+            "chain" => {
+                let ti = self.named_table(rs)?;
+                let name = self.word("a chain name")?;
+                if let Some(ti) = ti {
+                    rs.tables[ti].chains.retain(|c| c.name != name);
+                }
+            }
+            "set" | "map" => {
+                let ti = self.named_table(rs)?;
+                let name = self.word("a set name")?;
+                if let Some(ti) = ti {
+                    rs.tables[ti].sets.retain(|s| s.name != name);
+                }
+            }
+            "element" => {
+                let ti = self.existing_table(rs)?;
+                let name = self.word("a set name")?;
+                let t = &mut rs.tables[ti];
+                let Some(si) = t.sets.iter().position(|s| s.name == name) else {
+                    return self.err(format!("no set '{name}' in this table"));
+                };
+                let kinds = kinds_of_type(&t.sets[si].ty);
+                self.expect_punct("{")?;
+                let map = t.sets[si].verdicts.is_some();
+                let (gone, _) = self.elements(&kinds, map)?;
+                let s = &mut t.sets[si];
+                let mut k = 0;
+                while k < s.elements.len() {
+                    if gone.contains(&s.elements[k]) {
+                        s.elements.remove(k);
+                        if let Some(v) = s.verdicts.as_mut().filter(|v| k < v.len()) {
+                            v.remove(k);
+                        }
+                    } else {
+                        k += 1;
+                    }
+                }
+            }
+            "rule" | "flowtable" | "counter" | "quota" | "limit" | "ct" | "secmark"
+            | "synproxy" => {}
+            _ => {
+                self.pos -= 1;
+                return self.err(format!("unknown command 'delete {what}'"));
+            }
+        }
+        self.skip_statement();
+        Ok(())
+    }
+
+    /// The table a `flush` or `delete` names, when the file has made it.
+    fn named_table(&mut self, rs: &Ruleset) -> R<Option<usize>> {
+        let (family, name) = self.family_and_name()?;
+        Ok(rs
+            .tables
+            .iter()
+            .position(|t| t.family == family && t.name == name))
     }
 
     /// `define NAME = VALUE`: the value's tokens (to the end of the line, a `{ … }` set whole),

@@ -56,6 +56,9 @@ impl Parser {
     /// The field a match reads, from its first word on (`ip saddr`, `tcp option maxseg size`,
     /// `iif`); an error naming the construct when packetlab does not simulate it.
     pub(super) fn selector(&mut self, first: &str) -> R<Field> {
+        if let Some(f) = self.mark_selector(first) {
+            return Ok(f);
+        }
         let sub = |p: &mut Self, what: &str| -> R<String> { p.word(what) };
         // `what` is "FIRST KEY": a key nft does not know after FIRST is a syntax error.
         let unsupported = |p: &mut Self, what: String| -> R<Field> {
@@ -171,6 +174,9 @@ impl Parser {
 
     /// After a field (or concatenation): an optional operator, then what it is compared with.
     pub(super) fn match_rest(&mut self, field: Field, more: Vec<Field>) -> R<Match> {
+        if let Some(m) = self.mark_match(field, &more)? {
+            return Ok(m);
+        }
         let kind = Kind::of(field);
         let kinds: Vec<Kind> = std::iter::once(field)
             .chain(more.iter().copied())

@@ -10,8 +10,12 @@ use super::value::kind_of_type;
 impl Parser {
     pub(super) fn table(&mut self) -> R<Table> {
         let (family, name) = self.family_and_name()?;
-        self.expect_punct("{")?;
         let mut t = Table::new(family, name);
+        // `table inet f` alone (a command, as `add table`): the table, empty.
+        if self.at_end_of_statement() && !matches!(self.peek(), Some(Tok::Punct("}"))) {
+            return Ok(t);
+        }
+        self.expect_punct("{")?;
         self.table_body(&mut t)?;
         Ok(t)
     }

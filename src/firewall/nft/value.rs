@@ -17,6 +17,15 @@ impl Parser {
         })
     }
 
+    /// The counts after `counter` as `nft list` prints them and people copy them:
+    /// `packets N bytes M`, either alone, in either order, or none. They are not kept.
+    pub(super) fn counts(&mut self) -> R<()> {
+        while self.eat_word("packets") || self.eat_word("bytes") {
+            self.number()?;
+        }
+        Ok(())
+    }
+
     /// Set elements up to the closing `}` (already past the `{`), each `key [: verdict]`, with
     /// the per-element options (`timeout`, `expires`, `comment`, `counter …`) passed over.
     /// A `$var` holding a set is spliced in flat.
@@ -61,11 +70,7 @@ impl Parser {
                     }
                     Some("counter") => {
                         self.pos += 1;
-                        if self.eat_word("packets") {
-                            self.word("a packet count")?;
-                            self.expect_word("bytes")?;
-                            self.word("a byte count")?;
-                        }
+                        self.counts()?;
                     }
                     _ => break,
                 }
