@@ -14,6 +14,7 @@ pub mod names;
 pub mod nft;
 pub mod report;
 pub mod save;
+pub mod services;
 pub mod simulator;
 pub mod syntax;
 pub mod tcp_window;

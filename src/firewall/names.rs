@@ -111,7 +111,8 @@ pub fn lookup(kind: Kind, name: &str) -> Option<u64> {
             "bgpd" => 2605,
             "zebra" => 2601,
             "ntalk" => 518,
-            _ => return None,
+            // The rest of Debian's /etc/services.
+            _ => return super::services::port(name).map(u64::from),
         },
         Kind::Nfproto => match name {
             "ipv4" => 2,

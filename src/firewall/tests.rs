@@ -940,3 +940,19 @@ fn what_a_reject_sends_is_related_to_the_rejected_packets_entry() {
         ct::INVALID
     );
 }
+
+#[test]
+fn service_names_beyond_the_short_table_come_from_debians_services_file() {
+    use crate::firewall::model::Kind;
+    // distcc (3632) is in netbase's /etc/services and in a published ruleset, not in the short
+    // table; the short table still wins for names it has.
+    assert_eq!(names::lookup(Kind::Port, "distcc"), Some(3632));
+    assert_eq!(names::lookup(Kind::Port, "ssh"), Some(22));
+    assert_eq!(names::lookup(Kind::Port, "postgresql"), Some(5432));
+    assert_eq!(names::lookup(Kind::Port, "no-such-service"), None);
+    // The generated table is searched by bisection: it must be sorted, so that every entry
+    // is found.
+    for (name, port) in crate::firewall::services::SERVICES {
+        assert_eq!(crate::firewall::services::port(name), Some(*port), "{name}");
+    }
+}
