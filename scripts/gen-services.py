@@ -30,6 +30,7 @@ out = [
     "        .map(|i| SERVICES[i].1)",
     "}",
     "",
+    "/// Every name and alias with its port, sorted by name (bytewise).",
     "pub const SERVICES: &[(&str, u16)] = &[",
 ]
 for name in sorted(ports):

@@ -12,6 +12,7 @@ pub fn port(name: &str) -> Option<u16> {
         .map(|i| SERVICES[i].1)
 }
 
+/// Every name and alias with its port, sorted by name (bytewise).
 pub const SERVICES: &[(&str, u16)] = &[
     ("Clearcase", 371),
     ("acr-nema", 104),
