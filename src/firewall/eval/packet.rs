@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use crate::decode::IpHdr;
 use crate::firewall::model::*;
 
 /// The parts of a packet rules can look at.
@@ -45,8 +46,15 @@ pub struct Extra {
     pub icmp_code: Option<u8>,
     /// The destination is one of the simulated host's addresses (`fib daddr type local`).
     pub dst_local: bool,
-    /// The packet's time, nanoseconds: rate models (`limit`) read it.
+    /// The packet's time, nanoseconds: rate models (`limit`) and `meta hour/day/time` read it.
     pub ts_ns: u64,
+    /// The IP header's other fields (`ip dscp`, `ip frag-off`, `exthdr …`).
+    pub ip: IpHdr,
+    /// The datagram was reassembled from fragments: its fragment fields are the kernel's
+    /// reassembled header's, which the capture does not show (they read as unknown).
+    pub reassembled: bool,
+    /// The time zone's offset from UTC at `ts_ns`, seconds (only set when a rule reads the time).
+    pub utc_off: i32,
 }
 
 /// Which side of the host a hook is on: what `iif`/`oif` read there.
