@@ -348,6 +348,14 @@ pub enum TimeKey {
     Hour,
     Day,
     Time,
+    /// iptables' `-m time --timestart/--timestop`: seconds after midnight, in UTC (false) or
+    /// with `--kerneltz` in the kernel's zone (true; judged in `--tz`). A range whose start is
+    /// not below its stop wraps past midnight, both ends included (`xt_time.c`).
+    XtHour(bool),
+    /// `--weekdays`: 1 (Monday) to 7 (Sunday).
+    XtWeekday(bool),
+    /// `--datestart/--datestop`: seconds since the epoch.
+    XtDate(bool),
 }
 
 /// An open end of a `meta hour` comparison (`>= "17:00"` is `IntRange(61200, OPEN)`): nft
@@ -413,6 +421,9 @@ impl Field {
                 TimeKey::Hour => "meta hour",
                 TimeKey::Day => "meta day",
                 TimeKey::Time => "meta time",
+                TimeKey::XtHour(_) => "meta hour",
+                TimeKey::XtWeekday(_) => "meta day",
+                TimeKey::XtDate(_) => "meta time",
             },
         }
     }
@@ -897,6 +908,7 @@ impl Kind {
             Field::Time(TimeKey::Hour) => Kind::Hour,
             Field::Time(TimeKey::Day) => Kind::Day,
             Field::Time(TimeKey::Time) => Kind::Date,
+            Field::Time(_) => Kind::Int,
         }
     }
 

@@ -231,10 +231,18 @@ fn read_ext<'a>(f: Field, p: &PacketView<'a>) -> Reading<'a> {
 fn read_time(t: TimeKey, p: &PacketView<'_>) -> u64 {
     use crate::firewall::clock;
     let (ts, off) = (p.extra.ts_ns, p.extra.utc_off);
+    let zoned = |local: bool| if local { off } else { 0 };
     match t {
         TimeKey::Hour => clock::utc_second_of_day(ts),
         TimeKey::Day => clock::weekday(ts, off),
         TimeKey::Time => clock::local_ns(ts, off),
+        TimeKey::XtHour(l) => clock::utc_second_of_day(clock::local_ns(ts, zoned(l))),
+        // xt_time counts Monday 1 … Sunday 7.
+        TimeKey::XtWeekday(l) => match clock::weekday(ts, zoned(l)) {
+            0 => 7,
+            d => d,
+        },
+        TimeKey::XtDate(l) => clock::local_ns(ts, zoned(l)) / 1_000_000_000,
     }
 }
 
@@ -332,6 +340,16 @@ pub(super) fn match_tri(table: &Table, m: &Match, p: &PacketView<'_>, class: Cla
                 return Tri::No;
             };
             vs.iter().any(|v| hour_value_has(v, utc, p.extra.utc_off))
+        }
+        Rhs::Values(vs) if matches!(m.field, Field::Time(TimeKey::XtHour(_))) => {
+            let Read::Int(x) = reads[0] else {
+                return Tri::No;
+            };
+            // xt_time: a start not below the stop wraps past midnight, both ends included.
+            vs.iter().any(|v| match v {
+                Value::IntRange(a, b) if a >= b => x >= *a || x <= *b,
+                v => value_has(v, &reads[0]),
+            })
         }
         Rhs::Values(vs) => vs.iter().any(|v| element_has(v, &reads)),
         Rhs::Set(name) => match table.set(name) {
