@@ -221,8 +221,12 @@ pub enum Field {
     ExtHdr(Ext),
     /// A field of an IPv6 extension header (`rt type`, `frag more-fragments`, `hbh nexthdr`).
     ExtField(Ext, ExtKey),
-    /// `meta hour`, `meta day`, `meta time`: the packet's timestamp (see `eval::clock`).
+    /// `meta hour`, `meta day`, `meta time`: the packet's timestamp (see `firewall::clock`).
     Time(TimeKey),
+    /// `meta secpath exists|missing`, iptables' `-m policy --pol ipsec|none`: whether the
+    /// packet came out of IPsec. A capture's packets carry no IPsec state, so it is always
+    /// missing (traffic decrypted on the host is not told apart: documented).
+    Ipsec,
 }
 
 /// The IP header fields beyond addresses, protocol, TTL and length.
@@ -417,6 +421,7 @@ impl Field {
                 Ext::Mh => "exthdr mh",
             },
             Field::ExtField(e, k) => ext_field_name(e, k),
+            Field::Ipsec => "meta secpath",
             Field::Time(t) => match t {
                 TimeKey::Hour => "meta hour",
                 TimeKey::Day => "meta day",
@@ -543,6 +548,9 @@ pub enum Rhs {
     AnyBits(u64),
     /// `tcp option maxseg exists` (true) / `missing` (false).
     Exists(bool),
+    /// `tcp flags & (fin|syn|rst|psh|ack|urg) < (fin)`: the masked value, as an integer, in
+    /// `lo..=hi`.
+    MaskedRange { mask: u64, lo: u64, hi: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -904,7 +912,7 @@ impl Kind {
             Field::Hdr(HdrField::IpEcn | HdrField::Ip6Ecn) => Kind::Ecn,
             Field::ExtField(_, ExtKey::Nexthdr) => Kind::Proto,
             Field::Hdr(_) | Field::ExtField(..) => Kind::Int,
-            Field::ExtHdr(_) => Kind::Other,
+            Field::ExtHdr(_) | Field::Ipsec => Kind::Other,
             Field::Time(TimeKey::Hour) => Kind::Hour,
             Field::Time(TimeKey::Day) => Kind::Day,
             Field::Time(TimeKey::Time) => Kind::Date,

@@ -302,8 +302,8 @@ fn match_text(m: &Match) -> String {
         return time_text(t, neg, vs);
     }
     match &m.rhs {
-        Rhs::Exists(e) if matches!(f, Field::ExtHdr(_)) => {
-            format!("{name} {}", if *e { "exists" } else { "missing" })
+        Rhs::Exists(e) if matches!(f, Field::ExtHdr(_) | Field::Ipsec) => {
+            format!("{name} {}", if *e != neg { "exists" } else { "missing" })
         }
         Rhs::Masked { mask, value } if !is_bits(f) => format!(
             "{name} & 0x{mask:x} {} {value}",
@@ -340,6 +340,14 @@ fn match_text(m: &Match) -> String {
             bits(f, *value, "|")
         ),
         Rhs::AnyBits(b) => format!("{name} {}{}", if neg { "! " } else { "" }, bits(f, *b, ",")),
+        Rhs::MaskedRange { mask, lo, hi } => {
+            let m = bits(f, *mask, "|");
+            match (*lo, *hi) {
+                (lo, hi) if lo > hi => format!("{name} & ({m}) < 0x0"),
+                (0, hi) => format!("{name} & ({m}) <= 0x{hi:x}"),
+                (lo, _) => format!("{name} & ({m}) >= 0x{lo:x}"),
+            }
+        }
     }
 }
 

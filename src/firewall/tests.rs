@@ -903,3 +903,36 @@ fn a_live_capture_judges_the_time_approximately() {
         .unwrap();
     assert_eq!((j.verdict, j.exact), (Final::Drop, false));
 }
+
+#[test]
+fn masked_flags_compare_as_integers_with_order_operators() {
+    let rs = parse(
+        "table inet f { chain input { type filter hook input priority 0; policy accept;\n\
+         tcp flags & (fin|syn|rst|psh|ack|urg) < (fin) drop\n\
+         tcp flags & (syn|ack) >= ack counter\n } }",
+    );
+    let r = &rs.tables[0].chains[0].rules;
+    assert_eq!(
+        r[0].matches[0].rhs,
+        Rhs::MaskedRange {
+            mask: 0x3f,
+            lo: 0,
+            hi: 0
+        }
+    );
+    let hooks = [Hook::Input];
+    // No flag among the six (a NULL scan, or only ECE/CWR): dropped.
+    let null = pkt(PEER, HOST, 6, 1, 2, 0x40, ct::INVALID);
+    assert_eq!(evaluate(&rs, &hooks, &null, false).verdict, Final::Drop);
+    let ack = pkt(PEER, HOST, 6, 1, 2, 0x10, ct::ESTABLISHED);
+    let o = evaluate(&rs, &hooks, &ack, false);
+    assert_eq!((o.verdict, o.hits.len()), (Final::Accept, 1));
+    let syn = pkt(PEER, HOST, 6, 1, 2, 0x02, ct::NEW);
+    assert!(evaluate(&rs, &hooks, &syn, false).hits.is_empty());
+    // `meta secpath` is read as missing: a capture's packets carry no IPsec state.
+    let rs = parse(
+        "table ip f { chain input { type filter hook input priority 0; policy drop;\n\
+         meta secpath missing accept\n } }",
+    );
+    assert_eq!(evaluate(&rs, &hooks, &syn, false).verdict, Final::Accept);
+}

@@ -145,6 +145,7 @@ pub(super) fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a
         Field::Hdr(h) => read_hdr(h, p),
         Field::ExtHdr(_) | Field::ExtField(..) => read_ext(f, p),
         Field::Time(t) => Got(Read::Int(read_time(t, p))),
+        Field::Ipsec => Got(Read::Int(0)),
         _ => Absent,
     }
 }
@@ -367,13 +368,17 @@ pub(super) fn match_tri(table: &Table, m: &Match, p: &PacketView<'_>, class: Cla
             Read::Int(x) => x & mask == *value,
             _ => false,
         },
+        Rhs::MaskedRange { mask, lo, hi } => match reads[0] {
+            Read::Int(x) => (*lo..=*hi).contains(&(x & mask)),
+            _ => false,
+        },
         Rhs::AnyBits(bits) => match reads[0] {
             Read::Int(x) => x & bits != 0,
             _ => false,
         },
         // `exthdr X exists` reads the header's presence; the others only exist when read.
         Rhs::Exists(e) => match (m.field, reads[0]) {
-            (Field::ExtHdr(_), Read::Int(x)) => (x != 0) == *e,
+            (Field::ExtHdr(_) | Field::Ipsec, Read::Int(x)) => (x != 0) == *e,
             _ => *e,
         },
     };

@@ -24,6 +24,7 @@ pub(super) enum Module {
     Ecn,
     Time,
     Frag,
+    Policy,
 }
 
 impl Module {
@@ -50,6 +51,7 @@ impl Module {
             "ecn" => Module::Ecn,
             "time" => Module::Time,
             "frag" => Module::Frag,
+            "policy" => Module::Policy,
             _ => return None,
         })
     }
@@ -77,6 +79,7 @@ impl Module {
             Module::Ecn => "ecn",
             Module::Time => "time",
             Module::Frag => "frag",
+            Module::Policy => "policy",
         }
     }
 
@@ -143,11 +146,11 @@ impl Module {
             Module::Dscp => matches!(opt, "--dscp" | "--dscp-class"),
             Module::Ecn => opt.starts_with("--ecn-"),
             Module::Time => self.options().contains(&opt),
-            Module::Frag => self.options().contains(&opt),
+            Module::Frag | Module::Policy => self.options().contains(&opt),
         }
     }
 
-    pub(super) const ALL: [Module; 21] = [
+    pub(super) const ALL: [Module; 22] = [
         Module::Tcp,
         Module::Udp,
         Module::Icmp,
@@ -169,6 +172,7 @@ impl Module {
         Module::Ecn,
         Module::Time,
         Module::Frag,
+        Module::Policy,
     ];
 
     /// Every option the module has in iptables-extensions(8), spelled out (`takes` accepts
@@ -259,6 +263,18 @@ impl Module {
                 "--fragfirst",
                 "--fragmore",
                 "--fraglast",
+            ],
+            Module::Policy => &[
+                "--dir",
+                "--pol",
+                "--strict",
+                "--reqid",
+                "--spi",
+                "--proto",
+                "--mode",
+                "--tunnel-src",
+                "--tunnel-dst",
+                "--next",
             ],
         }
     }

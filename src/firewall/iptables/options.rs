@@ -80,6 +80,7 @@ pub(super) fn module_option(
         "--timestart" | "--timestop" | "--datestart" | "--datestop" | "--weekdays"
         | "--kerneltz" | "--localtz" | "--utc" | "--contiguous" => o.time(),
         "--fragid" | "--fragfirst" | "--fragmore" | "--fraglast" => o.frag(),
+        _ if m == Module::Policy => o.policy(),
         opt => Err((w.col, format!("unsupported: '{opt}' of -m {}", m.name()))),
     }
 }
@@ -510,6 +511,30 @@ impl Opt<'_, '_> {
                     .matches
                     .push(Match::new(f(ExtKey::FragOff), Op::Ne, one(0)));
                 self.push(f(ExtKey::More), one(0));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Opt<'_, '_> {
+    /// policy's options: `--pol ipsec` needs IPsec state, `--pol none` its absence; the rest
+    /// (`--dir`, `--proto esp`, `--mode`, …) only narrow an IPsec match, which a capture's
+    /// packets never make (see `Field::Ipsec`).
+    fn policy(&mut self) -> Result<(), Pe> {
+        match self.opt() {
+            "--strict" | "--next" => {}
+            "--pol" => {
+                let v = self.p.next("ipsec or none")?;
+                let ipsec = match v.s.as_str() {
+                    "ipsec" => true,
+                    "none" => false,
+                    _ => return Err((v.col, format!("'{}' is not ipsec or none", v.s))),
+                };
+                self.push(Field::Ipsec, Rhs::Exists(ipsec));
+            }
+            _ => {
+                self.p.next("a value")?;
             }
         }
         Ok(())

@@ -950,3 +950,28 @@ fn the_time_match_judges_utc_unless_kerneltz() {
     let why = &input_rules(&rs)[0].unsupported.as_ref().unwrap().1;
     assert!(why.contains("--monthdays"), "{why}");
 }
+
+#[test]
+fn policy_user_chain_words_after_the_dash_and_ipsec() {
+    // iptables-restore reads nothing after a user chain's `-`.
+    let rs = ipt("*filter\n:INPUT ACCEPT [0:0]\n:LOGGING - DROP [0:0]\n\
+                  -A INPUT -s 10.0.0.0/8 -m policy --dir in --pol ipsec --proto esp -j DROP\n\
+                  -A INPUT -m policy --dir in --pol none -j LOGGING\n\
+                  -A LOGGING -j ACCEPT\nCOMMIT\n");
+    let r = &rs.tables[0].chains[0].rules;
+    assert_eq!(
+        r[0].matches[1],
+        Match::new(Field::Ipsec, Op::Eq, Rhs::Exists(true))
+    );
+    // A capture's packet carries no IPsec state: `--pol none` holds, `--pol ipsec` does not.
+    let p = view([10, 0, 0, 9], 17, 53, 0, ct::NEW, "eth0");
+    let o = evaluate(&rs, &[Hook::Input], &p, false);
+    assert_eq!((o.verdict, o.exact), (Final::Accept, true));
+    assert_eq!(o.hits.len(), 2);
+    let saved = save::to_nft(&rs);
+    assert!(
+        saved.contains("meta secpath exists counter drop"),
+        "{saved}"
+    );
+    assert_eq!(semantics(&nft_ok(&saved)), semantics(&rs), "{saved}");
+}

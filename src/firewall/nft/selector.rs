@@ -53,6 +53,7 @@ const KEYED: [(&str, &str, Keys); 4] = [
             (&["nfproto"], Field::Nfproto),
             (&["protocol"], Field::EtherProto),
             (&["pkttype"], Field::Pkttype),
+            (&["secpath"], Field::Ipsec),
             (&["hour"], Field::Time(TimeKey::Hour)),
             (&["day"], Field::Time(TimeKey::Day)),
             (&["time"], Field::Time(TimeKey::Time)),
@@ -232,7 +233,11 @@ impl Parser {
             rhs,
             var,
         };
-        if matches!(field, Field::TcpMss | Field::FibRpf | Field::ExtHdr(_)) && more.is_empty() {
+        let presence = matches!(
+            field,
+            Field::TcpMss | Field::FibRpf | Field::ExtHdr(_) | Field::Ipsec
+        );
+        if presence && more.is_empty() {
             if self.eat_word("exists") {
                 return Ok(build(Op::Eq, Rhs::Exists(true), None));
             }
@@ -258,6 +263,9 @@ impl Parser {
         }
         if field == Field::TcpFlags && self.eat_punct("&") {
             let mask = self.flag_expr(kind)?;
+            if let Some((lo, hi)) = self.masked_order(kind, mask)? {
+                return Ok(build(Op::Eq, Rhs::MaskedRange { mask, lo, hi }, None));
+            }
             let Some(op) = self.explicit_op() else {
                 return self.err("expected '==' or '!=' after a flag mask");
             };
@@ -370,6 +378,31 @@ impl Parser {
                 vec![Value::IntRange(lo, hi)]
             };
             return Ok(Some(vals));
+        }
+        Ok(None)
+    }
+
+    /// After `FLAGS & MASK`: `< V`, `<= V`, `> V`, `>= V` compare the masked value as an
+    /// integer (nft's `cmp lt` on the masked register); the range of masked values they hold.
+    fn masked_order(&mut self, kind: Kind, mask: u64) -> R<Option<(u64, u64)>> {
+        for (p, lt, strict) in [
+            ("<", true, true),
+            ("<=", true, false),
+            (">", false, true),
+            (">=", false, false),
+        ] {
+            if !self.eat_punct(p) {
+                continue;
+            }
+            let v = self.flag_expr(kind)?;
+            return Ok(Some(match (lt, strict) {
+                // `< 0` holds for nothing: an empty range.
+                (true, true) if v == 0 => (1, 0),
+                (true, true) => (0, v - 1),
+                (true, false) => (0, v),
+                (false, true) => (v.saturating_add(1), mask),
+                (false, false) => (v, mask),
+            }));
         }
         Ok(None)
     }
