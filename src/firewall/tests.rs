@@ -864,8 +864,10 @@ table inet f {
 }
 "#;
     let judge = |tz: &str, ts_s: u64| {
-        let mut l = Locality::default();
-        l.tz = Some(clock::zone(Some(tz)).unwrap());
+        let l = Locality {
+            tz: Some(clock::zone(Some(tz)).unwrap()),
+            ..Locality::default()
+        };
         let mut fw = Firewall::new(parse(rules), "t.nft".into(), l);
         let s = crate::decode::decode(crate::capture::LinkType::RAW, &udp4(0, 1, 0, 5));
         let (j, _) = fw.judge(&s, None, s.ip_len, ts_s * 1_000_000_000).unwrap();
@@ -893,9 +895,11 @@ table inet f {
 fn a_live_capture_judges_the_time_approximately() {
     let rules = "table ip f { chain input { type filter hook input priority 0; policy accept;\n\
                  meta hour \"09:00\"-\"17:00\" drop\n } }";
-    let mut l = Locality::default();
-    l.live = true;
-    l.tz = Some(clock::zone(Some("UTC")).unwrap());
+    let l = Locality {
+        live: true,
+        tz: Some(clock::zone(Some("UTC")).unwrap()),
+        ..Locality::default()
+    };
     let mut fw = Firewall::new(parse(rules), "t.nft".into(), l);
     let s = crate::decode::decode(crate::capture::LinkType::RAW, &udp4(0, 1, 0, 5));
     let (j, _) = fw
