@@ -145,6 +145,8 @@ fn name_hash(n: Option<&str>) -> u64 {
 /// Which per-packet fields of `Extra` some rule reads (see `Compiled::volatile`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Volatile {
+    /// Some rule reads an IP header field of `Extra::ip`.
+    hdr: bool,
     ip_id: bool,
     flowlabel: bool,
     frag_id: bool,
@@ -172,6 +174,9 @@ impl Volatile {
                 Field::Time(_) => v.time = true,
                 _ => {}
             }
+            if matches!(f, Field::Hdr(_) | Field::ExtHdr(_) | Field::ExtField(..)) {
+                v.hdr = true;
+            }
         }
         v
     }
@@ -187,14 +192,20 @@ impl Volatile {
         if !self.time {
             e.utc_off = 0;
         }
-        if !self.ip_id {
-            e.ip.id = 0;
+        if !self.hdr {
+            e.ip = None;
+            e.reassembled = false;
         }
-        if !self.flowlabel {
-            e.ip.flowlabel = 0;
-        }
-        if !self.frag_id {
-            e.ip.ext.frag_id = 0;
+        if let Some(ip) = e.ip.as_mut() {
+            if !self.ip_id {
+                ip.id = 0;
+            }
+            if !self.flowlabel {
+                ip.flowlabel = 0;
+            }
+            if !self.frag_id {
+                ip.ext.frag_id = 0;
+            }
         }
         e
     }

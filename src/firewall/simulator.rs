@@ -282,7 +282,7 @@ pub fn extra_of(s: &Summary, ts_ns: u64) -> eval::Extra {
         icmp_code: s.icmp.or(s.icmpv6).map(|i| i.code),
         dst_local: false,
         ts_ns,
-        ip: s.ip,
+        ip: Some(s.ip),
         reassembled: s.frag.is_some(),
         utc_off: 0,
     }

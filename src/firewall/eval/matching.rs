@@ -154,7 +154,7 @@ pub(super) fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a
 /// only, as nft's implicit `meta nfproto` dependency makes them).
 fn read_hdr<'a>(h: HdrField, p: &PacketView<'a>) -> Reading<'a> {
     use HdrField::*;
-    let ip = &p.extra.ip;
+    let ip = p.extra.ip.unwrap_or_default();
     let v4 = matches!(
         h,
         IpVersion | IpHdrLength | IpDscp | IpEcn | IpId | IpFragOff
@@ -187,7 +187,7 @@ fn read_ext<'a>(f: Field, p: &PacketView<'a>) -> Reading<'a> {
         // The kernel's reassembly drops the fragment header; the capture shows the pieces.
         return Reading::Unknown;
     }
-    let x = &p.extra.ip.ext;
+    let x = p.extra.ip.unwrap_or_default().ext;
     let bit = |e: Ext| match e {
         Ext::Hbh => Ext6::HBH,
         Ext::Rt => Ext6::RT,

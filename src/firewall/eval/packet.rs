@@ -48,8 +48,10 @@ pub struct Extra {
     pub dst_local: bool,
     /// The packet's time, nanoseconds: rate models (`limit`) and `meta hour/day/time` read it.
     pub ts_ns: u64,
-    /// The IP header's other fields (`ip dscp`, `ip frag-off`, `exthdr …`).
-    pub ip: IpHdr,
+    /// The IP header's other fields (`ip dscp`, `ip frag-off`, `exthdr …`): `None` reads as
+    /// all zero. An option so that the compiled matcher's signature of a ruleset that reads
+    /// none of them hashes one word for it, not 32 bytes.
+    pub ip: Option<IpHdr>,
     /// The datagram was reassembled from fragments: its fragment fields are the kernel's
     /// reassembled header's, which the capture does not show (they read as unknown).
     pub reassembled: bool,

@@ -852,14 +852,19 @@ fn fragments_dscp_ecn_and_frag_modules() {
     assert_eq!(r[4].matches[1].rhs, Rhs::AnyBits(0x40));
     // What a packet gets: an unfragmented TCP packet with DSCP EF is accepted by line 7.
     let mut p = view([10, 0, 0, 9], 6, 22, 0x10, ct::NEW, "eth0");
-    p.extra.ip.tos = 46 << 2;
+    let mut ip = crate::decode::IpHdr {
+        tos: 46 << 2,
+        ..Default::default()
+    };
+    p.extra.ip = Some(ip);
     let o = evaluate(&rs, &[Hook::Input], &p, false);
     assert_eq!(
         (o.verdict, o.rule.map(|id| id.rule)),
         (Final::Accept, Some(1))
     );
     // A later fragment's header (seen alone) is dropped by `-f`.
-    p.extra.ip.frag_off = 0x00b9;
+    ip.frag_off = 0x00b9;
+    p.extra.ip = Some(ip);
     let o = evaluate(&rs, &[Hook::Input], &p, false);
     assert_eq!(
         (o.verdict, o.rule.map(|id| id.rule)),
