@@ -73,6 +73,12 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub iface: Option<String>,
 
+    /// The time zone `meta hour`, `meta day`, `meta time` (and iptables' `-m time --kerneltz`)
+    /// judge packet timestamps in: an IANA name (Europe/Berlin) or UTC. Default: the
+    /// machine's (TZ, else /etc/localtime).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+
     /// Write the --rules ruleset as nft syntax to FILE (what `nft -c -f` accepts: defines, sets
     /// and comments kept, toggled-off rules as `# disabled:` lines) and exit.
     #[arg(long, value_name = "FILE", requires = "rules")]

@@ -143,6 +143,8 @@ pub fn load_firewall(
 fn locality(cli: &Cli, live: &[String]) -> Result<crate::firewall::Locality, String> {
     let mut locality = crate::firewall::Locality::from_args(&cli.locals)?;
     locality.iface = cli.iface.clone();
+    locality.tz = Some(crate::firewall::clock::zone(cli.tz.as_deref())?);
+    locality.live = !live.is_empty();
     for i in live::interfaces().iter().filter(|i| live.contains(&i.name)) {
         locality.nets.extend(
             i.ips

@@ -322,13 +322,13 @@ fn a_word_nft_does_not_know_is_a_syntax_error_with_a_suggestion() {
     // Valid nft packetlab does not simulate: still loads, exit 1.
     std::fs::write(
         &typo,
-        "table inet f {\n  chain input {\n    tcp dport 22 ip dscp cs1 accept\n  }\n}\n",
+        "table inet f {\n  chain input {\n    tcp dport 22 ip checksum 0 accept\n  }\n}\n",
     )
     .unwrap();
     let (code, out, _) = run(&["--rules", typo.to_str().unwrap(), "--check"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("typo.nft:3:18: unsupported: 'ip dscp'"),
+        out.contains("typo.nft:3:18: unsupported: 'ip checksum'"),
         "{out}"
     );
 }

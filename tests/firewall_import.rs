@@ -581,7 +581,7 @@ fn iptables_save_and_its_translation_judge_the_capture_corpus_alike() {
             runs.push((
                 Locality {
                     nets: vec![(h, 32)],
-                    iface: None,
+                    ..Locality::default()
                 },
                 "ppp0",
             ));
@@ -589,7 +589,7 @@ fn iptables_save_and_its_translation_judge_the_capture_corpus_alike() {
         runs.push((
             Locality {
                 nets: vec![("198.51.100.254".parse().unwrap(), 32)],
-                iface: None,
+                ..Locality::default()
             },
             "eth1",
         ));

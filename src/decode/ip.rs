@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{field, fmt_mac, layer, ArpInfo, Dec, FragInfo, Proto, Sink};
+use super::{field, fmt_mac, layer, ArpInfo, Dec, Ext6, FragInfo, IpHdr, Proto, Sink};
 
 pub(crate) fn ip_proto_name(p: u8) -> &'static str {
     match p {
@@ -83,6 +83,13 @@ impl<S: Sink> Dec<'_, '_, S> {
         self.s.dst = Some(IpAddr::V4(dst));
         self.s.ip_proto = Some(proto);
         self.s.ttl = Some(ttl);
+        self.s.ip = IpHdr {
+            ihl: vihl & 0x0f,
+            tos: self.b.u8(at + 1).unwrap_or(0),
+            id,
+            frag_off: ff,
+            ..IpHdr::default()
+        };
         let tot = tot as usize;
         // A total length of 0 is what TSO-offloaded captures show: trust the captured bytes.
         let pkt_end = if tot == 0 { end } else { (at + tot).min(end) };
@@ -187,6 +194,12 @@ impl<S: Sink> Dec<'_, '_, S> {
         self.s.dst = dst.map(IpAddr::V6);
         self.s.ipv6_nxt = nxt;
         self.s.ttl = hlim;
+        let vtf = self.b.u32(at).unwrap_or(0);
+        self.s.ip = IpHdr {
+            tos: (vtf >> 20) as u8,
+            flowlabel: vtf & 0xf_ffff,
+            ..IpHdr::default()
+        };
         let (Some(plen), Some(nxt), Some(src), Some(dst)) = (plen, nxt, src, dst) else {
             layer!(
                 self,
@@ -252,6 +265,7 @@ impl<S: Sink> Dec<'_, '_, S> {
                     if nh == 43 {
                         self.routing_header(p, l);
                     }
+                    self.note_ext(nh, p, next, l);
                     nh = next;
                     p += hlen;
                 }
@@ -264,6 +278,13 @@ impl<S: Sink> Dec<'_, '_, S> {
                         return;
                     };
                     let (off, more) = ((ff & 0xfff8) as u32, ff & 1 != 0);
+                    let ext = &mut self.s.ip.ext;
+                    if !ext.has(Ext6::FRAG) {
+                        ext.present |= Ext6::FRAG;
+                        ext.frag = [next, self.b.u8(p + 1).unwrap_or(0)];
+                        ext.frag_off = ff;
+                        ext.frag_id = id;
+                    }
                     layer!(
                         self,
                         p..p + 8,
@@ -296,6 +317,30 @@ impl<S: Sink> Dec<'_, '_, S> {
             return;
         }
         self.transport(nh, p, pkt_end, true);
+    }
+
+    /// Keeps the first extension header of each type `exthdr` reads (`nh` at `p`).
+    fn note_ext(&mut self, nh: u8, p: usize, next: u8, l: u8) {
+        let byte = |i: usize| self.b.u8(p + i).unwrap_or(0);
+        let (rtype, left, mht) = (byte(2), byte(3), byte(2));
+        let ext = &mut self.s.ip.ext;
+        let bit = match nh {
+            0 => Ext6::HBH,
+            43 => Ext6::RT,
+            60 => Ext6::DST,
+            135 => Ext6::MH,
+            _ => return,
+        };
+        if ext.has(bit) {
+            return;
+        }
+        ext.present |= bit;
+        match nh {
+            0 => ext.hbh = [next, l],
+            43 => ext.rt = [next, l, rtype, left],
+            60 => ext.dst = [next, l],
+            _ => ext.mh = [next, l, mht],
+        }
     }
 
     /// An IPv6 routing header at `p` (`l` is its length field).

@@ -173,6 +173,55 @@ pub struct FragInfo {
     pub len: u32,
 }
 
+/// IP header fields only the firewall's rules read (`ip dscp`, `ip frag-off`, `ip6 flowlabel`,
+/// `exthdr …`): the outermost IP header's (the inner one's in the lab's tunnel).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IpHdr {
+    /// IPv4 header length, in 32-bit words.
+    pub ihl: u8,
+    /// IPv4 type of service / IPv6 traffic class (DSCP and ECN).
+    pub tos: u8,
+    /// IPv4 identification.
+    pub id: u16,
+    /// IPv4 flags and fragment offset, the 16 bits as in the header.
+    pub frag_off: u16,
+    /// IPv6 flow label (20 bits).
+    pub flowlabel: u32,
+    pub ext: Ext6,
+}
+
+/// The IPv6 extension headers of a packet, as `exthdr` reads them: the first of each type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Ext6 {
+    /// Which are present: bits of [`Ext6::HBH`] and the others.
+    pub present: u8,
+    /// Hop-by-hop options: next header, length field.
+    pub hbh: [u8; 2],
+    /// Routing: next header, length field, type, segments left.
+    pub rt: [u8; 4],
+    /// Destination options: next header, length field.
+    pub dst: [u8; 2],
+    /// Mobility: next header, length field, MH type.
+    pub mh: [u8; 3],
+    /// Fragment: next header, reserved byte.
+    pub frag: [u8; 2],
+    /// Fragment: offset (13 bits, in 8-byte units), reserved (2 bits) and M flag, as in the header.
+    pub frag_off: u16,
+    pub frag_id: u32,
+}
+
+impl Ext6 {
+    pub const HBH: u8 = 1;
+    pub const RT: u8 = 2;
+    pub const FRAG: u8 = 4;
+    pub const DST: u8 = 8;
+    pub const MH: u8 = 16;
+
+    pub fn has(&self, bit: u8) -> bool {
+        self.present & bit != 0
+    }
+}
+
 /// Everything the list, sessions and firewall need from one packet, without allocation.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Summary {
@@ -195,6 +244,7 @@ pub struct Summary {
     /// Length of the (outermost) IP packet, header included: what firewall counters count.
     pub ip_len: u32,
     pub frag: Option<FragInfo>,
+    pub ip: IpHdr,
     pub sport: Option<u16>,
     pub dport: Option<u16>,
     /// Ports (and `src`/`dst` of `inner`) came from the packet an ICMP error quotes.

@@ -147,14 +147,86 @@ fn name_hash(n: Option<&str>) -> u64 {
     h.finish()
 }
 
+/// Which per-packet fields of `Extra` some rule reads (see `Compiled::volatile`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Volatile {
+    /// Some rule reads an IP header field of `Extra::ip`.
+    hdr: bool,
+    ip_id: bool,
+    flowlabel: bool,
+    frag_id: bool,
+    time: bool,
+}
+
+impl Volatile {
+    fn of(rs: &Ruleset) -> Volatile {
+        let mut v = Volatile::default();
+        let fields = rs.rules().flat_map(|(_, r)| {
+            r.matches
+                .iter()
+                .flat_map(|m| m.fields().collect::<Vec<_>>())
+                .chain(
+                    r.vmap
+                        .iter()
+                        .flat_map(|m| std::iter::once(m.field).chain(m.more.clone())),
+                )
+        });
+        for f in fields {
+            match f {
+                Field::Hdr(HdrField::IpId) => v.ip_id = true,
+                Field::Hdr(HdrField::Ip6Flowlabel) => v.flowlabel = true,
+                Field::ExtField(Ext::Frag, ExtKey::Id) => v.frag_id = true,
+                Field::Time(_) => v.time = true,
+                _ => {}
+            }
+            if matches!(f, Field::Hdr(_) | Field::ExtHdr(_) | Field::ExtField(..)) {
+                v.hdr = true;
+            }
+        }
+        v
+    }
+
+    /// `e` with what no rule reads cleared. Time is kept to the second (every bound nft
+    /// writes is a whole second), so the packets of one second share a signature.
+    fn keep(self, mut e: Extra) -> Extra {
+        e.ts_ns = if self.time {
+            e.ts_ns - e.ts_ns % 1_000_000_000
+        } else {
+            0
+        };
+        if !self.time {
+            e.utc_off = 0;
+        }
+        if !self.hdr {
+            e.ip = None;
+            e.reassembled = false;
+        }
+        if let Some(ip) = e.ip.as_mut() {
+            if !self.ip_id {
+                ip.id = 0;
+            }
+            if !self.flowlabel {
+                ip.flowlabel = 0;
+            }
+            if !self.frag_id {
+                ip.ext.frag_id = 0;
+            }
+        }
+        e
+    }
+}
+
 /// The compiled form of a ruleset: the index, and the cache of matching rules per signature.
 #[derive(Default)]
 pub struct Compiled {
     index: Index,
     cache: HashMap<Signature, Vec<Hit>, FxBuildHasher>,
     scratch: Vec<u32>,
-    /// Whether a rule reads the packet's length or time: then they are part of the signature.
+    /// Whether a rule reads the packet's length: then it is part of the signature.
     reads_len: bool,
+    /// The fields that differ from packet to packet of a flow (IP id, flow label, fragment id,
+    /// time) that some rule reads: the others are left out of the signature.
+    volatile: Volatile,
     bases: eval::Bases,
     pub cache_hits: u64,
     pub cache_misses: u64,
@@ -172,6 +244,7 @@ impl Compiled {
         Compiled {
             index: Index::build(rs),
             reads_len,
+            volatile: Volatile::of(rs),
             bases: eval::Bases::of(rs),
             ..Default::default()
         }
@@ -222,10 +295,9 @@ impl Compiled {
                 len: if self.reads_len { p.len } else { 0 },
                 // Marks and the connection are read at the walk, never from the cache.
                 extra: Extra {
-                    ts_ns: 0,
                     mark: 0,
                     conn: None,
-                    ..p.extra
+                    ..self.volatile.keep(p.extra)
                 },
                 class,
             };

@@ -13,6 +13,11 @@ pub struct Locality {
     /// `--iface NAME`: the interface of packets whose capture does not name one (classic
     /// pcap, a pcapng interface without `if_name`).
     pub iface: Option<String>,
+    /// `--tz`: the zone `meta hour/day/time` are judged in (none: the machine's).
+    pub tz: Option<jiff::tz::TimeZone>,
+    /// The packets come from a live capture: their timestamps are the capture's clock, not
+    /// the kernel's at the hook, so a verdict that reads the time is approximate.
+    pub live: bool,
 }
 
 impl Locality {
@@ -22,7 +27,10 @@ impl Locality {
             .iter()
             .map(|a| parse_local(a).ok_or_else(|| format!("--local {a}: not an address or CIDR")))
             .collect::<Result<_, _>>()?;
-        Ok(Locality { nets, iface: None })
+        Ok(Locality {
+            nets,
+            ..Locality::default()
+        })
     }
 }
 

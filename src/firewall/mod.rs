@@ -3,6 +3,7 @@
 //! Engine code: no terminal.
 
 pub mod analysis;
+pub mod clock;
 pub mod compile;
 pub mod conntrack;
 pub mod eval;

@@ -220,7 +220,156 @@ pub enum Field {
     MetaMark,
     /// `ct mark`: the connection's mark, 0 when it is created, as `ct mark set …` sets it.
     CtMark,
+    /// IP header fields read from the packet (`ip hdrlength`, `ip6 flowlabel`, …).
+    Hdr(HdrField),
+    /// `exthdr hbh exists` / `missing` (with `Rhs::Exists`): an IPv6 extension header's presence.
+    ExtHdr(Ext),
+    /// A field of an IPv6 extension header (`rt type`, `frag more-fragments`, `hbh nexthdr`).
+    ExtField(Ext, ExtKey),
+    /// `meta hour`, `meta day`, `meta time`: the packet's timestamp (see `firewall::clock`).
+    Time(TimeKey),
+    /// `meta secpath exists|missing`, iptables' `-m policy --pol ipsec|none`: whether the
+    /// packet came out of IPsec. A capture's packets carry no IPsec state, so it is always
+    /// missing (traffic decrypted on the host is not told apart: documented).
+    Ipsec,
 }
+
+/// The IP header fields beyond addresses, protocol, TTL and length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HdrField {
+    IpVersion,
+    /// In 32-bit words, as in the header.
+    IpHdrLength,
+    IpDscp,
+    IpEcn,
+    IpId,
+    /// The 16 bits of flags and fragment offset (`ip frag-off & 0x1fff != 0`).
+    IpFragOff,
+    Ip6Version,
+    Ip6Dscp,
+    Ip6Ecn,
+    Ip6Flowlabel,
+}
+
+/// The IPv6 extension headers `exthdr` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ext {
+    Hbh,
+    Rt,
+    Frag,
+    Dst,
+    Mh,
+}
+
+impl Ext {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ext::Hbh => "hbh",
+            Ext::Rt => "rt",
+            Ext::Frag => "frag",
+            Ext::Dst => "dst",
+            Ext::Mh => "mh",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Ext> {
+        Some(match s {
+            "hbh" => Ext::Hbh,
+            "rt" => Ext::Rt,
+            "frag" => Ext::Frag,
+            "dst" => Ext::Dst,
+            "mh" => Ext::Mh,
+            _ => return None,
+        })
+    }
+
+    /// The keys nft knows after it (nft(8), EXTENSION HEADER EXPRESSIONS).
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            Ext::Hbh | Ext::Dst => &["nexthdr", "hdrlength"],
+            Ext::Rt => &["nexthdr", "hdrlength", "type", "seg-left"],
+            Ext::Frag => &[
+                "nexthdr",
+                "reserved",
+                "frag-off",
+                "reserved2",
+                "more-fragments",
+                "id",
+            ],
+            Ext::Mh => &["nexthdr", "hdrlength", "type", "reserved", "checksum"],
+        }
+    }
+}
+
+/// A field of an extension header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExtKey {
+    Nexthdr,
+    HdrLength,
+    /// `rt type`, `mh type`.
+    Type,
+    SegLeft,
+    /// `frag reserved` (the byte after the next header).
+    Reserved,
+    /// `frag frag-off`: the offset in 8-byte units.
+    FragOff,
+    /// `frag reserved2`: the two bits before the M flag.
+    Reserved2,
+    More,
+    Id,
+}
+
+impl ExtKey {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExtKey::Nexthdr => "nexthdr",
+            ExtKey::HdrLength => "hdrlength",
+            ExtKey::Type => "type",
+            ExtKey::SegLeft => "seg-left",
+            ExtKey::Reserved => "reserved",
+            ExtKey::FragOff => "frag-off",
+            ExtKey::Reserved2 => "reserved2",
+            ExtKey::More => "more-fragments",
+            ExtKey::Id => "id",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<ExtKey> {
+        Some(match s {
+            "nexthdr" => ExtKey::Nexthdr,
+            "hdrlength" => ExtKey::HdrLength,
+            "type" => ExtKey::Type,
+            "seg-left" => ExtKey::SegLeft,
+            "reserved" => ExtKey::Reserved,
+            "frag-off" => ExtKey::FragOff,
+            "reserved2" => ExtKey::Reserved2,
+            "more-fragments" => ExtKey::More,
+            "id" => ExtKey::Id,
+            _ => return None,
+        })
+    }
+}
+
+/// `meta hour` (seconds since midnight), `meta day` (0 = Sunday), `meta time` (nanoseconds
+/// since the epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeKey {
+    Hour,
+    Day,
+    Time,
+    /// iptables' `-m time --timestart/--timestop`: seconds after midnight, in UTC (false) or
+    /// with `--kerneltz` in the kernel's zone (true; judged in `--tz`). A range whose start is
+    /// not below its stop wraps past midnight, both ends included (`xt_time.c`).
+    XtHour(bool),
+    /// `--weekdays`: 1 (Monday) to 7 (Sunday).
+    XtWeekday(bool),
+    /// `--datestart/--datestop`: seconds since the epoch.
+    XtDate(bool),
+}
+
+/// An open end of a `meta hour` comparison (`>= "17:00"` is `IntRange(61200, OPEN)`): nft
+/// converts only the bound written, so the other end must stay open through the conversion.
+pub const OPEN: u64 = u64::MAX;
 
 impl Field {
     pub fn name(self) -> &'static str {
@@ -259,7 +408,63 @@ impl Field {
             Field::FibRpf => "fib saddr . iif oif",
             Field::MetaMark => "meta mark",
             Field::CtMark => "ct mark",
+            Field::Hdr(h) => match h {
+                HdrField::IpVersion => "ip version",
+                HdrField::IpHdrLength => "ip hdrlength",
+                HdrField::IpDscp => "ip dscp",
+                HdrField::IpEcn => "ip ecn",
+                HdrField::IpId => "ip id",
+                HdrField::IpFragOff => "ip frag-off",
+                HdrField::Ip6Version => "ip6 version",
+                HdrField::Ip6Dscp => "ip6 dscp",
+                HdrField::Ip6Ecn => "ip6 ecn",
+                HdrField::Ip6Flowlabel => "ip6 flowlabel",
+            },
+            Field::ExtHdr(e) => match e {
+                Ext::Hbh => "exthdr hbh",
+                Ext::Rt => "exthdr rt",
+                Ext::Frag => "exthdr frag",
+                Ext::Dst => "exthdr dst",
+                Ext::Mh => "exthdr mh",
+            },
+            Field::ExtField(e, k) => ext_field_name(e, k),
+            Field::Ipsec => "meta secpath",
+            Field::Time(t) => match t {
+                TimeKey::Hour => "meta hour",
+                TimeKey::Day => "meta day",
+                TimeKey::Time => "meta time",
+                TimeKey::XtHour(_) => "meta hour",
+                TimeKey::XtWeekday(_) => "meta day",
+                TimeKey::XtDate(_) => "meta time",
+            },
         }
+    }
+}
+
+/// `rt seg-left`, `frag more-fragments`…, for `Field::name` (a pair the parser never makes
+/// reads as its key alone).
+fn ext_field_name(e: Ext, k: ExtKey) -> &'static str {
+    use ExtKey::*;
+    match (e, k) {
+        (Ext::Hbh, Nexthdr) => "hbh nexthdr",
+        (Ext::Hbh, HdrLength) => "hbh hdrlength",
+        (Ext::Rt, Nexthdr) => "rt nexthdr",
+        (Ext::Rt, HdrLength) => "rt hdrlength",
+        (Ext::Rt, Type) => "rt type",
+        (Ext::Rt, SegLeft) => "rt seg-left",
+        (Ext::Frag, Nexthdr) => "frag nexthdr",
+        (Ext::Frag, Reserved) => "frag reserved",
+        (Ext::Frag, FragOff) => "frag frag-off",
+        (Ext::Frag, Reserved2) => "frag reserved2",
+        (Ext::Frag, More) => "frag more-fragments",
+        (Ext::Frag, Id) => "frag id",
+        (Ext::Dst, Nexthdr) => "dst nexthdr",
+        (Ext::Dst, HdrLength) => "dst hdrlength",
+        (Ext::Mh, Nexthdr) => "mh nexthdr",
+        (Ext::Mh, HdrLength) => "mh hdrlength",
+        (Ext::Mh, Type) => "mh type",
+        (Ext::Mh, Reserved) => "mh reserved",
+        (_, k) => k.name(),
     }
 }
 
@@ -350,6 +555,9 @@ pub enum Rhs {
     AnyBits(u64),
     /// `tcp option maxseg exists` (true) / `missing` (false).
     Exists(bool),
+    /// `tcp flags & (fin|syn|rst|psh|ack|urg) < (fin)`: the masked value, as an integer, in
+    /// `lo..=hi`.
+    MaskedRange { mask: u64, lo: u64, hi: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -767,6 +975,16 @@ pub enum Kind {
     FibType,
     /// A set type packetlab does not read (ether_addr, …).
     Other,
+    /// `cs1`, `af41`, `ef`…
+    Dscp,
+    /// `not-ect`, `ect1`, `ect0`, `ce`.
+    Ecn,
+    /// `"17:00"`, `"17:00:30"`: seconds since midnight.
+    Hour,
+    /// `"Monday"`, `"Mon"`: 0 (Sunday) to 6.
+    Day,
+    /// `"2024-06-01 12:00"`: nanoseconds since the epoch.
+    Date,
 }
 
 impl Kind {
@@ -795,6 +1013,32 @@ impl Kind {
             Field::FibDaddrType => Kind::FibType,
             Field::FibRpf => Kind::Other,
             Field::MetaMark | Field::CtMark => Kind::Int,
+            Field::Hdr(HdrField::IpDscp | HdrField::Ip6Dscp) => Kind::Dscp,
+            Field::Hdr(HdrField::IpEcn | HdrField::Ip6Ecn) => Kind::Ecn,
+            Field::ExtField(_, ExtKey::Nexthdr) => Kind::Proto,
+            Field::Hdr(_) | Field::ExtField(..) => Kind::Int,
+            Field::ExtHdr(_) | Field::Ipsec => Kind::Other,
+            Field::Time(TimeKey::Hour) => Kind::Hour,
+            Field::Time(TimeKey::Day) => Kind::Day,
+            Field::Time(TimeKey::Time) => Kind::Date,
+            Field::Time(_) => Kind::Int,
+        }
+    }
+
+    /// The largest value of a field (for `>` comparisons): its width where the kind's is not.
+    pub(crate) fn max_of(f: Field) -> u64 {
+        match f {
+            Field::Hdr(HdrField::Ip6Flowlabel) => 0xf_ffff,
+            Field::Hdr(HdrField::IpVersion | HdrField::Ip6Version | HdrField::IpHdrLength) => 15,
+            Field::ExtField(Ext::Frag, ExtKey::Id) => u32::MAX as u64,
+            Field::ExtField(Ext::Frag, ExtKey::FragOff) => 0x1fff,
+            Field::ExtField(Ext::Frag, ExtKey::More) => 1,
+            Field::ExtField(Ext::Frag, ExtKey::Reserved2) => 3,
+            Field::ExtField(..) => 255,
+            Field::Time(TimeKey::Hour) => OPEN,
+            Field::Time(TimeKey::Time) => i64::MAX as u64,
+            Field::MetaMark | Field::CtMark => u32::MAX as u64,
+            _ => Kind::of(f).max(),
         }
     }
 
@@ -802,6 +1046,9 @@ impl Kind {
     pub(crate) fn max(self) -> u64 {
         match self {
             Kind::Port | Kind::Int | Kind::EtherType => 65535,
+            Kind::Dscp => 63,
+            Kind::Ecn => 3,
+            Kind::Day => 6,
             _ => 255,
         }
     }
@@ -825,6 +1072,11 @@ impl Kind {
             Kind::CtStatus => "a ct status",
             Kind::FibType => "an address type",
             Kind::Other => "a value",
+            Kind::Dscp => "a DSCP value",
+            Kind::Ecn => "an ECN value",
+            Kind::Hour => "a time of day (\"17:00\")",
+            Kind::Day => "a day of the week",
+            Kind::Date => "a date (\"2024-06-01 12:00\")",
         }
     }
 }

@@ -175,7 +175,25 @@ pub fn lookup(kind: Kind, name: &str) -> Option<u64> {
             "reject-route" => 6,
             _ => return None,
         },
-        Kind::Int | Kind::Other => return None,
+        Kind::Int | Kind::Other | Kind::Hour | Kind::Day | Kind::Date => return None,
+        // nft's dscp_type: csN is N << 3, afXY is X << 3 | Y << 1.
+        Kind::Dscp => match name.as_bytes() {
+            b"ef" => 46,
+            b"va" => 44,
+            b"le" => 1,
+            [b'c', b's', n @ b'0'..=b'7'] => u64::from(n - b'0') << 3,
+            [b'a', b'f', x @ b'1'..=b'4', y @ b'1'..=b'3'] => {
+                u64::from(x - b'0') << 3 | u64::from(y - b'0') << 1
+            }
+            _ => return None,
+        },
+        Kind::Ecn => match name {
+            "not-ect" => 0,
+            "ect1" => 1,
+            "ect0" => 2,
+            "ce" => 3,
+            _ => return None,
+        },
         Kind::Proto => match name {
             "icmp" => 1,
             "igmp" => 2,

@@ -298,7 +298,17 @@ fn match_text(m: &Match) -> String {
     if let Some(var) = &m.var {
         return format!("{name} {}${var}", if neg { "!= " } else { "" });
     }
+    if let (Field::Time(t), Rhs::Values(vs), true) = (f, &m.rhs, m.more.is_empty()) {
+        return time_text(t, neg, vs);
+    }
     match &m.rhs {
+        Rhs::Exists(e) if matches!(f, Field::ExtHdr(_) | Field::Ipsec) => {
+            format!("{name} {}", if *e != neg { "exists" } else { "missing" })
+        }
+        Rhs::Masked { mask, value } if !is_bits(f) => format!(
+            "{name} & 0x{mask:x} {} {value}",
+            if neg { "!=" } else { "==" }
+        ),
         Rhs::Exists(e) => format!(
             "{} {}",
             if f == Field::FibRpf {
@@ -330,7 +340,71 @@ fn match_text(m: &Match) -> String {
             bits(f, *value, "|")
         ),
         Rhs::AnyBits(b) => format!("{name} {}{}", if neg { "! " } else { "" }, bits(f, *b, ",")),
+        Rhs::MaskedRange { mask, lo, hi } => {
+            let m = bits(f, *mask, "|");
+            match (*lo, *hi) {
+                (lo, hi) if lo > hi => format!("{name} & ({m}) < 0x0"),
+                (0, hi) => format!("{name} & ({m}) <= 0x{hi:x}"),
+                (lo, _) => format!("{name} & ({m}) >= 0x{lo:x}"),
+            }
+        }
     }
+}
+
+/// `meta hour`, `meta day`, `meta time` (also for iptables' `-m time`, as iptables-nft
+/// writes it): times of day and dates quoted, days by number.
+fn time_text(t: TimeKey, neg: bool, vs: &[Value]) -> String {
+    let name = Field::Time(t).name();
+    let hour = |n: u64| format!("\"{:02}:{:02}:{:02}\"", n / 3600, n / 60 % 60, n % 60);
+    let date = |secs: u64| {
+        let days = secs / 86_400;
+        let (y, m, d) = civil_from_days(days as i64);
+        format!("\"{y:04}-{m:02}-{d:02} {}", &hour(secs % 86_400)[1..])
+    };
+    let one = |v: &Value| -> String {
+        let f = |n: u64| match t {
+            TimeKey::Hour | TimeKey::XtHour(_) => hour(n),
+            TimeKey::Time => date(n / 1_000_000_000),
+            TimeKey::XtDate(_) => date(n),
+            // xt_time's Sunday is 7, nft's 0.
+            TimeKey::Day | TimeKey::XtWeekday(_) => (n % 7).to_string(),
+        };
+        match v {
+            Value::Int(n) => f(*n),
+            Value::IntRange(a, b) => f(*a) + "-" + &f(*b),
+            other => other.to_string(),
+        }
+    };
+    let op = if neg { "!= " } else { "" };
+    // An open end of `meta hour` (`>=`, `<=`).
+    if let [Value::IntRange(a, b)] = vs {
+        if *b == OPEN {
+            return format!("{name} >= {}", hour(*a));
+        }
+        if *a == OPEN {
+            return format!("{name} <= {}", hour(*b));
+        }
+    }
+    match vs {
+        [v] => format!("{name} {op}{}", one(v)),
+        _ => {
+            let e: Vec<String> = vs.iter().map(one).collect();
+            format!("{name} {op}{{ {} }}", e.join(", "))
+        }
+    }
+}
+
+/// Year, month, day of a count of days since 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// The named bits of a flags value joined by `sep`, or hex when a bit has no name (or none is set).

@@ -37,6 +37,10 @@ pub struct Firewall {
     meters: eval::Meters,
     /// Whether any base chain runs before connection tracking (priority < -200).
     has_pre_ct: bool,
+    /// Whether a rule reads the packet's time (`meta hour`…): then the zone's offset is looked
+    /// up per packet.
+    reads_time: bool,
+    tz: jiff::tz::TimeZone,
 }
 
 /// A packet's judgement, kept with it.
@@ -56,6 +60,11 @@ impl Firewall {
     pub fn new(ruleset: Ruleset, source: String, locality: Locality) -> Self {
         let compiled = compile::Compiled::new(&ruleset);
         let has_pre_ct = pre_ct(&ruleset);
+        let reads_time = reads_time(&ruleset);
+        let tz = locality
+            .tz
+            .clone()
+            .unwrap_or_else(|| super::clock::zone(None).unwrap_or(jiff::tz::TimeZone::UTC));
         Firewall {
             ruleset,
             source,
@@ -67,6 +76,8 @@ impl Firewall {
             inexact: 0,
             meters: eval::Meters::default(),
             has_pre_ct,
+            reads_time,
+            tz,
         }
     }
 
@@ -115,6 +126,7 @@ impl Firewall {
         let forwarded = hooks.contains(&Hook::Forward);
         let mut extra = extra_of(s, ts_ns);
         extra.dst_local = hooks.contains(&Hook::Input);
+        extra.utc_off = self.utc_offset(ts_ns);
         let mut pre = None;
         if self.has_pre_ct {
             let mut view = view_of(s, ct::INVALID, iface, ip_len, extra)?;
@@ -191,6 +203,11 @@ impl Firewall {
             c.packets += 1;
             c.bytes += ip_len as u64;
         }
+        let mut out = out;
+        // A live capture's timestamps are its own clock's, not the kernel's at the hook.
+        if self.reads_time && self.locality.live {
+            out.exact = false;
+        }
         self.verdicts[out.verdict as usize] += 1;
         self.inexact += u64::from(!out.exact);
         let j = Judgement {
@@ -201,6 +218,16 @@ impl Firewall {
             exact: out.exact,
         };
         Some((j, out))
+    }
+
+    /// The zone's offset from UTC at `ts_ns` when a rule reads the time (else 0): what
+    /// `Extra::utc_off` holds for a packet judged then.
+    pub fn utc_offset(&self, ts_ns: u64) -> i32 {
+        if self.reads_time {
+            super::clock::offset(&self.tz, ts_ns)
+        } else {
+            0
+        }
     }
 
     /// Forgets every verdict, counter and tracked connection: before judging the packets again
@@ -217,6 +244,7 @@ impl Firewall {
     pub fn rules_changed(&mut self) {
         self.compiled.rebuild(&self.ruleset);
         self.has_pre_ct = pre_ct(&self.ruleset);
+        self.reads_time = reads_time(&self.ruleset);
     }
 
     pub fn rule_text(&self, id: RuleId) -> Option<&str> {
@@ -296,6 +324,16 @@ fn pre_ct(rs: &Ruleset) -> bool {
     })
 }
 
+/// Whether any rule reads the packet's time (`meta hour`, `meta day`, `meta time`).
+fn reads_time(rs: &Ruleset) -> bool {
+    rs.rules().any(|(_, r)| {
+        r.matches.iter().any(|m| {
+            m.fields()
+                .any(|f| matches!(f, super::model::Field::Time(_)))
+        })
+    })
+}
+
 /// The less-read fields of a packet, from its summary.
 pub fn extra_of(s: &Summary, ts_ns: u64) -> eval::Extra {
     let dst = s.final_dst.or(s.dst);
@@ -316,6 +354,9 @@ pub fn extra_of(s: &Summary, ts_ns: u64) -> eval::Extra {
         ts_ns,
         mark: 0,
         conn: None,
+        ip: Some(s.ip),
+        reassembled: s.frag.is_some(),
+        utc_off: 0,
     }
 }
 

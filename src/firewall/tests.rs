@@ -173,10 +173,10 @@ fn errors_name_line_column_and_construct() {
     assert_eq!(e, "t.nft:3:5: unknown word 'frobnicate'");
     // …while valid nft that packetlab does not simulate still loads, the rule unsupported.
     let rs = parse(
-        "table inet f {\n  chain c {\n    tcp dport 22 ip dscp cs1 accept\n    udp checksum 0 drop\n    socket transparent 1 accept\n  }\n}\n",
+        "table inet f {\n  chain c {\n    tcp dport 22 ip checksum 0 accept\n    udp checksum 0 drop\n    socket transparent 1 accept\n  }\n}\n",
     );
     let rules = &rs.tables[0].chains[0].rules;
-    assert_eq!(rules[0].unsupported, Some((18, "'ip dscp'".into())));
+    assert_eq!(rules[0].unsupported, Some((18, "'ip checksum'".into())));
     assert_eq!(rules[1].unsupported, Some((5, "'udp checksum'".into())));
     assert_eq!(rules[2].unsupported, Some((5, "'socket'".into())));
     let e = err("table inet f {\n  chain c {\n    ip saddr 10.0.0.300 accept\n  }\n}\n");
@@ -552,7 +552,7 @@ fn conntrack_corner_cases_follow_the_kernel() {
 fn locality_places_packets_on_hooks() {
     let l = Locality {
         nets: vec![parse_local("10.0.0.1/32").unwrap()],
-        iface: None,
+        ..Locality::default()
     };
     let a = |x: [u8; 4]| IpAddr::V4(Ipv4Addr::from(x));
     use Hook::*;
@@ -653,8 +653,292 @@ fn the_rule_editor_names_an_unknown_word_and_its_column() {
         (e.col, e.msg.as_str()),
         (14, "unknown word 'acept' (did you mean 'accept'?)")
     );
-    let e = nft::parse_rule("tcp dport 22 ip dscp cs1 accept", &rs.tables[0]).unwrap_err();
-    assert_eq!((e.col, e.msg.as_str()), (14, "unsupported: 'ip dscp'"));
+    let e = nft::parse_rule("tcp dport 22 ip checksum 0 accept", &rs.tables[0]).unwrap_err();
+    assert_eq!((e.col, e.msg.as_str()), (14, "unsupported: 'ip checksum'"));
+}
+
+/// A raw IPv4 UDP packet (no checksum) to 10.0.0.1:53 with these header fields.
+fn udp4(tos: u8, id: u16, frag_off: u16, ihl_words: u8) -> Vec<u8> {
+    let opts = (ihl_words as usize - 5) * 4;
+    let len = 20 + opts + 8;
+    let mut b = vec![0x40 | ihl_words, tos];
+    b.extend((len as u16).to_be_bytes());
+    b.extend(id.to_be_bytes());
+    b.extend(frag_off.to_be_bytes());
+    b.extend([64, 17, 0, 0]);
+    b.extend(PEER);
+    b.extend(HOST);
+    b.extend(std::iter::repeat_n(1u8, opts)); // NOP options
+    b.extend([0x9c, 0x40, 0, 53, 0, 8, 0, 0]);
+    b
+}
+
+/// A raw IPv6 packet fd00::2 → fd00::1 whose payload starts with extension headers `ext`
+/// (first next header `nh`), then UDP to port 53.
+fn udp6(tc_flow: u32, nh: u8, ext: &[u8]) -> Vec<u8> {
+    let mut b = (0x6000_0000u32 | tc_flow).to_be_bytes().to_vec();
+    b.extend(((ext.len() + 8) as u16).to_be_bytes());
+    b.extend([nh, 64]);
+    b.extend("fd00::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+    b.extend("fd00::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
+    b.extend(ext);
+    b.extend([0x9c, 0x40, 0, 53, 0, 8, 0, 0]);
+    b
+}
+
+/// The deciding rule's line (None: the policy) for each raw packet, judged as a file's.
+fn decided(rules: &str, pkts: &[(Vec<u8>, u64)]) -> Vec<Option<u32>> {
+    let rs = parse(rules);
+    let mut fw = Firewall::new(rs, "t.nft".into(), Locality::default());
+    pkts.iter()
+        .map(|(b, ts)| {
+            let s = crate::decode::decode(crate::capture::LinkType::RAW, b);
+            let (j, _) = fw.judge(&s, Some("eth0"), s.ip_len, *ts).expect("judged");
+            assert!(j.exact, "a file's packet is judged exactly");
+            j.rule.and_then(|id| fw.rule_line(id))
+        })
+        .collect()
+}
+
+#[test]
+fn ip_header_fields_read_the_packet_as_the_kernel_does() {
+    let rules = r#"
+table inet f {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        ip frag-off & 0x1fff != 0 counter drop
+        ip frag-off & 0x4000 == 0x4000 udp dport 53 accept
+        ip hdrlength != 5 drop
+        ip dscp cs1 drop
+        ip dscp { ef, af41 } accept
+        ip ecn ce drop
+        ip id 0x1234 drop
+        ip version 4 ip id > 0xff00 accept
+        ip6 flowlabel 12345 drop
+        ip6 dscp af41 ip6 ecn ect0 accept
+        ip6 version 6 ip6 flowlabel > 0xff000 drop
+    }
+}
+"#;
+    let rs = parse(rules);
+    let m = &rs.tables[0].chains[0].rules[0].matches[0];
+    assert_eq!(m.field, Field::Hdr(HdrField::IpFragOff));
+    assert_eq!(
+        (m.op, &m.rhs),
+        (
+            Op::Ne,
+            &Rhs::Masked {
+                mask: 0x1fff,
+                value: 0
+            }
+        )
+    );
+    let got = decided(
+        rules,
+        &[
+            (udp4(0, 1, 0x4000, 5), 0),              // DF: accepted by line 6
+            (udp4(0, 1, 0, 6), 0),                   // options: hdrlength 6
+            (udp4(8 << 2, 1, 0, 5), 0),              // cs1
+            (udp4(46 << 2, 1, 0, 5), 0),             // ef
+            (udp4(3, 1, 0, 5), 0),                   // ce
+            (udp4(0, 0x1234, 0, 5), 0),              // id
+            (udp4(0, 0xff01, 0, 5), 0),              // id > 0xff00
+            (udp4(0, 7, 0, 5), 0),                   // nothing: the policy
+            (udp6(12345, 17, &[]), 0),               // flow label
+            (udp6((34 << 2 | 2) << 20, 17, &[]), 0), // af41, ect0
+            (udp6(0xff001, 17, &[]), 0),             // flow label > 0xff000
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            Some(6),
+            Some(7),
+            Some(8),
+            Some(9),
+            Some(10),
+            Some(11),
+            Some(12),
+            None,
+            Some(13),
+            Some(14),
+            Some(15)
+        ]
+    );
+}
+
+#[test]
+fn ipv6_extension_headers_exist_and_are_read() {
+    let rules = r#"
+table ip6 f {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        exthdr rt exists rt type 0 drop
+        rt seg-left > 0 rt nexthdr udp reject
+        exthdr frag exists frag more-fragments 0 frag frag-off 0 frag id 7 accept
+        exthdr hbh exists hbh nexthdr 60 dst nexthdr udp drop
+        exthdr dst missing exthdr hbh exists counter accept
+        exthdr mh exists drop
+    }
+}
+"#;
+    // Routing header type 0 / type 2, one address, segments left 1 / 0.
+    let rt = |typ: u8, left: u8| {
+        let mut h = vec![17, 2, typ, left, 0, 0, 0, 0];
+        h.extend("fd00::9".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        h
+    };
+    let hbh_dst = [60, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0];
+    let hbh = [17, 0, 1, 4, 0, 0, 0, 0];
+    // An atomic fragment (offset 0, no more fragments): a whole datagram, header kept.
+    let atomic = [17, 0, 0, 0, 0, 0, 0, 7];
+    let got = decided(
+        rules,
+        &[
+            (udp6(0, 43, &rt(0, 1)), 0),
+            (udp6(0, 43, &rt(2, 1)), 0),
+            (udp6(0, 43, &rt(2, 0)), 0),
+            (udp6(0, 44, &atomic), 0),
+            (udp6(0, 0, &hbh_dst), 0),
+            (udp6(0, 0, &hbh), 0),
+            (udp6(0, 17, &[]), 0),
+        ],
+    );
+    assert_eq!(
+        got,
+        [Some(5), Some(6), None, Some(7), Some(8), Some(9), None]
+    );
+    // On an IPv4 packet, `exthdr … missing` does not match either (nft adds `nfproto ipv6`).
+    let got = decided(
+        "table inet f { chain input { type filter hook input priority 0; policy accept;\n\
+         exthdr frag missing drop\n } }",
+        &[(udp4(0, 1, 0, 5), 0), (udp6(0, 17, &[]), 0)],
+    );
+    assert_eq!(got, [None, Some(2)]);
+}
+
+#[test]
+fn extension_header_words_nft_does_not_know_are_errors() {
+    assert!(err("table ip6 f { chain c { rt segleft 1 drop } }").contains("seg-left"));
+    let rs = parse("table ip6 f { chain c {\nrt mtu 1280 drop\n} }");
+    assert!(rs.tables[0].chains[0].rules[0].unsupported.is_some());
+}
+
+#[test]
+fn a_reassembled_datagram_reads_its_fragment_fields_as_unknown() {
+    let rules = "table ip f { chain input { type filter hook input priority 0; policy accept;\n\
+                 ip frag-off & 0x1fff != 0 drop\n } }";
+    let rs = parse(rules);
+    let mut fw = Firewall::new(rs, "t.nft".into(), Locality::default());
+    let mut re = crate::decode::reassembly::Reassembler::default();
+    // A UDP datagram in two pieces: 8 bytes (the header), then 8 at offset 1.
+    let mut first = udp4(0, 9, 0x2000, 5);
+    first[3] = 28;
+    let mut second = udp4(0, 9, 1, 5);
+    second.truncate(20);
+    second.extend([0u8; 8]);
+    second[3] = 28;
+    let mut judged = Vec::new();
+    for b in [first, second] {
+        let mut s = crate::decode::decode(crate::capture::LinkType::RAW, &b);
+        re.apply(&mut s);
+        judged.push(fw.judge(&s, None, s.ip_len, 0).map(|j| j.0));
+    }
+    assert!(judged[0].is_none(), "the first piece waits for the rest");
+    let j = judged[1].expect("the datagram is judged once whole");
+    assert_eq!(j.verdict, Final::Accept);
+    assert!(!j.exact);
+}
+
+#[test]
+fn meta_hour_day_and_time_judge_the_timestamp_in_the_zone() {
+    let rules = r#"
+table inet f {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        meta hour "22:00"-"02:00" drop
+        meta day { "Saturday", "Sunday" } meta hour >= "12:00" reject
+        meta time < "2024-06-01 00:00" counter accept
+        hour "09:00"-"17:00" day "Monday" drop
+    }
+}
+"#;
+    let judge = |tz: &str, ts_s: u64| {
+        let l = Locality {
+            tz: Some(clock::zone(Some(tz)).unwrap()),
+            ..Locality::default()
+        };
+        let mut fw = Firewall::new(parse(rules), "t.nft".into(), l);
+        let s = crate::decode::decode(crate::capture::LinkType::RAW, &udp4(0, 1, 0, 5));
+        let (j, _) = fw.judge(&s, None, s.ip_len, ts_s * 1_000_000_000).unwrap();
+        assert!(j.exact);
+        j.rule.and_then(|id| fw.rule_line(id))
+    };
+    // 2024-06-03 (a Monday) 10:00 UTC.
+    let mon10 = 1_717_408_800;
+    assert_eq!(judge("UTC", mon10), Some(8));
+    // 23:30 UTC: in the wrapped range in UTC; in Berlin (+2 h) it is 01:30 Tuesday, still in.
+    assert_eq!(judge("UTC", mon10 + 13 * 3600 + 1800), Some(5));
+    assert_eq!(judge("Europe/Berlin", mon10 + 13 * 3600 + 1800), Some(5));
+    // 22:00 exactly is not matched: nft compiles the wrapped range as `range != 02:00 22:00`.
+    assert_eq!(judge("UTC", mon10 + 12 * 3600), None);
+    // 2024-06-01 was a Saturday: 13:00 in New York (-4 h) is 17:00 UTC.
+    assert_eq!(judge("America/New_York", 1_717_261_200), Some(6));
+    // Before the date (local): accepted by line 7.
+    assert_eq!(judge("UTC", 1_717_000_000), Some(7));
+    // Berlin: 08:30 UTC Monday is 10:30 local, inside 09:00-17:00.
+    assert_eq!(judge("Europe/Berlin", mon10 - 1800 - 3600), Some(8));
+    assert_eq!(judge("UTC", mon10 - 1800 - 3600), None);
+}
+
+#[test]
+fn a_live_capture_judges_the_time_approximately() {
+    let rules = "table ip f { chain input { type filter hook input priority 0; policy accept;\n\
+                 meta hour \"09:00\"-\"17:00\" drop\n } }";
+    let l = Locality {
+        live: true,
+        tz: Some(clock::zone(Some("UTC")).unwrap()),
+        ..Locality::default()
+    };
+    let mut fw = Firewall::new(parse(rules), "t.nft".into(), l);
+    let s = crate::decode::decode(crate::capture::LinkType::RAW, &udp4(0, 1, 0, 5));
+    let (j, _) = fw
+        .judge(&s, None, s.ip_len, 1_717_408_800 * 1_000_000_000)
+        .unwrap();
+    assert_eq!((j.verdict, j.exact), (Final::Drop, false));
+}
+
+#[test]
+fn masked_flags_compare_as_integers_with_order_operators() {
+    let rs = parse(
+        "table inet f { chain input { type filter hook input priority 0; policy accept;\n\
+         tcp flags & (fin|syn|rst|psh|ack|urg) < (fin) drop\n\
+         tcp flags & (syn|ack) >= ack counter\n } }",
+    );
+    let r = &rs.tables[0].chains[0].rules;
+    assert_eq!(
+        r[0].matches[0].rhs,
+        Rhs::MaskedRange {
+            mask: 0x3f,
+            lo: 0,
+            hi: 0
+        }
+    );
+    let hooks = [Hook::Input];
+    // No flag among the six (a NULL scan, or only ECE/CWR): dropped.
+    let null = pkt(PEER, HOST, 6, 1, 2, 0x40, ct::INVALID);
+    assert_eq!(evaluate(&rs, &hooks, &null, false).verdict, Final::Drop);
+    let ack = pkt(PEER, HOST, 6, 1, 2, 0x10, ct::ESTABLISHED);
+    let o = evaluate(&rs, &hooks, &ack, false);
+    assert_eq!((o.verdict, o.hits.len()), (Final::Accept, 1));
+    let syn = pkt(PEER, HOST, 6, 1, 2, 0x02, ct::NEW);
+    assert!(evaluate(&rs, &hooks, &syn, false).hits.is_empty());
+    // `meta secpath` is read as missing: a capture's packets carry no IPsec state.
+    let rs = parse(
+        "table ip f { chain input { type filter hook input priority 0; policy drop;\n\
+         meta secpath missing accept\n } }",
+    );
+    assert_eq!(evaluate(&rs, &hooks, &syn, false).verdict, Final::Accept);
 }
 
 /// Summaries of loopback packets for the issue-15 tests: TCP, UDP, ICMP(v6) queries and errors.

@@ -198,7 +198,118 @@ pub(super) fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a
         Field::TcpMss if p.l4 == Some(6) => opt(p.extra.mss.map(u64::from)),
         Field::CtStatus | Field::FibRpf => Unknown,
         Field::FibDaddrType => Got(Read::Int(fib_type(p))),
+        Field::Hdr(h) => read_hdr(h, p),
+        Field::ExtHdr(_) | Field::ExtField(..) => read_ext(f, p),
+        Field::Time(t) => Got(Read::Int(read_time(t, p))),
+        Field::Ipsec => Got(Read::Int(0)),
         _ => Absent,
+    }
+}
+
+/// `ip hdrlength`, `ip6 flowlabel`, …: from the header as captured (the IPv4 ones on IPv4
+/// only, as nft's implicit `meta nfproto` dependency makes them).
+fn read_hdr<'a>(h: HdrField, p: &PacketView<'a>) -> Reading<'a> {
+    use HdrField::*;
+    let ip = p.extra.ip.unwrap_or_default();
+    let v4 = matches!(
+        h,
+        IpVersion | IpHdrLength | IpDscp | IpEcn | IpId | IpFragOff
+    );
+    if v4 == p.v6 {
+        return Reading::Absent;
+    }
+    let n = match h {
+        IpVersion => 4,
+        Ip6Version => 6,
+        IpHdrLength => ip.ihl as u64,
+        IpDscp | Ip6Dscp => (ip.tos >> 2) as u64,
+        IpEcn | Ip6Ecn => (ip.tos & 3) as u64,
+        IpId => ip.id as u64,
+        IpFragOff if p.extra.reassembled => return Reading::Unknown,
+        IpFragOff => ip.frag_off as u64,
+        Ip6Flowlabel => ip.flowlabel as u64,
+    };
+    Reading::Got(Read::Int(n))
+}
+
+/// `exthdr X exists` (1 or 0) and the fields of an IPv6 extension header (absent when the
+/// packet has no such header: the rule does not match, as in the kernel).
+fn read_ext<'a>(f: Field, p: &PacketView<'a>) -> Reading<'a> {
+    use crate::decode::Ext6;
+    if !p.v6 {
+        return Reading::Absent;
+    }
+    if p.extra.reassembled {
+        // The kernel's reassembly drops the fragment header; the capture shows the pieces.
+        return Reading::Unknown;
+    }
+    let x = p.extra.ip.unwrap_or_default().ext;
+    let bit = |e: Ext| match e {
+        Ext::Hbh => Ext6::HBH,
+        Ext::Rt => Ext6::RT,
+        Ext::Frag => Ext6::FRAG,
+        Ext::Dst => Ext6::DST,
+        Ext::Mh => Ext6::MH,
+    };
+    let (e, k) = match f {
+        Field::ExtHdr(e) => return Reading::Got(Read::Int(x.has(bit(e)) as u64)),
+        Field::ExtField(e, k) => (e, k),
+        _ => return Reading::Absent,
+    };
+    if !x.has(bit(e)) {
+        return Reading::Absent;
+    }
+    use ExtKey::*;
+    let n: u64 = match (e, k) {
+        (Ext::Hbh, Nexthdr) => x.hbh[0].into(),
+        (Ext::Hbh, HdrLength) => x.hbh[1].into(),
+        (Ext::Dst, Nexthdr) => x.dst[0].into(),
+        (Ext::Dst, HdrLength) => x.dst[1].into(),
+        (Ext::Rt, Nexthdr) => x.rt[0].into(),
+        (Ext::Rt, HdrLength) => x.rt[1].into(),
+        (Ext::Rt, Type) => x.rt[2].into(),
+        (Ext::Rt, SegLeft) => x.rt[3].into(),
+        (Ext::Mh, Nexthdr) => x.mh[0].into(),
+        (Ext::Mh, HdrLength) => x.mh[1].into(),
+        (Ext::Mh, Type) => x.mh[2].into(),
+        (Ext::Frag, Nexthdr) => x.frag[0].into(),
+        (Ext::Frag, Reserved) => x.frag[1].into(),
+        (Ext::Frag, FragOff) => (x.frag_off >> 3).into(),
+        (Ext::Frag, Reserved2) => ((x.frag_off >> 1) & 3).into(),
+        (Ext::Frag, More) => (x.frag_off & 1).into(),
+        (Ext::Frag, Id) => x.frag_id.into(),
+        _ => return Reading::Absent,
+    };
+    Reading::Got(Read::Int(n))
+}
+
+/// `meta hour`: seconds after midnight UTC (the values are converted when tested, see
+/// `clock::hour_has`); `meta day`: the local weekday; `meta time`: the local wall-clock time.
+fn read_time(t: TimeKey, p: &PacketView<'_>) -> u64 {
+    use crate::firewall::clock;
+    let (ts, off) = (p.extra.ts_ns, p.extra.utc_off);
+    let zoned = |local: bool| if local { off } else { 0 };
+    match t {
+        TimeKey::Hour => clock::utc_second_of_day(ts),
+        TimeKey::Day => clock::weekday(ts, off),
+        TimeKey::Time => clock::local_ns(ts, off),
+        TimeKey::XtHour(l) => clock::utc_second_of_day(clock::local_ns(ts, zoned(l))),
+        // xt_time counts Monday 1 … Sunday 7.
+        TimeKey::XtWeekday(l) => match clock::weekday(ts, zoned(l)) {
+            0 => 7,
+            d => d,
+        },
+        TimeKey::XtDate(l) => clock::local_ns(ts, zoned(l)) / 1_000_000_000,
+    }
+}
+
+/// Whether a `meta hour` value holds at `utc` (seconds after midnight UTC).
+fn hour_value_has(v: &Value, utc: u64, off: i32) -> bool {
+    use crate::firewall::clock::hour_has;
+    match v {
+        Value::Int(n) => hour_has(*n, *n, utc, off),
+        Value::IntRange(a, b) => hour_has(*a, *b, utc, off),
+        _ => false,
     }
 }
 
@@ -330,6 +441,22 @@ pub(super) fn match_tri(
         }
     }
     let hit = match &m.rhs {
+        Rhs::Values(vs) if m.field == Field::Time(TimeKey::Hour) && m.more.is_empty() => {
+            let Read::Int(utc) = reads[0] else {
+                return Tri::No;
+            };
+            vs.iter().any(|v| hour_value_has(v, utc, p.extra.utc_off))
+        }
+        Rhs::Values(vs) if matches!(m.field, Field::Time(TimeKey::XtHour(_))) => {
+            let Read::Int(x) = reads[0] else {
+                return Tri::No;
+            };
+            // xt_time: a start not below the stop wraps past midnight, both ends included.
+            vs.iter().any(|v| match v {
+                Value::IntRange(a, b) if a >= b => x >= *a || x <= *b,
+                v => value_has(v, &reads[0]),
+            })
+        }
         Rhs::Values(vs) => vs.iter().any(|v| element_has(v, &reads)),
         Rhs::Set(name) => match table.set(name) {
             Some(s) => {
@@ -354,11 +481,19 @@ pub(super) fn match_tri(
             Read::Int(x) => x & mask == *value,
             _ => false,
         },
+        Rhs::MaskedRange { mask, lo, hi } => match reads[0] {
+            Read::Int(x) => (*lo..=*hi).contains(&(x & mask)),
+            _ => false,
+        },
         Rhs::AnyBits(bits) => match reads[0] {
             Read::Int(x) => x & bits != 0,
             _ => false,
         },
-        Rhs::Exists(e) => *e,
+        // `exthdr X exists` reads the header's presence; the others only exist when read.
+        Rhs::Exists(e) => match (m.field, reads[0]) {
+            (Field::ExtHdr(_) | Field::Ipsec, Read::Int(x)) => (x != 0) == *e,
+            _ => *e,
+        },
     };
     tri(match m.op {
         Op::Eq => hit,

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use crate::decode::IpHdr;
 use crate::firewall::model::*;
 
 /// The parts of a packet rules can look at.
@@ -45,13 +46,22 @@ pub struct Extra {
     pub icmp_code: Option<u8>,
     /// The destination is one of the simulated host's addresses (`fib daddr type local`).
     pub dst_local: bool,
-    /// The packet's time, nanoseconds: rate models (`limit`) read it.
+    /// The packet's time, nanoseconds: rate models (`limit`) and `meta hour/day/time` read it.
     pub ts_ns: u64,
     /// `meta mark` as the packet enters the walk: 0 from outside (packetlab cannot see a mark
     /// the sender's host gave it), or what chains before connection tracking set.
     pub mark: u32,
     /// The connection it belongs to, as conntrack numbers it: what `ct mark` is kept by.
     pub conn: Option<u64>,
+    /// The IP header's other fields (`ip dscp`, `ip frag-off`, `exthdr …`): `None` reads as
+    /// all zero. An option so that the compiled matcher's signature of a ruleset that reads
+    /// none of them hashes one word for it, not 32 bytes.
+    pub ip: Option<IpHdr>,
+    /// The datagram was reassembled from fragments: its fragment fields are the kernel's
+    /// reassembled header's, which the capture does not show (they read as unknown).
+    pub reassembled: bool,
+    /// The time zone's offset from UTC at `ts_ns`, seconds (only set when a rule reads the time).
+    pub utc_off: i32,
 }
 
 /// Which side of the host a hook is on: what `iif`/`oif` read there.

@@ -182,7 +182,9 @@ pub(super) fn declare(t: &mut Open, words: &[Word], no: u32) -> Result<(), (u32,
             "expected a policy (ACCEPT, DROP, or '-' for a user chain)".into(),
         ));
     };
-    if let Some(c) = words.get(2) {
+    // A user chain's `-` ends what iptables-restore reads of the line (`:LOGGING - DROP [0:0]`
+    // loads): only a policy is followed by counters.
+    if let Some(c) = words.get(2).filter(|_| policy.s != "-") {
         let counters = c.s.strip_prefix('[').and_then(|s| s.strip_suffix(']'));
         if counters.is_none_or(|s| !is_counters(s)) {
             return Err((c.col, "expected counters '[packets:bytes]'".into()));

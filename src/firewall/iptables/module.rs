@@ -20,6 +20,11 @@ pub(super) enum Module {
     Pkttype,
     Tcpmss,
     Length,
+    Dscp,
+    Ecn,
+    Time,
+    Frag,
+    Policy,
 }
 
 impl Module {
@@ -42,6 +47,11 @@ impl Module {
             "pkttype" => Module::Pkttype,
             "tcpmss" => Module::Tcpmss,
             "length" => Module::Length,
+            "dscp" => Module::Dscp,
+            "ecn" => Module::Ecn,
+            "time" => Module::Time,
+            "frag" => Module::Frag,
+            "policy" => Module::Policy,
             _ => return None,
         })
     }
@@ -65,6 +75,11 @@ impl Module {
             Module::Pkttype => "pkttype",
             Module::Tcpmss => "tcpmss",
             Module::Length => "length",
+            Module::Dscp => "dscp",
+            Module::Ecn => "ecn",
+            Module::Time => "time",
+            Module::Frag => "frag",
+            Module::Policy => "policy",
         }
     }
 
@@ -128,10 +143,14 @@ impl Module {
             Module::Pkttype => opt == "--pkt-type",
             Module::Tcpmss => opt == "--mss",
             Module::Length => opt == "--length",
+            Module::Dscp => matches!(opt, "--dscp" | "--dscp-class"),
+            Module::Ecn => opt.starts_with("--ecn-"),
+            Module::Time => self.options().contains(&opt),
+            Module::Frag | Module::Policy => self.options().contains(&opt),
         }
     }
 
-    pub(super) const ALL: [Module; 17] = [
+    pub(super) const ALL: [Module; 22] = [
         Module::Tcp,
         Module::Udp,
         Module::Icmp,
@@ -149,6 +168,11 @@ impl Module {
         Module::Pkttype,
         Module::Tcpmss,
         Module::Length,
+        Module::Dscp,
+        Module::Ecn,
+        Module::Time,
+        Module::Frag,
+        Module::Policy,
     ];
 
     /// Every option the module has in iptables-extensions(8), spelled out (`takes` accepts
@@ -218,6 +242,40 @@ impl Module {
             Module::Pkttype => &["--pkt-type"],
             Module::Tcpmss => &["--mss"],
             Module::Length => &["--length"],
+            Module::Dscp => &["--dscp", "--dscp-class"],
+            Module::Ecn => &["--ecn-tcp-cwr", "--ecn-tcp-ece", "--ecn-ip-ect"],
+            Module::Time => &[
+                "--datestart",
+                "--datestop",
+                "--timestart",
+                "--timestop",
+                "--monthdays",
+                "--weekdays",
+                "--contiguous",
+                "--kerneltz",
+                "--localtz",
+                "--utc",
+            ],
+            Module::Frag => &[
+                "--fragid",
+                "--fraglen",
+                "--fragres",
+                "--fragfirst",
+                "--fragmore",
+                "--fraglast",
+            ],
+            Module::Policy => &[
+                "--dir",
+                "--pol",
+                "--strict",
+                "--reqid",
+                "--spi",
+                "--proto",
+                "--mode",
+                "--tunnel-src",
+                "--tunnel-dst",
+                "--next",
+            ],
         }
     }
 }

@@ -75,6 +75,12 @@ pub(super) fn module_option(
         "--hl-eq" | "--hl-lt" | "--hl-gt" | "--ttl-eq" | "--ttl-lt" | "--ttl-gt" => o.ttl(),
         "--pkt-type" => o.pkt_type(),
         "--mss" | "--length" => o.mss_or_length(),
+        "--dscp" | "--dscp-class" => o.dscp(),
+        "--ecn-ip-ect" | "--ecn-tcp-cwr" | "--ecn-tcp-ece" => o.ecn(),
+        "--timestart" | "--timestop" | "--datestart" | "--datestop" | "--weekdays"
+        | "--kerneltz" | "--localtz" | "--utc" | "--contiguous" => o.time(),
+        "--fragid" | "--fragfirst" | "--fragmore" | "--fraglast" => o.frag(),
+        _ if m == Module::Policy => o.policy(),
         opt => Err((w.col, format!("unsupported: '{opt}' of -m {}", m.name()))),
     }
 }
@@ -342,4 +348,216 @@ impl Opt<'_, '_> {
         self.push(field, Rhs::Values(vec![val]));
         Ok(())
     }
+
+    /// dscp's `--dscp N` (decimal or hex) and `--dscp-class` (`EF`, `AF41`, `CS1`, `BE`).
+    fn dscp(&mut self) -> Result<(), Pe> {
+        let v = self.p.next("a DSCP value")?;
+        let n = if self.opt() == "--dscp-class" {
+            let l = v.s.to_ascii_lowercase();
+            if l == "be" {
+                Some(0)
+            } else {
+                names::lookup(Kind::Dscp, &l)
+            }
+        } else {
+            match v.s.strip_prefix("0x") {
+                Some(h) => u64::from_str_radix(h, 16).ok(),
+                None => v.s.parse().ok(),
+            }
+        };
+        let n = n
+            .filter(|n| *n < 64)
+            .ok_or_else(|| (v.col, format!("'{}' is not a DSCP value", v.s)))?;
+        let field = Field::Hdr(if self.v6 {
+            HdrField::Ip6Dscp
+        } else {
+            HdrField::IpDscp
+        });
+        self.push(field, Rhs::Values(vec![Value::Int(n)]));
+        Ok(())
+    }
+
+    /// ecn's `--ecn-ip-ect 0..3` (the IP header's ECN bits), `--ecn-tcp-cwr`, `--ecn-tcp-ece`
+    /// (the TCP flag set).
+    fn ecn(&mut self) -> Result<(), Pe> {
+        match self.opt() {
+            "--ecn-ip-ect" => {
+                let v = self.p.next("0, 1, 2 or 3")?;
+                let n =
+                    v.s.parse::<u64>()
+                        .ok()
+                        .filter(|n| *n < 4)
+                        .ok_or_else(|| (v.col, format!("'{}' is not 0, 1, 2 or 3", v.s)))?;
+                let field = Field::Hdr(if self.v6 {
+                    HdrField::Ip6Ecn
+                } else {
+                    HdrField::IpEcn
+                });
+                self.push(field, Rhs::Values(vec![Value::Int(n)]));
+            }
+            opt => {
+                let bit = if opt == "--ecn-tcp-cwr" { 0x80 } else { 0x40 };
+                self.push(Field::TcpFlags, Rhs::AnyBits(bit));
+            }
+        }
+        Ok(())
+    }
+
+    /// time's options (`xt_time`): UTC unless `--kerneltz` (iptables-save writes it last, so
+    /// it turns the rule's time matches local).
+    fn time(&mut self) -> Result<(), Pe> {
+        let local = self.r.matches.iter().any(|m| {
+            matches!(
+                m.field,
+                Field::Time(
+                    TimeKey::XtHour(true) | TimeKey::XtWeekday(true) | TimeKey::XtDate(true)
+                )
+            )
+        });
+        let col = self.w.col;
+        let opt = self.opt().to_string();
+        let bad = |v: &Word, what: &str| (v.col, format!("'{}' is not {what}", v.s));
+        match opt.as_str() {
+            "--kerneltz" | "--localtz" | "--utc" => {
+                let to_local = opt != "--utc";
+                for m in &mut self.r.matches {
+                    m.field = match m.field {
+                        Field::Time(TimeKey::XtHour(_)) => Field::Time(TimeKey::XtHour(to_local)),
+                        Field::Time(TimeKey::XtWeekday(_)) => {
+                            Field::Time(TimeKey::XtWeekday(to_local))
+                        }
+                        Field::Time(TimeKey::XtDate(_)) => Field::Time(TimeKey::XtDate(to_local)),
+                        f => f,
+                    };
+                }
+            }
+            "--contiguous" => {
+                if self
+                    .r
+                    .matches
+                    .iter()
+                    .any(|m| matches!(m.field, Field::Time(TimeKey::XtWeekday(_))))
+                {
+                    return Err((col, "unsupported: '--contiguous' with '--weekdays'".into()));
+                }
+            }
+            "--timestart" | "--timestop" | "--datestart" | "--datestop" => {
+                let v = self.p.next("a time")?;
+                let hour = opt.starts_with("--time");
+                let n = if hour {
+                    clock_hour(&v.s).ok_or_else(|| bad(v, "a time (hh:mm[:ss])"))?
+                } else {
+                    xt_date(&v.s).ok_or_else(|| bad(v, "a date (YYYY[-MM[-DD[Thh[:mm[:ss]]]]])"))?
+                };
+                let key = if hour {
+                    TimeKey::XtHour(local)
+                } else {
+                    TimeKey::XtDate(local)
+                };
+                let start = opt.ends_with("start");
+                let full = if hour { 86_399 } else { i32::MAX as u64 };
+                let existing = self
+                    .r
+                    .matches
+                    .iter_mut()
+                    .find(|m| m.field == Field::Time(key));
+                match existing.map(|m| &mut m.rhs) {
+                    Some(Rhs::Values(vs)) if vs.len() == 1 => {
+                        if let Value::IntRange(a, b) = &mut vs[0] {
+                            *(if start { a } else { b }) = n;
+                        }
+                    }
+                    _ => {
+                        let (a, b) = if start { (n, full) } else { (0, n) };
+                        self.push(Field::Time(key), Rhs::Values(vec![Value::IntRange(a, b)]));
+                    }
+                }
+            }
+            _ => {
+                // --weekdays Mon,Tue or 1,2 (Monday 1 … Sunday 7).
+                let v = self.p.next("days of the week")?;
+                let vals = piece_values(v, |d| {
+                    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+                    let l = d.to_ascii_lowercase();
+                    DAYS.iter()
+                        .position(|x| l.starts_with(x))
+                        .map(|i| i as u64 + 1)
+                        .or_else(|| l.parse().ok().filter(|n| (1..=7).contains(n)))
+                        .map(Value::Int)
+                        .ok_or_else(|| format!("'{d}' is not a day of the week"))
+                })?;
+                self.push(Field::Time(TimeKey::XtWeekday(local)), Rhs::Values(vals));
+            }
+        }
+        Ok(())
+    }
+
+    /// frag's options (ip6tables; `xt_frag`): the fragment header's id, first, more, last.
+    fn frag(&mut self) -> Result<(), Pe> {
+        let f = |k| Field::ExtField(Ext::Frag, k);
+        let one = |n| Rhs::Values(vec![Value::Int(n)]);
+        match self.opt() {
+            "--fragid" => {
+                let v = self.p.next("an id or range")?;
+                let val = num_or_range(&v.s)
+                    .ok_or_else(|| (v.col, format!("'{}' is not an id or range", v.s)))?;
+                self.push(f(ExtKey::Id), Rhs::Values(vec![val]));
+            }
+            "--fragfirst" => self.push(f(ExtKey::FragOff), one(0)),
+            "--fragmore" => self.push(f(ExtKey::More), one(1)),
+            _ => {
+                // Last: an offset and no more fragments.
+                self.r
+                    .matches
+                    .push(Match::new(f(ExtKey::FragOff), Op::Ne, one(0)));
+                self.push(f(ExtKey::More), one(0));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Opt<'_, '_> {
+    /// policy's options: `--pol ipsec` needs IPsec state, `--pol none` its absence; the rest
+    /// (`--dir`, `--proto esp`, `--mode`, …) only narrow an IPsec match, which a capture's
+    /// packets never make (see `Field::Ipsec`).
+    fn policy(&mut self) -> Result<(), Pe> {
+        match self.opt() {
+            "--strict" | "--next" => {}
+            "--pol" => {
+                let v = self.p.next("ipsec or none")?;
+                let ipsec = match v.s.as_str() {
+                    "ipsec" => true,
+                    "none" => false,
+                    _ => return Err((v.col, format!("'{}' is not ipsec or none", v.s))),
+                };
+                self.push(Field::Ipsec, Rhs::Exists(ipsec));
+            }
+            _ => {
+                self.p.next("a value")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `hh:mm[:ss]` as xt_time's userspace reads it: seconds after midnight.
+fn clock_hour(s: &str) -> Option<u64> {
+    crate::firewall::clock::value(Kind::Hour, s).filter(|_| s.contains(':'))
+}
+
+/// `YYYY[-MM[-DD[Thh[:mm[:ss]]]]]` (libxt_time's `time_parse_date`), UTC: seconds since the
+/// epoch.
+fn xt_date(s: &str) -> Option<u64> {
+    let (d, t) = s.split_once('T').unwrap_or((s, ""));
+    let mut p = d.split('-');
+    let y = p.next()?;
+    let m = p.next().unwrap_or("01");
+    let day = p.next().unwrap_or("01");
+    let mut tp = t.split(':');
+    let h = tp.next().filter(|x| !x.is_empty()).unwrap_or("00");
+    let mi = tp.next().unwrap_or("00");
+    let sec = tp.next().unwrap_or("00");
+    let text = format!("{y}-{m:0>2}-{day:0>2} {h:0>2}:{mi:0>2}:{sec:0>2}");
+    crate::firewall::clock::value(Kind::Date, &text).map(|ns| ns / 1_000_000_000)
 }

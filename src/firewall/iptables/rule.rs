@@ -109,6 +109,17 @@ impl Line<'_> {
                 self.log_option(p, w)
             }
             _ if opt.starts_with("--") => self.module_option(p, w, neg, op),
+            "-f" | "--fragment" if !self.v6 => {
+                // A second or later fragment: nft's `ip frag-off & 0x1fff != 0`.
+                let rhs = Rhs::Masked {
+                    mask: 0x1fff,
+                    value: 0,
+                };
+                let op = if neg { Op::Eq } else { Op::Ne };
+                let m = Match::new(Field::Hdr(HdrField::IpFragOff), op, rhs);
+                self.r.matches.push(m);
+                Ok(())
+            }
             "-f" | "-4" | "-6" | "-c" => Err((w.col, format!("unsupported: '{opt}'"))),
             _ => Err((w.col, unknown("option", opt, GENERAL))),
         }

@@ -463,7 +463,7 @@ fn errors_name_line_column_and_construct() {
             "-A OUTPUT -i eth0 -j DROP",
             "t.rules:6:11: -i cannot be used in OUTPUT (packets there have no input interface)",
         ),
-        ("-A INPUT -f -j DROP", "t.rules:6:10: unsupported: '-f'"),
+        ("-A INPUT -4 -j DROP", "t.rules:6:10: unsupported: '-4'"),
         // A misspelt target or option is an error with the nearest one, not a skipped rule.
         (
             "-A INPUT -j ACCPET",
@@ -786,4 +786,197 @@ fn comments_that_only_look_disabled_stay_comments() {
     assert!(!rules[0].enabled);
     assert_eq!(rules[0].origin.text, "tcp dport 22 accept");
     assert!(rules[1].enabled);
+}
+
+#[test]
+fn short_ipv4_forms_read_as_libxtables_reads_them() {
+    // Each checked with iptables-restore then iptables-save in a namespace.
+    let rs = ipt(&filter(
+        "-A INPUT -s 172.16.0/24 -j DROP\n\
+         -A INPUT -s 10/8 -j DROP\n\
+         -A INPUT -s 127.1 -j DROP\n\
+         -A INPUT -s 0x7f.1 -j DROP\n\
+         -A INPUT -s 010.1.2.3 -j DROP\n\
+         -A INPUT -d 192.168.1.5/255.255.255.0 -j DROP\n",
+    ));
+    let got: Vec<&Rhs> = input_rules(&rs).iter().map(|r| &r.matches[0].rhs).collect();
+    let want = [
+        net([172, 16, 0, 0], 24),
+        net([10, 0, 0, 0], 8),
+        net([127, 1, 0, 0], 32),
+        net([127, 1, 0, 0], 32),
+        net([8, 1, 2, 3], 32),
+        net([192, 168, 1, 0], 24),
+    ];
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(**g, Rhs::Values(vec![w]));
+    }
+    assert!(ipt_err(&filter("-A INPUT -s 10.256 -j DROP\n")).contains("not an IPv4"));
+    assert!(ipt_err(&filter("-A INPUT -s 1.2.3.4.5 -j DROP\n")).contains("not an IPv4"));
+}
+
+#[test]
+fn fragments_dscp_ecn_and_frag_modules() {
+    let rs = ipt(&filter(
+        "-A INPUT -f -j DROP\n\
+         -A INPUT -p tcp ! -f -m dscp --dscp 0x2e -j ACCEPT\n\
+         -A INPUT -m dscp --dscp-class AF41 -j ACCEPT\n\
+         -A INPUT -m ecn --ecn-ip-ect 3 -j DROP\n\
+         -A INPUT -p tcp -m ecn --ecn-tcp-ece -j DROP\n",
+    ));
+    let r = input_rules(&rs);
+    assert_eq!(
+        r[0].matches[0],
+        Match::new(
+            Field::Hdr(HdrField::IpFragOff),
+            Op::Ne,
+            Rhs::Masked {
+                mask: 0x1fff,
+                value: 0
+            }
+        )
+    );
+    assert_eq!(r[1].matches[1].op, Op::Eq);
+    assert_eq!(
+        r[1].matches[2],
+        eq(Field::Hdr(HdrField::IpDscp), Value::Int(46))
+    );
+    assert_eq!(
+        r[2].matches[0],
+        eq(Field::Hdr(HdrField::IpDscp), Value::Int(0x22))
+    );
+    assert_eq!(
+        r[3].matches[0],
+        eq(Field::Hdr(HdrField::IpEcn), Value::Int(3))
+    );
+    assert_eq!(r[4].matches[1].rhs, Rhs::AnyBits(0x40));
+    // What a packet gets: an unfragmented TCP packet with DSCP EF is accepted by line 7.
+    let mut p = view([10, 0, 0, 9], 6, 22, 0x10, ct::NEW, "eth0");
+    let mut ip = crate::decode::IpHdr {
+        tos: 46 << 2,
+        ..Default::default()
+    };
+    p.extra.ip = Some(ip);
+    let o = evaluate(&rs, &[Hook::Input], &p, false);
+    assert_eq!(
+        (o.verdict, o.rule.map(|id| id.rule)),
+        (Final::Accept, Some(1))
+    );
+    // A later fragment's header (seen alone) is dropped by `-f`.
+    ip.frag_off = 0x00b9;
+    p.extra.ip = Some(ip);
+    let o = evaluate(&rs, &[Hook::Input], &p, false);
+    assert_eq!(
+        (o.verdict, o.rule.map(|id| id.rule)),
+        (Final::Drop, Some(0))
+    );
+    // Saved as nft and read back, the same rules.
+    let saved = save::to_nft(&rs);
+    assert!(
+        saved.contains("ip frag-off & 0x1fff != 0 counter drop"),
+        "{saved}"
+    );
+    assert_eq!(semantics(&nft_ok(&saved)), semantics(&rs), "{saved}");
+
+    let rs6 = parse(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m frag --fragid 5:9 --fragmore -j DROP\n\
+         -A INPUT -m frag --fraglast -j DROP\nCOMMIT\n",
+        "t.rules6",
+    );
+    // ip6tables files are told by their addresses; without any, read as IPv4, where frag
+    // is still accepted by the parser (the match is IPv6-only by its fields).
+    let rs6 = rs6.unwrap();
+    let r = &rs6.tables[0].chains[0].rules;
+    assert_eq!(
+        r[0].matches[0],
+        eq(
+            Field::ExtField(Ext::Frag, ExtKey::Id),
+            Value::IntRange(5, 9)
+        )
+    );
+    assert_eq!(r[1].matches.len(), 2);
+    let saved = save::to_nft(&rs6);
+    assert!(
+        saved.contains("frag id 5-9 frag more-fragments 1"),
+        "{saved}"
+    );
+    assert_eq!(semantics(&nft_ok(&saved)), semantics(&rs6), "{saved}");
+}
+
+#[test]
+fn the_time_match_judges_utc_unless_kerneltz() {
+    let rs = ipt(&filter(
+        "-A INPUT -m time --timestart 22:00:00 --timestop 02:00:00 --datestop 2038-01-19T03:14:07 -j DROP\n\
+         -A INPUT -m time --timestart 09:00:00 --timestop 17:00:00 --weekdays Mon,Tue --kerneltz -j REJECT\n\
+         -A INPUT -m time --datestart 2024-01-01T00:00:00 --datestop 2024-12-31 -j ACCEPT\n",
+    ));
+    let r = input_rules(&rs);
+    assert_eq!(
+        r[0].matches[0],
+        eq(
+            Field::Time(TimeKey::XtHour(false)),
+            Value::IntRange(79_200, 7_200)
+        )
+    );
+    assert_eq!(
+        r[1].matches[1],
+        Match::new(
+            Field::Time(TimeKey::XtWeekday(true)),
+            Op::Eq,
+            Rhs::Values(vec![Value::Int(1), Value::Int(2)])
+        )
+    );
+    let at = |ts_s: u64, off: i32| {
+        let mut p = view([10, 0, 0, 9], 17, 53, 0, ct::NEW, "eth0");
+        p.extra.ts_ns = ts_s * 1_000_000_000;
+        p.extra.utc_off = off;
+        let o = evaluate(&rs, &[Hook::Input], &p, false);
+        o.rule.map(|id| id.rule)
+    };
+    // 2024-06-03, a Monday, 22:00:00 UTC: both ends of a wrapped range match in xt_time.
+    let mon22 = 1_717_452_000;
+    assert_eq!(at(mon22, 0), Some(0));
+    assert_eq!(at(mon22 + 4 * 3600, 0), Some(0));
+    // 10:00 UTC Monday: rule 2 (local time, here UTC+2 → 12:00 Monday).
+    assert_eq!(at(mon22 - 12 * 3600, 7200), Some(1));
+    // 08:00 UTC in a zone at -8 h is Monday 00:00 local: not 09:00-17:00; 2024: rule 3.
+    assert_eq!(at(mon22 - 14 * 3600, -8 * 3600), Some(2));
+    // 2025: nothing.
+    assert_eq!(at(1_750_000_000 - 14 * 3600 + 7 * 3600, 0), None);
+    let saved = save::to_nft(&rs);
+    assert!(
+        saved.contains("meta hour \"22:00:00\"-\"02:00:00\" meta time \"1970-01-01 00:00:00\"-\"2038-01-19 03:14:07\""),
+        "{saved}"
+    );
+    assert!(saved.contains("meta day { 1, 2 }"), "{saved}");
+    nft_ok(&saved);
+    // nft has no day of the month: such a rule loads marked unsupported.
+    let rs = ipt(&filter("-A INPUT -m time --monthdays 1 -j DROP\n"));
+    let why = &input_rules(&rs)[0].unsupported.as_ref().unwrap().1;
+    assert!(why.contains("--monthdays"), "{why}");
+}
+
+#[test]
+fn policy_user_chain_words_after_the_dash_and_ipsec() {
+    // iptables-restore reads nothing after a user chain's `-`.
+    let rs = ipt("*filter\n:INPUT ACCEPT [0:0]\n:LOGGING - DROP [0:0]\n\
+                  -A INPUT -s 10.0.0.0/8 -m policy --dir in --pol ipsec --proto esp -j DROP\n\
+                  -A INPUT -m policy --dir in --pol none -j LOGGING\n\
+                  -A LOGGING -j ACCEPT\nCOMMIT\n");
+    let r = &rs.tables[0].chains[0].rules;
+    assert_eq!(
+        r[0].matches[1],
+        Match::new(Field::Ipsec, Op::Eq, Rhs::Exists(true))
+    );
+    // A capture's packet carries no IPsec state: `--pol none` holds, `--pol ipsec` does not.
+    let p = view([10, 0, 0, 9], 17, 53, 0, ct::NEW, "eth0");
+    let o = evaluate(&rs, &[Hook::Input], &p, false);
+    assert_eq!((o.verdict, o.exact), (Final::Accept, true));
+    assert_eq!(o.hits.len(), 2);
+    let saved = save::to_nft(&rs);
+    assert!(
+        saved.contains("meta secpath exists counter drop"),
+        "{saved}"
+    );
+    assert_eq!(semantics(&nft_ok(&saved)), semantics(&rs), "{saved}");
 }

@@ -48,13 +48,42 @@ pub(super) fn address(s: &str) -> Option<Value> {
         Some((a, l)) => (a, l.parse::<u8>().ok().filter(|l| *l <= 32)?),
         None => (s, 32),
     };
-    let a: Ipv4Addr = a.parse().ok()?;
+    let a = numeric_ipv4(a)?;
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     // iptables keeps the network, not the host bits.
     match parse_addr(&format!("{}/{len}", Ipv4Addr::from(u32::from(a) & mask)))? {
         Value::Prefix(IpAddr::V4(n), l) => Some(Value::Prefix(IpAddr::V4(n), l)),
         _ => None,
     }
+}
+
+/// An IPv4 address as libxtables' `__numeric_to_ipaddr` reads it: up to four dot-separated
+/// bytes, each decimal, `0x` hex or `0` octal (strtoul base 0), missing ones zero on the
+/// right (`172.16.0` is 172.16.0.0, `10` is 10.0.0.0 and `127.1` 127.1.0.0 — not inet_aton's
+/// 127.0.0.1; `iptables-restore` then `iptables-save` in a namespace shows each).
+fn numeric_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let byte = |p: &str| -> Option<u8> {
+        let n = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+            u32::from_str_radix(h, 16).ok()?
+        } else if p.len() > 1 && p.starts_with('0') {
+            u32::from_str_radix(&p[1..], 8).ok()?
+        } else {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            p.parse().ok()?
+        };
+        u8::try_from(n).ok()
+    };
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut b = [0u8; 4];
+    for (i, p) in parts.iter().enumerate() {
+        b[i] = byte(p)?;
+    }
+    Some(Ipv4Addr::from(b))
 }
 
 /// An IPv6 address or network (`fe80::/10`, `::1`, `2001:db8::1/128`).

@@ -20,6 +20,12 @@ const KEYED: [(&str, &str, Keys); 4] = [
             (&["protocol"], Field::IpProtocol),
             (&["ttl"], Field::IpTtl),
             (&["length"], Field::IpLength),
+            (&["version"], Field::Hdr(HdrField::IpVersion)),
+            (&["hdrlength"], Field::Hdr(HdrField::IpHdrLength)),
+            (&["dscp"], Field::Hdr(HdrField::IpDscp)),
+            (&["ecn"], Field::Hdr(HdrField::IpEcn)),
+            (&["id"], Field::Hdr(HdrField::IpId)),
+            (&["frag-off"], Field::Hdr(HdrField::IpFragOff)),
         ],
     ),
     (
@@ -31,6 +37,10 @@ const KEYED: [(&str, &str, Keys); 4] = [
             (&["nexthdr"], Field::Ip6Nexthdr),
             (&["hoplimit"], Field::Ip6Hoplimit),
             (&["length"], Field::Ip6Length),
+            (&["version"], Field::Hdr(HdrField::Ip6Version)),
+            (&["dscp"], Field::Hdr(HdrField::Ip6Dscp)),
+            (&["ecn"], Field::Hdr(HdrField::Ip6Ecn)),
+            (&["flowlabel"], Field::Hdr(HdrField::Ip6Flowlabel)),
         ],
     ),
     (
@@ -43,6 +53,10 @@ const KEYED: [(&str, &str, Keys); 4] = [
             (&["nfproto"], Field::Nfproto),
             (&["protocol"], Field::EtherProto),
             (&["pkttype"], Field::Pkttype),
+            (&["secpath"], Field::Ipsec),
+            (&["hour"], Field::Time(TimeKey::Hour)),
+            (&["day"], Field::Time(TimeKey::Day)),
+            (&["time"], Field::Time(TimeKey::Time)),
         ],
     ),
     (
@@ -87,6 +101,20 @@ impl Parser {
             "iifname" | "iif" => Field::Iifname,
             "oifname" | "oif" => Field::Oifname,
             "pkttype" => Field::Pkttype,
+            "hour" => Field::Time(TimeKey::Hour),
+            "day" => Field::Time(TimeKey::Day),
+            "time" => Field::Time(TimeKey::Time),
+            "exthdr" => {
+                let e = sub(self, "hbh, rt, frag, dst or mh")?;
+                match Ext::from_name(&e) {
+                    Some(e) if matches!(self.peek_word(), Some("exists" | "missing")) => {
+                        Field::ExtHdr(e)
+                    }
+                    Some(_) => return unsupported(self, format!("exthdr {e}")),
+                    None => return unsupported(self, format!("exthdr {e}")),
+                }
+            }
+            "hbh" | "rt" | "frag" | "dst" | "mh" => return self.ext_field(first),
             "tcp" | "udp" | "th" => {
                 let l4 = match first {
                     "tcp" => L4::Tcp,
@@ -150,6 +178,28 @@ impl Parser {
         })
     }
 
+    /// `rt seg-left`, `frag more-fragments`, `hbh nexthdr`: a field of an IPv6 extension
+    /// header (`first` is the header's word, already read).
+    fn ext_field(&mut self, first: &str) -> R<Field> {
+        let Some(e) = Ext::from_name(first) else {
+            return self.unsupported(&format!("'{first}'"));
+        };
+        let k = self.word(&e.keys().join(", "))?;
+        match ExtKey::from_name(&k) {
+            Some(key) if e.keys().contains(&k.as_str()) => Ok(Field::ExtField(e, key)),
+            _ => {
+                self.pos -= 1;
+                // `rt mtu`, `rt nexthop`, `rt classid` are the route, not the header: valid nft.
+                let route =
+                    first == "rt" && matches!(k.as_str(), "mtu" | "nexthop" | "classid" | "ipsec");
+                if words::is_keyword_like(&k) && !route && !e.keys().contains(&k.as_str()) {
+                    return self.err(words::unknown_word(&k, e.keys().iter().copied()));
+                }
+                self.unsupported(&format!("'{first} {k}'"))
+            }
+        }
+    }
+
     /// After `FIELD vmap`: the verdict map, named (`@m`) or inline (`{ 22 : accept, … }`).
     pub(super) fn vmap(&mut self, field: Field, more: Vec<Field>) -> R<Vmap> {
         let var = self.splice_var()?;
@@ -189,7 +239,11 @@ impl Parser {
             rhs,
             var,
         };
-        if matches!(field, Field::TcpMss | Field::FibRpf) && more.is_empty() {
+        let presence = matches!(
+            field,
+            Field::TcpMss | Field::FibRpf | Field::ExtHdr(_) | Field::Ipsec
+        );
+        if presence && more.is_empty() {
             if self.eat_word("exists") {
                 return Ok(build(Op::Eq, Rhs::Exists(true), None));
             }
@@ -197,15 +251,34 @@ impl Parser {
                 return Ok(build(Op::Eq, Rhs::Exists(false), None));
             }
         }
+        if is_masked_int(field) && more.is_empty() && self.eat_punct("&") {
+            // `ip frag-off & 0x1fff != 0`; without an operator, `==`.
+            let Value::Int(mask) = self.value(Kind::Int)? else {
+                return self.err("expected a number after '&'");
+            };
+            let op = self.explicit_op().unwrap_or(Op::Eq);
+            let Value::Int(value) = self.value(kind)? else {
+                return self.err("expected a number");
+            };
+            return Ok(build(op, Rhs::Masked { mask, value }, None));
+        }
+        if field == Field::Time(TimeKey::Hour) && more.is_empty() {
+            if let Some(m) = self.hour_match()? {
+                return Ok(build(m.0, m.1, None));
+            }
+        }
         if field == Field::TcpFlags && self.eat_punct("&") {
             let mask = self.flag_expr(kind)?;
+            if let Some((lo, hi)) = self.masked_order(kind, mask)? {
+                return Ok(build(Op::Eq, Rhs::MaskedRange { mask, lo, hi }, None));
+            }
             let Some(op) = self.explicit_op() else {
                 return self.err("expected '==' or '!=' after a flag mask");
             };
             let value = self.flag_expr(kind)?;
             return Ok(build(op, Rhs::Masked { mask, value }, None));
         }
-        if let Some(vals) = self.ordered(kind)? {
+        if let Some(vals) = self.ordered(kind, Kind::max_of(field))? {
             return Ok(build(Op::Eq, Rhs::Values(vals), None));
         }
         let explicit = self.explicit_op();
@@ -283,7 +356,7 @@ impl Parser {
 
     /// `< N`, `<= N`, `> N`, `>= N`: the range of the field's values they mean (none for
     /// `< 0`); `None` when no such operator comes next.
-    fn ordered(&mut self, kind: Kind) -> R<Option<Vec<Value>>> {
+    fn ordered(&mut self, kind: Kind, max: u64) -> R<Option<Vec<Value>>> {
         for (p, lt, strict) in [
             ("<", true, true),
             ("<=", true, false),
@@ -296,8 +369,9 @@ impl Parser {
             let Value::Int(n) = self.value(kind)? else {
                 return self.err("expected a number");
             };
-            let max = kind.max();
             let (lo, hi) = match (lt, strict) {
+                // `meta hour`: the other end stays open through nft's conversion to UTC.
+                (true, strict) if max == OPEN => (OPEN, n.saturating_sub(u64::from(strict))),
                 (true, true) if n == 0 => (1, 0),
                 (true, true) => (0, n - 1),
                 (true, false) => (0, n),
@@ -310,6 +384,31 @@ impl Parser {
                 vec![Value::IntRange(lo, hi)]
             };
             return Ok(Some(vals));
+        }
+        Ok(None)
+    }
+
+    /// After `FLAGS & MASK`: `< V`, `<= V`, `> V`, `>= V` compare the masked value as an
+    /// integer (nft's `cmp lt` on the masked register); the range of masked values they hold.
+    fn masked_order(&mut self, kind: Kind, mask: u64) -> R<Option<(u64, u64)>> {
+        for (p, lt, strict) in [
+            ("<", true, true),
+            ("<=", true, false),
+            (">", false, true),
+            (">=", false, false),
+        ] {
+            if !self.eat_punct(p) {
+                continue;
+            }
+            let v = self.flag_expr(kind)?;
+            return Ok(Some(match (lt, strict) {
+                // `< 0` holds for nothing: an empty range.
+                (true, true) if v == 0 => (1, 0),
+                (true, true) => (0, v - 1),
+                (true, false) => (0, v),
+                (false, true) => (v.saturating_add(1), mask),
+                (false, false) => (v, mask),
+            }));
         }
         Ok(None)
     }
@@ -327,4 +426,80 @@ impl Parser {
             }
         }
     }
+
+    /// `meta hour` after the field: a value or a range written in order (`"22:00"-"02:00"`
+    /// wraps past midnight, so its ends are not sorted), an operator, or a set of those.
+    /// `None` when what follows is for the general path (`<`, `>=`, `@set`).
+    fn hour_match(&mut self) -> R<Option<(Op, Rhs)>> {
+        let at = self.pos;
+        let op = self.explicit_op();
+        let hour = |p: &mut Self| -> R<Value> {
+            let (line, col) = p.here();
+            let w = match p.next() {
+                Some(Tok::Word(w) | Tok::Str(w)) => w,
+                _ => {
+                    p.pos -= 1;
+                    return p.err("expected a time of day (\"17:00\")");
+                }
+            };
+            let one = |s: &str| crate::firewall::clock::value(Kind::Hour, s);
+            let v = if let Some(a) = one(&w) {
+                // `"17:00"-"19:00"`: the dash between two strings is a word of its own.
+                if p.eat_word("-") {
+                    let b = p.word("a time of day")?;
+                    match one(&b) {
+                        Some(b) => Value::IntRange(a, b),
+                        None => return p.err(format!("'{b}' is not a time of day")),
+                    }
+                } else {
+                    Value::Int(a)
+                }
+            } else if let Some((a, b)) = w
+                .split_once('-')
+                .and_then(|(a, b)| Some((one(a)?, one(b)?)))
+            {
+                Value::IntRange(a, b)
+            } else {
+                return Err(crate::firewall::syntax::ParseError {
+                    file: p.file_name(),
+                    line,
+                    col,
+                    msg: format!("'{w}' is not a time of day"),
+                });
+            };
+            Ok(v)
+        };
+        if self.eat_punct("{") {
+            let mut vals = Vec::new();
+            loop {
+                self.skip_newlines();
+                if self.eat_punct("}") {
+                    break;
+                }
+                if self.eat_punct(",") {
+                    continue;
+                }
+                vals.push(hour(self)?);
+            }
+            return Ok(Some((op.unwrap_or(Op::Eq), Rhs::Values(vals))));
+        }
+        match self.peek() {
+            Some(Tok::Word(_) | Tok::Str(_)) if self.peek_word() != Some("@") => {
+                let v = hour(self)?;
+                Ok(Some((op.unwrap_or(Op::Eq), Rhs::Values(vec![v]))))
+            }
+            _ => {
+                self.pos = at;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Integer header fields nft masks with `&` (`ip frag-off & 0x1fff != 0`).
+fn is_masked_int(f: Field) -> bool {
+    matches!(
+        f,
+        Field::Hdr(_) | Field::ExtField(..) | Field::IpTtl | Field::IpLength | Field::Ip6Length
+    )
 }

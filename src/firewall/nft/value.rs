@@ -212,6 +212,9 @@ impl Parser {
             Kind::Name => Ok(Value::Name(w)),
             Kind::Addr => parse_addr(&w)
                 .ok_or_else(|| bad(format!("'{w}' is not an address, prefix or range"))),
+            Kind::Hour | Kind::Day | Kind::Date => crate::firewall::clock::value(kind, &w)
+                .map(Value::Int)
+                .ok_or_else(|| bad(format!("'{w}' is not {}", kind.what()))),
             _ => {
                 let one = |s: &str| -> Option<u64> {
                     match s.strip_prefix("0x") {
