@@ -102,6 +102,7 @@ msgs="$work/messages"
 : > "$msgs"
 total=0 kacc=0 e0=0 e1=0 e2=0 eo=0 saveok=0 savebad=0 same=0 differ=0 nsame=0
 n_nft=0 n_ipt=0 k_nft=0 k_ipt=0 includes=0
+nft_e0=0 nft_e1=0 nft_e2=0 ipt_e0=0 ipt_e1=0 ipt_e2=0
 echo "| file | kernel accepts | packetlab --check | save → nft -c | same list | first message |"
 echo "|---|---|---|---|---|---|"
 for f in "${files[@]}"; do
@@ -157,6 +158,8 @@ for f in "${files[@]}"; do
         [ -n "$pmsg" ] || pmsg="$(printf '%s\n' "$out" | first_msg)"
         pmsg="${pmsg//$dir\//}"
     fi
+    case "$f" in *.nft) kind=nft ;; *) kind=ipt ;; esac
+    case $prc in 0 | 1 | 2) eval "${kind}_e$prc=\$((${kind}_e$prc + 1))" ;; esac
     case $prc in
     0) e0=$((e0 + 1)) ;;
     1) e1=$((e1 + 1)) ;;
@@ -212,7 +215,7 @@ echo "## Totals"
 echo
 echo "- files: $total ($n_nft nft, $n_ipt iptables-save)"
 echo "- the kernel tools accept: $kacc ($k_nft nft, $k_ipt iptables-save); refused: $((total - kacc)) (of which $includes for an include of a missing file)"
-echo "- packetlab --check of those: exit 0 $e0, exit 1 $e1, exit 2 $e2${eo:+, other $eo}"
+echo "- packetlab --check of those: exit 0 $e0, exit 1 $e1, exit 2 $e2, other $eo (nft: $nft_e0 / $nft_e1 / $nft_e2; iptables-save: $ipt_e0 / $ipt_e1 / $ipt_e2)"
 echo "- --save of the exit-0 files passes nft -c: $saveok (fails: $savebad)"
 echo "- nft list ruleset of the saved file equals the original's: $same (differs: $differ, not loadable for real: $nsame)"
 echo
