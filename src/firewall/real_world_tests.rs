@@ -1031,3 +1031,37 @@ fn review_findings_stay_fixed() {
         "`ct state new` does not match before conntrack"
     );
 }
+
+/// Forms of published rulesets `nft -c` accepts: a define joined to `:port` (`dnat to
+/// $MAIL:22`), and a glob include whose folder does not exist (it matches nothing).
+#[test]
+fn a_define_before_a_port_and_a_glob_in_a_missing_folder() {
+    let dir = std::env::temp_dir().join(format!("plk-define-port-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("r.nft");
+    let text = "define MAIL = 10.0.0.5\n\
+                include \"/nonexistent-plk/conf.d/*.nft\"\n\
+                table ip nat {\n\
+                  chain pre { type nat hook prerouting priority dstnat; policy accept;\n\
+                    tcp dport 2222 dnat to $MAIL:22\n\
+                  }\n\
+                }\n\
+                table ip filter {\n\
+                  chain input { type filter hook input priority 0; policy drop;\n\
+                    ip daddr $MAIL tcp dport 22 accept\n\
+                  }\n\
+                }\n";
+    std::fs::write(&path, text).unwrap();
+    let rs = nft::parse_file(text, &path, "r.nft");
+    std::fs::remove_dir_all(&dir).ok();
+    let rs = rs.expect("loads");
+    let nat = rs.tables.iter().find(|t| t.name == "nat").unwrap();
+    assert!(nat.chains[0].rules[0].origin.text.contains("dnat to"));
+    // An undefined one is still an error naming it.
+    let bad = nft::parse(
+        "table ip t { chain c { tcp dport 1 dnat to $NOPE:22 } }",
+        "b.nft",
+    );
+    let err = bad.err().expect("undefined").to_string();
+    assert!(err.contains("undefined variable '$NOPE:22'"), "{err}");
+}

@@ -110,11 +110,29 @@ impl Parser {
         let Some(Tok::Word(name)) = self.peek_at(1).cloned() else {
             return self.err("expected a variable name after '$'");
         };
-        let Some(value) = self.defines.get(&name).cloned() else {
-            return self.err(format!("undefined variable '${name}'"));
-        };
-        self.toks.splice(self.pos..self.pos + 2, value);
-        Ok(Some(name))
+        if let Some(value) = self.defines.get(&name).cloned() {
+            self.toks.splice(self.pos..self.pos + 2, value);
+            return Ok(Some(name));
+        }
+        // `$ADDR:22` (as in `dnat to $ADDR:22`): the lexer keeps `:` inside words for IPv6
+        // addresses, so the name ends at the first `:`; a one-word value is joined to the rest.
+        if let Some((head, rest)) = name.split_once(':') {
+            if let Some([t]) = self.defines.get(head).map(Vec::as_slice) {
+                if let Tok::Word(v) = &t.tok {
+                    // Placed where the `$` is, so an error in it points there.
+                    let at = &self.toks[self.pos];
+                    let joined = Token {
+                        tok: Tok::Word(format!("{v}:{rest}")),
+                        line: at.line,
+                        col: at.col,
+                        file: at.file,
+                    };
+                    self.toks.splice(self.pos..self.pos + 2, [joined]);
+                    return Ok(Some(head.to_string()));
+                }
+            }
+        }
+        self.err(format!("undefined variable '${name}'"))
     }
 
     pub(super) fn word(&mut self, what: &str) -> R<String> {

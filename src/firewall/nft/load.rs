@@ -106,8 +106,14 @@ pub(super) fn include_paths(dir: &Path, target: &str) -> Result<Vec<PathBuf>, St
         return Ok(vec![full]);
     }
     let parent = full.parent().unwrap_or(dir);
-    let mut v: Vec<PathBuf> = std::fs::read_dir(parent)
-        .map_err(|e| format!("include \"{target}\": {}: {e}", parent.display()))?
+    // A glob in a folder that does not exist matches nothing, as in nft (`nft -c` accepts
+    // `include "/etc/nftables.conf.d/*.nft"` without the folder).
+    let entries = match std::fs::read_dir(parent) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("include \"{target}\": {}: {e}", parent.display())),
+    };
+    let mut v: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .filter(|e| {
             let n = e.file_name().to_string_lossy().to_string();
