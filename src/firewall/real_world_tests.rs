@@ -1062,6 +1062,6 @@ fn a_define_before_a_port_and_a_glob_in_a_missing_folder() {
         "table ip t { chain c { tcp dport 1 dnat to $NOPE:22 } }",
         "b.nft",
     );
-    let err = bad.err().expect("undefined").to_string();
+    let err = bad.expect_err("undefined").to_string();
     assert!(err.contains("undefined variable '$NOPE:22'"), "{err}");
 }
