@@ -10,11 +10,10 @@
 //!   the matching rules whether or not they are enabled, so toggling a rule recomputes verdicts
 //!   from the cache without matching again; moving or editing rules clears it.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-
 use rustc_hash::FxBuildHasher;
+use std::collections::HashMap;
 
+use super::atoms::{addr_key, Atoms, Proj};
 use super::eval::{self, Class, Extra, Hit, Meters, Outcome, PacketView, Seg};
 use super::model::*;
 
@@ -119,14 +118,18 @@ impl Index {
     }
 }
 
-/// Everything a rule can test, as one hashable key.
+/// Everything a rule of the ruleset tests, as one hashable key: the parts no rule reads are
+/// left at their default (see `Reads`), so the flows that differ only there share one entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Signature {
-    src: IpAddr,
-    dst: IpAddr,
+    v6: bool,
+    /// The address's class, or the address itself (`atoms::Proj`).
+    src: u128,
+    dst: u128,
     l4: Option<u8>,
-    sport: Option<u16>,
-    dport: Option<u16>,
+    /// The port's class or the port; `None` when the packet has none.
+    sport: Option<u32>,
+    dport: Option<u32>,
     tcp_flags: Option<u8>,
     icmp: Option<u8>,
     icmpv6: Option<u8>,
@@ -147,6 +150,102 @@ fn name_hash(n: Option<&str>) -> u64 {
     h.finish()
 }
 
+/// Which parts of a packet some rule of the ruleset reads. A signature holds only those: with
+/// every address and port in it, the cache held one signature per flow and state (a probe
+/// missing the CPU cache, and a table growing to its bound on a busy capture); a ruleset that
+/// reads the protocol, ports and interfaces has a few hundred.
+#[derive(Clone, Copy, Debug, Default)]
+struct Reads {
+    flags: bool,
+    icmp: bool,
+    icmpv6: bool,
+    iface: bool,
+    len: bool,
+    extra: bool,
+}
+
+impl Reads {
+    fn of(rs: &Ruleset) -> Reads {
+        let mut r = Reads::default();
+        for f in rule_fields(rs) {
+            r.add(f);
+        }
+        r
+    }
+
+    /// What `eval::matching::read` looks at for `f`, besides the protocol, the family, the
+    /// ct state and the hook's side, which every signature keeps. A field not named here
+    /// reads anything (the whole packet is kept), so a new field is right before it is fast.
+    fn add(&mut self, f: Field) {
+        match f {
+            // Addresses and ports enter the signature by their classes (`atoms`).
+            Field::IpSaddr
+            | Field::Ip6Saddr
+            | Field::IpDaddr
+            | Field::Ip6Daddr
+            | Field::Sport(_)
+            | Field::Dport(_) => {}
+            Field::TcpFlags => self.flags = true,
+            Field::IcmpType => self.icmp = true,
+            Field::Icmpv6Type => self.icmpv6 = true,
+            Field::Iifname | Field::Oifname => self.iface = true,
+            Field::IpLength | Field::Ip6Length => self.len = true,
+            Field::IpProtocol
+            | Field::L4Proto
+            | Field::CtState
+            | Field::Nfproto
+            | Field::EtherProto
+            | Field::CtStatus
+            | Field::FibRpf
+            | Field::Ipsec => {}
+            // Marks are read at the walk, never from the cache.
+            Field::MetaMark | Field::CtMark => {}
+            // `Extra::dst_local` and the address's kind (broadcast, multicast): the address
+            // itself is kept by `fib_dst`.
+            Field::FibDaddrType => self.extra = true,
+            Field::IcmpCode
+            | Field::Icmpv6Code
+            | Field::Pkttype
+            | Field::IpTtl
+            | Field::Ip6Hoplimit
+            | Field::Ip6Nexthdr
+            | Field::TcpMss
+            | Field::Hdr(_)
+            | Field::ExtHdr(_)
+            | Field::ExtField(..)
+            | Field::Time(_) => self.extra = true,
+            #[allow(unreachable_patterns)]
+            _ => *self = Reads::all(),
+        }
+    }
+
+    fn all() -> Reads {
+        Reads {
+            flags: true,
+            icmp: true,
+            icmpv6: true,
+            iface: true,
+            len: true,
+            extra: true,
+        }
+    }
+}
+
+/// Every field a rule's tests and verdict map read.
+fn rule_fields(rs: &Ruleset) -> impl Iterator<Item = Field> + '_ {
+    rs.rules().flat_map(|(_, r)| {
+        r.matches
+            .iter()
+            .flat_map(|m| m.fields().collect::<Vec<_>>())
+            .chain(
+                r.vmap
+                    .iter()
+                    .flat_map(|m| std::iter::once(m.field).chain(m.more.clone())),
+            )
+            .collect::<Vec<_>>()
+    })
+}
+
 /// Which per-packet fields of `Extra` some rule reads (see `Compiled::volatile`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Volatile {
@@ -161,17 +260,7 @@ struct Volatile {
 impl Volatile {
     fn of(rs: &Ruleset) -> Volatile {
         let mut v = Volatile::default();
-        let fields = rs.rules().flat_map(|(_, r)| {
-            r.matches
-                .iter()
-                .flat_map(|m| m.fields().collect::<Vec<_>>())
-                .chain(
-                    r.vmap
-                        .iter()
-                        .flat_map(|m| std::iter::once(m.field).chain(m.more.clone())),
-                )
-        });
-        for f in fields {
+        for f in rule_fields(rs) {
             match f {
                 Field::Hdr(HdrField::IpId) => v.ip_id = true,
                 Field::Hdr(HdrField::Ip6Flowlabel) => v.flowlabel = true,
@@ -220,10 +309,16 @@ impl Volatile {
 #[derive(Default)]
 pub struct Compiled {
     index: Index,
-    cache: HashMap<Signature, Vec<Hit>, FxBuildHasher>,
+    /// Signature → its place in `matched`: one probe a packet and hook side, not two.
+    cache: HashMap<Signature, u32, FxBuildHasher>,
+    matched: Vec<Vec<Hit>>,
     scratch: Vec<u32>,
-    /// Whether a rule reads the packet's length: then it is part of the signature.
-    reads_len: bool,
+    /// What the rules read: the rest is left out of the signature.
+    reads: Reads,
+    /// The classes of addresses and ports the rules tell apart.
+    atoms: Atoms,
+    /// Some rule reads `fib daddr type`: the destination address is kept whole.
+    fib_dst: bool,
     /// The fields that differ from packet to packet of a flow (IP id, flow label, fragment id,
     /// time) that some rule reads: the others are left out of the signature.
     volatile: Volatile,
@@ -234,16 +329,11 @@ pub struct Compiled {
 
 impl Compiled {
     pub fn new(rs: &Ruleset) -> Self {
-        let is_len = |f: &Field| matches!(f, Field::IpLength | Field::Ip6Length);
-        let reads_len = rs.rules().any(|(_, r)| {
-            r.matches.iter().any(|m| m.fields().any(|f| is_len(&f)))
-                || r.vmap
-                    .as_ref()
-                    .is_some_and(|v| is_len(&v.field) || v.more.iter().any(is_len))
-        });
         Compiled {
             index: Index::build(rs),
-            reads_len,
+            reads: Reads::of(rs),
+            atoms: Atoms::of(rs),
+            fib_dst: rule_fields(rs).any(|f| f == Field::FibDaddrType),
             volatile: Volatile::of(rs),
             bases: eval::Bases::of(rs),
             ..Default::default()
@@ -255,9 +345,33 @@ impl Compiled {
         *self = Compiled::new(rs);
     }
 
-    /// The verdict for `p` through `hooks`: exactly what `eval::evaluate` gives.
+    /// The verdict for `p` through `hooks`: exactly what `eval::evaluate` gives (the chains
+    /// before conntrack see the packet untracked or invalid, and may `notrack` it).
     pub fn evaluate(&mut self, rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>) -> Outcome {
-        self.walk(rs, hooks, Seg::All, p, None)
+        let untracked = p.ct == super::model::ct::UNTRACKED;
+        let pre = PacketView {
+            ct: if untracked {
+                p.ct
+            } else {
+                super::model::ct::INVALID
+            },
+            ..*p
+        };
+        let a = self.walk(rs, hooks, Seg::PreCt, &pre, None);
+        if a.verdict != eval::Final::Accept {
+            return a;
+        }
+        let mut post = PacketView {
+            ct: if a.notrack {
+                super::model::ct::UNTRACKED
+            } else {
+                p.ct
+            },
+            ..*p
+        };
+        post.extra.mark = a.mark.unwrap_or(0);
+        let b = self.walk(rs, hooks, Seg::PostCt, &post, None);
+        a.then(b)
     }
 
     /// `eval::walk` with the rules' tests taken from the cache.
@@ -273,47 +387,72 @@ impl Compiled {
         // during, so every signature of this packet stays until the walk.
         if self.cache.len() + 3 > MAX_CACHED {
             self.cache.clear();
+            self.matched.clear();
         }
-        let mut sigs: [Option<Signature>; 3] = [None; 3];
+        let mut slots: [Option<(Class, u32)>; 3] = [None; 3];
         for h in hooks {
             let class = Class::of(*h);
             let slot = class as usize;
-            if sigs[slot].is_some() {
+            if slots[slot].is_some() {
                 continue;
             }
+            let r = self.reads;
+            let a = &self.atoms;
+            let port = |proj: &Proj, v: Option<u16>| v.map(|v| proj.key(v as u128) as u32);
+            let dst = if self.fib_dst {
+                addr_key(p.dst)
+            } else {
+                a.dst.key(addr_key(p.dst))
+            };
             let sig = Signature {
-                src: p.src,
-                dst: p.dst,
+                v6: p.v6,
+                src: a.src.key(addr_key(p.src)),
+                dst,
                 l4: p.l4,
-                sport: p.sport,
-                dport: p.dport,
-                tcp_flags: p.tcp_flags,
-                icmp: p.icmp_type,
-                icmpv6: p.icmpv6_type,
-                iface: name_hash(p.iif) ^ name_hash(p.oif).rotate_left(1),
+                sport: port(&a.sport, p.sport),
+                dport: port(&a.dport, p.dport),
+                tcp_flags: p.tcp_flags.filter(|_| r.flags),
+                icmp: p.icmp_type.filter(|_| r.icmp),
+                icmpv6: p.icmpv6_type.filter(|_| r.icmpv6),
+                iface: if r.iface {
+                    name_hash(p.iif) ^ name_hash(p.oif).rotate_left(1)
+                } else {
+                    0
+                },
                 ct: p.ct,
-                len: if self.reads_len { p.len } else { 0 },
+                len: if r.len { p.len } else { 0 },
                 // Marks and the connection are read at the walk, never from the cache.
-                extra: Extra {
-                    mark: 0,
-                    conn: None,
-                    ..self.volatile.keep(p.extra)
+                extra: if r.extra {
+                    Extra {
+                        mark: 0,
+                        conn: None,
+                        ..self.volatile.keep(p.extra)
+                    }
+                } else {
+                    Extra::default()
                 },
                 class,
             };
-            if !self.cache.contains_key(&sig) {
-                self.cache_misses += 1;
-                let matched = self.all_matching(rs, p, class);
-                self.cache.insert(sig, matched);
-            } else {
-                self.cache_hits += 1;
-            }
-            sigs[slot] = Some(sig);
+            let at = match self.cache.get(&sig) {
+                Some(&at) => {
+                    self.cache_hits += 1;
+                    at
+                }
+                None => {
+                    self.cache_misses += 1;
+                    let matched = self.all_matching(rs, p, class);
+                    let at = self.matched.len() as u32;
+                    self.matched.push(matched);
+                    self.cache.insert(sig, at);
+                    at
+                }
+            };
+            slots[slot] = Some((class, at));
         }
         let mut lists: [(Class, &[Hit]); 3] = [(Class::In, &[]); 3];
         let mut n = 0;
-        for s in sigs.iter().flatten() {
-            lists[n] = (s.class, self.cache[s].as_slice());
+        for &(class, at) in slots.iter().flatten() {
+            lists[n] = (class, self.matched[at as usize].as_slice());
             n += 1;
         }
         eval::walk(

@@ -3,6 +3,7 @@
 //! Engine code: no terminal.
 
 pub mod analysis;
+pub mod atoms;
 pub mod clock;
 pub mod compile;
 pub mod conntrack;
@@ -31,3 +32,6 @@ mod real_world_tests;
 
 #[cfg(test)]
 mod stateful_tests;
+
+#[cfg(test)]
+mod atoms_tests;
