@@ -317,6 +317,8 @@ pub struct Compiled {
     reads: Reads,
     /// The classes of addresses and ports the rules tell apart.
     atoms: Atoms,
+    /// Some base chain runs before connection tracking (`simulator::pre_ct`).
+    pre_ct: bool,
     /// Some rule reads `fib daddr type`: the destination address is kept whole.
     fib_dst: bool,
     /// The fields that differ from packet to packet of a flow (IP id, flow label, fragment id,
@@ -333,6 +335,7 @@ impl Compiled {
             index: Index::build(rs),
             reads: Reads::of(rs),
             atoms: Atoms::of(rs),
+            pre_ct: pre_ct(rs),
             fib_dst: rule_fields(rs).any(|f| f == Field::FibDaddrType),
             volatile: Volatile::of(rs),
             bases: eval::Bases::of(rs),
@@ -348,6 +351,10 @@ impl Compiled {
     /// The verdict for `p` through `hooks`: exactly what `eval::evaluate` gives (the chains
     /// before conntrack see the packet untracked or invalid, and may `notrack` it).
     pub fn evaluate(&mut self, rs: &Ruleset, hooks: &[Hook], p: &PacketView<'_>) -> Outcome {
+        if !self.pre_ct {
+            // No chain before conntrack: one walk, as the simulator makes it.
+            return self.walk(rs, hooks, Seg::All, p, None);
+        }
         let untracked = p.ct == super::model::ct::UNTRACKED;
         let pre = PacketView {
             ct: if untracked {
@@ -497,4 +504,16 @@ impl Compiled {
         }
         out
     }
+}
+
+/// Whether any base chain runs before connection tracking: ingress chains, and prerouting or
+/// output chains below priority -200.
+pub fn pre_ct(rs: &Ruleset) -> bool {
+    rs.tables.iter().flat_map(|t| &t.chains).any(|c| {
+        c.base.as_ref().is_some_and(|b| {
+            b.hook == Hook::Ingress
+                || (b.priority < eval::CONNTRACK_PRIORITY
+                    && matches!(b.hook, Hook::Prerouting | Hook::Output))
+        })
+    })
 }

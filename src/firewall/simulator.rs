@@ -59,7 +59,7 @@ pub struct Judgement {
 impl Firewall {
     pub fn new(ruleset: Ruleset, source: String, locality: Locality) -> Self {
         let compiled = compile::Compiled::new(&ruleset);
-        let has_pre_ct = pre_ct(&ruleset);
+        let has_pre_ct = compile::pre_ct(&ruleset);
         let reads_time = reads_time(&ruleset);
         let tz = locality
             .tz
@@ -243,7 +243,7 @@ impl Firewall {
     /// Call after rules were moved, added, removed or edited (not needed for toggles).
     pub fn rules_changed(&mut self) {
         self.compiled.rebuild(&self.ruleset);
-        self.has_pre_ct = pre_ct(&self.ruleset);
+        self.has_pre_ct = compile::pre_ct(&self.ruleset);
         self.reads_time = reads_time(&self.ruleset);
     }
 
@@ -310,18 +310,6 @@ fn confirmed_before(hooks: &[Hook], decided: Option<Hook>) -> bool {
         return false;
     };
     hooks[..at].contains(&Hook::Postrouting)
-}
-
-/// Whether any base chain runs before connection tracking: ingress chains, and prerouting or
-/// output chains below priority -200.
-fn pre_ct(rs: &Ruleset) -> bool {
-    rs.tables.iter().flat_map(|t| &t.chains).any(|c| {
-        c.base.as_ref().is_some_and(|b| {
-            b.hook == Hook::Ingress
-                || (b.priority < eval::CONNTRACK_PRIORITY
-                    && matches!(b.hook, Hook::Prerouting | Hook::Output))
-        })
-    })
 }
 
 /// Whether any rule reads the packet's time (`meta hour`, `meta day`, `meta time`).
