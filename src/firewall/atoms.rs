@@ -80,6 +80,9 @@ impl Atoms {
                 for r in &ch.rules {
                     for m in &r.matches {
                         let fields: Vec<Field> = m.fields().collect();
+                        for f in &fields {
+                            c.tuple(*f);
+                        }
                         match &m.rhs {
                             Rhs::Values(vs) => c.values(&fields, vs),
                             Rhs::Set(n) => match t.set(n) {
@@ -100,6 +103,9 @@ impl Atoms {
                     if let Some(vm) = &r.vmap {
                         let fields: Vec<Field> =
                             std::iter::once(vm.field).chain(vm.more.clone()).collect();
+                        for f in &fields {
+                            c.tuple(*f);
+                        }
                         match &vm.map {
                             MapRef::Inline(e) => {
                                 let keys: Vec<Value> = e.iter().map(|e| e.0.clone()).collect();
@@ -133,6 +139,20 @@ struct Collect2 {
 }
 
 impl Collect2 {
+    /// A connection's tuple (`ct original saddr`) reads the source or the destination as the
+    /// packet's direction says: both are kept whole.
+    fn tuple(&mut self, f: Field) {
+        if let Field::CtTuple { key, .. } = f {
+            let both = match key {
+                TupleKey::Saddr(_) | TupleKey::Daddr(_) => [Of::Src, Of::Dst],
+                TupleKey::ProtoSrc | TupleKey::ProtoDst => [Of::Sport, Of::Dport],
+            };
+            for k in both {
+                self.exact(k);
+            }
+        }
+    }
+
     fn exact(&mut self, k: Of) {
         self.read[k as usize] = true;
         self.exact[k as usize] = true;

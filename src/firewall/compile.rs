@@ -197,7 +197,11 @@ impl Reads {
             | Field::EtherProto
             | Field::CtStatus
             | Field::FibRpf
+            | Field::Host(_)
             | Field::Ipsec => {}
+            Field::DevType { .. } => self.iface = true,
+            // `Extra::ct_dir`, and for a tuple the addresses and ports (kept whole by `atoms`).
+            Field::CtDirection | Field::CtTuple { .. } => self.extra = true,
             // Marks are read at the walk, never from the cache.
             Field::MetaMark | Field::CtMark => {}
             // `Extra::dst_local` and the address's kind (broadcast, multicast): the address
@@ -255,6 +259,7 @@ struct Volatile {
     flowlabel: bool,
     frag_id: bool,
     time: bool,
+    dir: bool,
 }
 
 impl Volatile {
@@ -266,6 +271,7 @@ impl Volatile {
                 Field::Hdr(HdrField::Ip6Flowlabel) => v.flowlabel = true,
                 Field::ExtField(Ext::Frag, ExtKey::Id) => v.frag_id = true,
                 Field::Time(_) => v.time = true,
+                Field::CtDirection | Field::CtTuple { .. } => v.dir = true,
                 _ => {}
             }
             if matches!(f, Field::Hdr(_) | Field::ExtHdr(_) | Field::ExtField(..)) {
@@ -285,6 +291,9 @@ impl Volatile {
         };
         if !self.time {
             e.utc_off = 0;
+        }
+        if !self.dir {
+            e.ct_dir = Default::default();
         }
         if !self.hdr {
             e.ip = None;

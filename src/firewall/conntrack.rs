@@ -131,6 +131,19 @@ pub struct Conntrack {
     created: Option<Created>,
     /// Packets a `reject` answered whose answer has not been seen yet (oldest first).
     rejected: VecDeque<Rejected>,
+    /// The last observed packet's direction in its connection (`ct direction`).
+    dir: Dir,
+}
+
+/// A packet's direction in its connection, as `ct direction` reads it. `Unknown` for a related
+/// packet (an ICMP error, a reject's answer): the kernel's direction for those comes from the
+/// quoted packet's, which is not modelled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Dir {
+    #[default]
+    Unknown,
+    Original,
+    Reply,
 }
 
 /// A packet a `reject` answered: whether with a TCP reset (else an ICMP error), its addresses,
@@ -159,6 +172,22 @@ impl Conntrack {
     /// would. `None` for packets conntrack never sees as IP (ARP…) or that are pieces of a
     /// datagram still being reassembled.
     pub fn observe(&mut self, s: &Summary) -> Option<u8> {
+        self.dir = Dir::Unknown;
+        let state = self.track(s)?;
+        match state {
+            ct::NEW => self.dir = Dir::Original,
+            ct::ESTABLISHED => {}
+            _ => self.dir = Dir::Unknown,
+        }
+        Some(state)
+    }
+
+    /// The last observed packet's direction (`Unknown` when it was not tracked or related).
+    pub fn direction(&self) -> Dir {
+        self.dir
+    }
+
+    fn track(&mut self, s: &Summary) -> Option<u8> {
         self.created = None;
         if !self.sees(s) {
             return None;
@@ -189,6 +218,7 @@ impl Conntrack {
         }
         if let Some(e) = self.map.get_mut(&flow.key) {
             let reply = flow.src != e.orig_src;
+            self.dir = if reply { Dir::Reply } else { Dir::Original };
             let state = if reply || e.seen_reply {
                 ct::ESTABLISHED
             } else {
@@ -248,6 +278,7 @@ impl Conntrack {
     fn query(&mut self, key: QueryKey, request: bool) -> u8 {
         match self.queries.get_mut(&key) {
             Some(e) => {
+                self.dir = if request { Dir::Original } else { Dir::Reply };
                 if !request {
                     e.seen_reply = true;
                 }

@@ -232,6 +232,61 @@ pub enum Field {
     /// packet came out of IPsec. A capture's packets carry no IPsec state, so it is always
     /// missing (traffic decrypted on the host is not told apart: documented).
     Ipsec,
+    /// What the host knows and the packet does not (its sockets, devices, routes): read as
+    /// unknown, so the verdicts these tests take part in are approximate.
+    Host(HostKey),
+    /// `meta iiftype` / `meta oiftype` (`out`): the device's hardware type. Only the loopback
+    /// device is of type loopback and it is always `lo`, so that much is told from the name.
+    DevType {
+        out: bool,
+    },
+    /// `ct direction`: original (0) or reply (1), as connection tracking sees the packet.
+    CtDirection,
+    /// `ct original saddr`, `ct reply proto-dst`, …: the connection's tuple in one direction.
+    /// Without NAT (not simulated) the reply tuple is the original one turned round.
+    CtTuple {
+        reply: bool,
+        key: TupleKey,
+    },
+}
+
+/// ARPHRD_LOOPBACK: the type of `lo`, and of no other device.
+pub const ARPHRD_LOOPBACK: u64 = 772;
+
+impl Rhs {
+    /// The test names only the loopback device type (`iiftype loopback`, `iiftype !=
+    /// loopback`): a device other than `lo` is known not to be of it.
+    pub fn only_loopback(&self) -> bool {
+        matches!(self, Rhs::Values(vs) if !vs.is_empty()
+            && vs.iter().all(|v| *v == Value::Int(ARPHRD_LOOPBACK)))
+    }
+}
+
+/// The tests of the host's own state packetlab cannot make from a capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HostKey {
+    /// `socket transparent`: the local socket the packet would reach has IP_TRANSPARENT.
+    SocketTransparent,
+    /// `socket mark`: that socket's mark.
+    SocketMark,
+    /// `socket wildcard`: it is bound to the wildcard address.
+    SocketWildcard,
+    /// `meta iifkind` / `meta oifkind`: the device's driver (`"wireguard"`, `"vlan"`).
+    IifKind,
+    OifKind,
+    /// A `fib` lookup other than `fib daddr type` (`fib daddr . iif type`, `fib saddr . iif
+    /// oif`): the host's routes and which device holds which address.
+    FibType,
+}
+
+/// A part of a connection's tuple, for `ct original|reply KEY`: `fam` is 4 or 6 for the
+/// `ip`/`ip6` spellings, 0 for the bare `saddr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TupleKey {
+    Saddr(u8),
+    Daddr(u8),
+    ProtoSrc,
+    ProtoDst,
 }
 
 /// The IP header fields beyond addresses, protocol, TTL and length.
@@ -429,6 +484,18 @@ impl Field {
             },
             Field::ExtField(e, k) => ext_field_name(e, k),
             Field::Ipsec => "meta secpath",
+            Field::Host(h) => match h {
+                HostKey::SocketTransparent => "socket transparent",
+                HostKey::SocketMark => "socket mark",
+                HostKey::SocketWildcard => "socket wildcard",
+                HostKey::IifKind => "meta iifkind",
+                HostKey::OifKind => "meta oifkind",
+                HostKey::FibType => "fib daddr . iif type",
+            },
+            Field::DevType { out: false } => "meta iiftype",
+            Field::DevType { out: true } => "meta oiftype",
+            Field::CtDirection => "ct direction",
+            Field::CtTuple { reply, key } => tuple_name(reply, key),
             Field::Time(t) => match t {
                 TimeKey::Hour => "meta hour",
                 TimeKey::Day => "meta day",
@@ -438,6 +505,29 @@ impl Field {
                 TimeKey::XtDate(_) => "meta time",
             },
         }
+    }
+}
+
+/// `ct original ip saddr`, `ct reply proto-dst`…, for `Field::name`.
+fn tuple_name(reply: bool, k: TupleKey) -> &'static str {
+    use TupleKey::*;
+    match (reply, k) {
+        (false, Saddr(4)) => "ct original ip saddr",
+        (false, Saddr(6)) => "ct original ip6 saddr",
+        (false, Saddr(_)) => "ct original saddr",
+        (false, Daddr(4)) => "ct original ip daddr",
+        (false, Daddr(6)) => "ct original ip6 daddr",
+        (false, Daddr(_)) => "ct original daddr",
+        (false, ProtoSrc) => "ct original proto-src",
+        (false, ProtoDst) => "ct original proto-dst",
+        (true, Saddr(4)) => "ct reply ip saddr",
+        (true, Saddr(6)) => "ct reply ip6 saddr",
+        (true, Saddr(_)) => "ct reply saddr",
+        (true, Daddr(4)) => "ct reply ip daddr",
+        (true, Daddr(6)) => "ct reply ip6 daddr",
+        (true, Daddr(_)) => "ct reply daddr",
+        (true, ProtoSrc) => "ct reply proto-src",
+        (true, ProtoDst) => "ct reply proto-dst",
     }
 }
 
@@ -627,6 +717,10 @@ pub enum Approx {
         key: Vec<Field>,
         inner: Option<Box<Approx>>,
     },
+    /// `synproxy …`: the kernel answers a SYN with a cookie itself and takes the ACK that
+    /// completes it (the packets go no further: modelled as a drop of TCP packets with SYN or
+    /// ACK); the connection it then opens to the server is not modelled.
+    Synproxy,
 }
 
 impl Eq for Approx {}
@@ -712,6 +806,10 @@ pub enum Effect {
         expr: MarkExpr,
     },
     Set(SetOp),
+    /// `ip daddr set 10.0.0.1`, `tcp dport set 8080`: the packet rewritten. Later tests of
+    /// that field read as unknown (the rewrite is not simulated), and the verdict is
+    /// approximate.
+    Rewrite(Field),
 }
 
 /// Statements that change no verdict packetlab decides, kept to be shown and saved.
@@ -973,6 +1071,10 @@ pub enum Kind {
     Pkttype,
     CtStatus,
     FibType,
+    /// A device's hardware type (`ether`, `loopback`, `ppp`…, ARPHRD_*).
+    DevType,
+    /// `original` or `reply`.
+    CtDir,
     /// A set type packetlab does not read (ether_addr, …).
     Other,
     /// `cs1`, `af41`, `ef`…
@@ -1018,6 +1120,16 @@ impl Kind {
             Field::ExtField(_, ExtKey::Nexthdr) => Kind::Proto,
             Field::Hdr(_) | Field::ExtField(..) => Kind::Int,
             Field::ExtHdr(_) | Field::Ipsec => Kind::Other,
+            Field::Host(HostKey::IifKind | HostKey::OifKind) => Kind::Name,
+            Field::Host(HostKey::FibType) => Kind::FibType,
+            Field::Host(_) => Kind::Int,
+            Field::DevType { .. } => Kind::DevType,
+            Field::CtDirection => Kind::CtDir,
+            Field::CtTuple {
+                key: TupleKey::Saddr(_) | TupleKey::Daddr(_),
+                ..
+            } => Kind::Addr,
+            Field::CtTuple { .. } => Kind::Port,
             Field::Time(TimeKey::Hour) => Kind::Hour,
             Field::Time(TimeKey::Day) => Kind::Day,
             Field::Time(TimeKey::Time) => Kind::Date,
@@ -1038,6 +1150,8 @@ impl Kind {
             Field::Time(TimeKey::Hour) => OPEN,
             Field::Time(TimeKey::Time) => i64::MAX as u64,
             Field::MetaMark | Field::CtMark => u32::MAX as u64,
+            Field::Host(HostKey::SocketMark) => u32::MAX as u64,
+            Field::DevType { .. } => 65535,
             _ => Kind::of(f).max(),
         }
     }
@@ -1071,6 +1185,8 @@ impl Kind {
             Kind::Pkttype => "a packet type",
             Kind::CtStatus => "a ct status",
             Kind::FibType => "an address type",
+            Kind::DevType => "a device type",
+            Kind::CtDir => "original or reply",
             Kind::Other => "a value",
             Kind::Dscp => "a DSCP value",
             Kind::Ecn => "an ECN value",

@@ -86,6 +86,27 @@ pub fn check_lines(fw: &Firewall) -> Vec<String> {
                 r.origin.line
             ));
         }
+        for (_, e) in &r.effects {
+            if let Effect::Rewrite(f) = e {
+                approx += 1;
+                out.push(format!(
+                    "{}:{}: approximate: '{} set' rewrites the packet, which is not simulated: later tests of it read as unknown (its verdicts are marked ≈)",
+                    file_of(fw, r),
+                    r.origin.line,
+                    f.name()
+                ));
+            }
+        }
+        for a in &r.actions {
+            if matches!(a, Action::Nat(t) if t.starts_with("tproxy")) {
+                approx += 1;
+                out.push(format!(
+                    "{}:{}: approximate: tproxy hands the packet to a local socket, which is not simulated (the rule's verdict stands)",
+                    file_of(fw, r),
+                    r.origin.line
+                ));
+            }
+        }
         let table = &rs.tables[id.table as usize];
         for m in &r.matches {
             let why = match (&m.rhs, m.field) {
@@ -94,6 +115,18 @@ pub fn check_lines(fw: &Firewall) -> Vec<String> {
                 }
                 (_, Field::CtStatus) => "ct status is not tracked by the simulator".into(),
                 (_, Field::FibRpf) => "the reverse-path lookup needs the host's routes".into(),
+                (_, Field::Host(h)) => match h {
+                    HostKey::SocketTransparent | HostKey::SocketMark | HostKey::SocketWildcard => {
+                        format!("{} reads the host's sockets", m.field.name())
+                    }
+                    HostKey::IifKind | HostKey::OifKind => {
+                        format!("{} reads the host's devices", m.field.name())
+                    }
+                    HostKey::FibType => "this fib lookup needs the host's routes and devices".into(),
+                },
+                (rhs, Field::DevType { .. }) if !rhs.only_loopback() => {
+                    "a device's type other than loopback is not in the capture (lo alone is told, by its name)".into()
+                }
                 _ => continue,
             };
             approx += 1;

@@ -171,6 +171,9 @@ impl Firewall {
                 k
             });
             extra.mark = pre.as_ref().map_or(0, |o| o.mark.unwrap_or(0));
+            if !notrack {
+                extra.ct_dir = self.conntrack.direction();
+            }
             let mut view = view_of(s, ct, iface, ip_len, extra)?;
             if forwarded {
                 view.oif = None;
@@ -345,6 +348,7 @@ pub fn extra_of(s: &Summary, ts_ns: u64) -> eval::Extra {
         ip: Some(s.ip),
         reassembled: s.frag.is_some(),
         utc_off: 0,
+        ct_dir: Default::default(),
     }
 }
 

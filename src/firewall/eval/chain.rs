@@ -150,12 +150,21 @@ impl Walk<'_, '_, '_, '_> {
         let (p, class) = (self.p, self.class);
         let mut maybe = false;
         let mut next = 0;
+        // Fields a statement before rewrote (`ip daddr set …`): not simulated, unknown after.
+        let mut rewritten: Vec<Field> = Vec::new();
         for (i, m) in rule.matches.iter().enumerate() {
             while let Some((_, e)) = rule.effects.get(next).filter(|e| e.0 as usize <= i) {
+                if let Effect::Rewrite(f) = e {
+                    rewritten.push(*f);
+                }
                 if !self.apply(ti, e, maybe) {
                     return None;
                 }
                 next += 1;
+            }
+            if m.fields().any(|f| rewritten.contains(&f)) {
+                maybe = true;
+                continue;
             }
             let live = self.live(ti);
             match match_tri(table, m, p, class, Some(&live)) {
@@ -216,6 +225,7 @@ impl Walk<'_, '_, '_, '_> {
                 }
             }
             Effect::Set(op) => return self.apply_set(ti, op, maybe),
+            Effect::Rewrite(_) => self.out.exact = false,
         }
         true
     }

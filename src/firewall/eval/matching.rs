@@ -202,7 +202,65 @@ pub(super) fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a
         Field::ExtHdr(_) | Field::ExtField(..) => read_ext(f, p),
         Field::Time(t) => Got(Read::Int(read_time(t, p))),
         Field::Ipsec => Got(Read::Int(0)),
+        Field::Host(_) => Unknown,
+        Field::DevType { out } => {
+            let dev = match (class, out) {
+                (Class::In | Class::Fwd, false) => p.iif,
+                (Class::Out | Class::Fwd, true) => p.oif,
+                // No device on this side of the hook: the kernel's `meta` fails.
+                _ => return Absent,
+            };
+            match dev {
+                Some("lo") => Got(Read::Int(ARPHRD_LOOPBACK)),
+                Some(_) => Got(Read::Int(NOT_LOOPBACK)),
+                None => Unknown,
+            }
+        }
+        Field::CtDirection | Field::CtTuple { .. } => read_ct(f, p),
         _ => Absent,
+    }
+}
+
+/// What `meta iiftype` reads on a device other than `lo`: some type that is not loopback.
+const NOT_LOOPBACK: u64 = u64::MAX;
+
+/// `ct direction` and the connection's tuples. Without a connection (invalid, untracked) the
+/// kernel's `ct` expression fails; a related packet's direction is not modelled (unknown).
+fn read_ct<'a>(f: Field, p: &PacketView<'a>) -> Reading<'a> {
+    use crate::firewall::conntrack::Dir;
+    if p.ct & (ct::INVALID | ct::UNTRACKED) != 0 {
+        return Reading::Absent;
+    }
+    let is_reply = match p.extra.ct_dir {
+        Dir::Unknown => return Reading::Unknown,
+        Dir::Original => false,
+        Dir::Reply => true,
+    };
+    let Field::CtTuple { reply, key } = f else {
+        return Reading::Got(Read::Int(is_reply as u64));
+    };
+    // The tuple asked for is the packet's own, or (no NAT) the packet's turned round.
+    let turned = is_reply != reply;
+    let (src, dst, sport, dport) = if turned {
+        (p.dst, p.src, p.dport, p.sport)
+    } else {
+        (p.src, p.dst, p.sport, p.dport)
+    };
+    let fam_ok = |fam: u8| match fam {
+        4 => !p.v6,
+        6 => p.v6,
+        _ => true,
+    };
+    let port = |n: Option<u16>| match n {
+        Some(n) => Reading::Got(Read::Int(n as u64)),
+        None => Reading::Unknown,
+    };
+    match key {
+        TupleKey::Saddr(fam) if fam_ok(fam) => Reading::Got(Read::Addr(src)),
+        TupleKey::Daddr(fam) if fam_ok(fam) => Reading::Got(Read::Addr(dst)),
+        TupleKey::Saddr(_) | TupleKey::Daddr(_) => Reading::Absent,
+        TupleKey::ProtoSrc => port(sport),
+        TupleKey::ProtoDst => port(dport),
     }
 }
 
@@ -439,6 +497,13 @@ pub(super) fn match_tri(
             }
             Reading::Unknown => return Tri::Maybe,
         }
+    }
+    if matches!(reads.first(), Some(Read::Int(NOT_LOOPBACK)))
+        && matches!(m.field, Field::DevType { .. })
+        && !m.rhs.only_loopback()
+    {
+        // A device other than `lo`, tested for a type other than loopback: not known.
+        return Tri::Maybe;
     }
     let hit = match &m.rhs {
         Rhs::Values(vs) if m.field == Field::Time(TimeKey::Hour) && m.more.is_empty() => {

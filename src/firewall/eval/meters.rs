@@ -82,6 +82,7 @@ impl Meters {
                 }
                 (b.used > *n) == *over
             }
+            Approx::Synproxy => true,
             Approx::PerKey { key: fields, inner } => match inner {
                 None => true,
                 Some(inner) => {

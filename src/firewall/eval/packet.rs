@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use crate::decode::IpHdr;
+use crate::firewall::conntrack::Dir;
 use crate::firewall::model::*;
 
 /// The parts of a packet rules can look at.
@@ -62,6 +63,8 @@ pub struct Extra {
     pub reassembled: bool,
     /// The time zone's offset from UTC at `ts_ns`, seconds (only set when a rule reads the time).
     pub utc_off: i32,
+    /// Its direction in its connection (`ct direction`, `ct original …`).
+    pub ct_dir: Dir,
 }
 
 /// Which side of the host a hook is on: what `iif`/`oif` read there.

@@ -29,6 +29,9 @@ impl Parser {
                 break;
             }
         }
+        if r.approx.iter().any(|a| a.0 == Approx::Synproxy) && r.verdict.is_none() {
+            r.verdict = Some(Verdict::Drop);
+        }
         r.origin.full = self.full_text(file, line, col0);
         let src = &self.files[file as usize];
         r.origin.text = src
@@ -134,6 +137,27 @@ impl Parser {
             "jump" => r.verdict = Some(Verdict::Jump(self.word("a chain name")?)),
             "goto" => r.verdict = Some(Verdict::Goto(self.word("a chain name")?)),
             "notrack" => r.actions.push(Action::Notrack),
+            "synproxy" => {
+                // `synproxy [mss N] [wscale N] [timestamp] [sack-perm]`, `synproxy name X`:
+                // on TCP only (`NFT_BREAK` otherwise), and a SYN or ACK goes no further.
+                self.skip_args(0)?;
+                let text = render(&self.toks[start..self.pos]);
+                r.matches.push(Match::new(
+                    Field::L4Proto,
+                    Op::Eq,
+                    Rhs::Values(vec![Value::Int(6)]),
+                ));
+                r.matches
+                    .push(Match::new(Field::TcpFlags, Op::Eq, Rhs::AnyBits(0x12)));
+                r.approx.push((Approx::Synproxy, text));
+            }
+            "tproxy" => {
+                // `tproxy [ip|ip6] to ADDR:PORT`: the packet handed to a local socket, a
+                // routing change packetlab does not simulate (as NAT).
+                self.skip_args(0)?;
+                r.actions
+                    .push(Action::Nat(render(&self.toks[start..self.pos])));
+            }
             "masquerade" | "snat" | "dnat" | "redirect" => {
                 self.skip_args(0)?;
                 r.actions
@@ -208,8 +232,17 @@ impl Parser {
             more.push(self.selector(&w)?);
         }
         if self.peek_word() == Some("set") && more.is_empty() {
-            // `ip daddr set 10.0.0.1`: the packet rewritten, which later tests would read.
-            return self.unsupported(&format!("'{} set' (rewriting the packet)", field.name()));
+            // `ip daddr set 10.0.0.1`: the packet rewritten; later tests of the field read
+            // as unknown.
+            self.pos += 1;
+            if self.skip_args(1)? == 0 {
+                return self.err("expected a value after 'set'");
+            }
+            r.effects
+                .push((r.matches.len() as u16, Effect::Rewrite(field)));
+            r.actions
+                .push(Action::Other(render(&self.toks[start..self.pos])));
+            return Ok(());
         }
         if self.eat_word("vmap") {
             if r.vmap.is_some() {

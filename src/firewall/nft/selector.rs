@@ -10,7 +10,7 @@ use super::words;
 /// The selectors that are a word and a key (`ip saddr`, `meta l4proto`): the first word, what
 /// is expected after it, and each key's spellings and field.
 type Keys = &'static [(&'static [&'static str], Field)];
-const KEYED: [(&str, &str, Keys); 4] = [
+const KEYED: [(&str, &str, Keys); 5] = [
     (
         "ip",
         "saddr, daddr, protocol…",
@@ -54,6 +54,10 @@ const KEYED: [(&str, &str, Keys); 4] = [
             (&["protocol"], Field::EtherProto),
             (&["pkttype"], Field::Pkttype),
             (&["secpath"], Field::Ipsec),
+            (&["iiftype"], Field::DevType { out: false }),
+            (&["oiftype"], Field::DevType { out: true }),
+            (&["iifkind"], Field::Host(HostKey::IifKind)),
+            (&["oifkind"], Field::Host(HostKey::OifKind)),
             (&["hour"], Field::Time(TimeKey::Hour)),
             (&["day"], Field::Time(TimeKey::Day)),
             (&["time"], Field::Time(TimeKey::Time)),
@@ -62,7 +66,20 @@ const KEYED: [(&str, &str, Keys); 4] = [
     (
         "ct",
         "state or status",
-        &[(&["state"], Field::CtState), (&["status"], Field::CtStatus)],
+        &[
+            (&["state"], Field::CtState),
+            (&["status"], Field::CtStatus),
+            (&["direction"], Field::CtDirection),
+        ],
+    ),
+    (
+        "socket",
+        "transparent, mark or wildcard",
+        &[
+            (&["transparent"], Field::Host(HostKey::SocketTransparent)),
+            (&["mark"], Field::Host(HostKey::SocketMark)),
+            (&["wildcard"], Field::Host(HostKey::SocketWildcard)),
+        ],
     ),
 ];
 
@@ -72,6 +89,11 @@ impl Parser {
     pub(super) fn selector(&mut self, first: &str) -> R<Field> {
         if let Some(f) = self.mark_selector(first) {
             return Ok(f);
+        }
+        if first == "ct" {
+            if let Some(f) = self.ct_tuple()? {
+                return Ok(f);
+            }
         }
         let sub = |p: &mut Self, what: &str| -> R<String> { p.word(what) };
         // `what` is "FIRST KEY": a key nft does not know after FIRST is a syntax error.
@@ -101,6 +123,8 @@ impl Parser {
             "iifname" | "iif" => Field::Iifname,
             "oifname" | "oif" => Field::Oifname,
             "pkttype" => Field::Pkttype,
+            "iiftype" => Field::DevType { out: false },
+            "oiftype" => Field::DevType { out: true },
             "hour" => Field::Time(TimeKey::Hour),
             "day" => Field::Time(TimeKey::Day),
             "time" => Field::Time(TimeKey::Time),
@@ -148,26 +172,7 @@ impl Parser {
                     (other, _) => return unsupported(self, format!("{first} {other}")),
                 }
             }
-            "fib" => {
-                let a = sub(self, "daddr")?;
-                if a == "daddr" && self.eat_word("type") {
-                    Field::FibDaddrType
-                } else if a == "saddr" {
-                    // `fib saddr . iif oif`: the reverse-path lookup, in the host's routes.
-                    let at = self.pos;
-                    let ok = self.eat_word(".")
-                        && self.eat_word("iif")
-                        && self.eat_word("oif")
-                        && matches!(self.peek_word(), Some("missing" | "exists"));
-                    if !ok {
-                        self.pos = at;
-                        return unsupported(self, "fib saddr".into());
-                    }
-                    Field::FibRpf
-                } else {
-                    return unsupported(self, format!("fib {a}"));
-                }
-            }
+            "fib" => return self.fib(),
             other => {
                 self.pos -= 1;
                 if words::is_keyword_like(other) && !words::FIRST.contains(&other) {
@@ -176,6 +181,63 @@ impl Parser {
                 return self.unsupported(&format!("'{other}'"));
             }
         })
+    }
+
+    /// `ct original ip saddr`, `ct reply proto-dst` (after `ct`): the connection's tuple in
+    /// one direction. `None` (nothing consumed) when `original`/`reply` does not come next.
+    fn ct_tuple(&mut self) -> R<Option<Field>> {
+        let reply = match self.peek_word() {
+            Some("original") => false,
+            Some("reply") => true,
+            _ => return Ok(None),
+        };
+        self.pos += 1;
+        let fam = match self.peek_word() {
+            Some("ip") => 4,
+            Some("ip6") => 6,
+            _ => 0,
+        };
+        if fam != 0 {
+            self.pos += 1;
+        }
+        let k = self.word("saddr, daddr, proto-src or proto-dst")?;
+        let key = match (k.as_str(), fam) {
+            ("saddr", _) => TupleKey::Saddr(fam),
+            ("daddr", _) => TupleKey::Daddr(fam),
+            ("proto-src", 0) => TupleKey::ProtoSrc,
+            ("proto-dst", 0) => TupleKey::ProtoDst,
+            _ => {
+                self.pos -= 1;
+                let dir = if reply { "reply" } else { "original" };
+                return self.unsupported(&format!("'ct {dir} {k}'"));
+            }
+        };
+        Ok(Some(Field::CtTuple { reply, key }))
+    }
+
+    /// After `fib`: `KEY [. KEY…] RESULT` with keys saddr, daddr, mark, iif, oif and result
+    /// `type`, `oif` or `oifname`. `fib daddr type` is told from the host's addresses
+    /// (`--local`); every other lookup needs its routes or devices and reads as unknown.
+    fn fib(&mut self) -> R<Field> {
+        const KEYS: [&str; 5] = ["saddr", "daddr", "mark", "iif", "oif"];
+        let mut keys = vec![self.word("saddr or daddr")?];
+        while self.eat_word(".") {
+            keys.push(self.word("saddr, daddr, mark, iif or oif")?);
+        }
+        if let Some(k) = keys.iter().find(|k| !KEYS.contains(&k.as_str())) {
+            self.pos -= 1;
+            return self.err(words::unknown_word(k, KEYS.iter().copied()));
+        }
+        let result = self.word("type, oif or oifname")?;
+        match result.as_str() {
+            "type" if keys == ["daddr"] => Ok(Field::FibDaddrType),
+            "type" => Ok(Field::Host(HostKey::FibType)),
+            "oif" | "oifname" => Ok(Field::FibRpf),
+            _ => {
+                self.pos -= 1;
+                self.err(words::unknown_word(&result, ["type", "oif", "oifname"]))
+            }
+        }
     }
 
     /// `rt seg-left`, `frag more-fragments`, `hbh nexthdr`: a field of an IPv6 extension
