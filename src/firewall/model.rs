@@ -738,6 +738,9 @@ pub enum MarkSrc {
     Const(u32),
     Meta,
     Ct,
+    /// iptables' `CONNMARK --restore-mark`: the connection's mark, and without a connection
+    /// the packet's mark is left as it is and the rule goes on (nft's `ct mark` stops the rule).
+    XtCt,
     /// Something packetlab does not compute (`numgen`, a map on the ports, a hash): the mark
     /// is unknown after it.
     Unknown,
@@ -758,7 +761,7 @@ impl MarkExpr {
         let mut v = match self.src {
             MarkSrc::Const(n) => n,
             MarkSrc::Meta => meta?,
-            MarkSrc::Ct => ct?,
+            MarkSrc::Ct | MarkSrc::XtCt => ct?,
             MarkSrc::Unknown => return None,
         };
         for &(op, k) in &self.ops {

@@ -201,6 +201,9 @@ impl Walk<'_, '_, '_, '_> {
                 if expr.src == MarkSrc::Ct && no_conn {
                     return false;
                 }
+                if expr.src == MarkSrc::XtCt && no_conn {
+                    return true;
+                }
                 let v = expr.eval(self.out.mark, ct_mark);
                 if maybe && v != self.out.mark {
                     self.out.mark = None;

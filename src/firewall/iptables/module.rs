@@ -25,6 +25,8 @@ pub(super) enum Module {
     Time,
     Frag,
     Policy,
+    Mark,
+    Connmark,
 }
 
 impl Module {
@@ -52,6 +54,8 @@ impl Module {
             "time" => Module::Time,
             "frag" => Module::Frag,
             "policy" => Module::Policy,
+            "mark" => Module::Mark,
+            "connmark" => Module::Connmark,
             _ => return None,
         })
     }
@@ -80,6 +84,8 @@ impl Module {
             Module::Time => "time",
             Module::Frag => "frag",
             Module::Policy => "policy",
+            Module::Mark => "mark",
+            Module::Connmark => "connmark",
         }
     }
 
@@ -147,10 +153,11 @@ impl Module {
             Module::Ecn => opt.starts_with("--ecn-"),
             Module::Time => self.options().contains(&opt),
             Module::Frag | Module::Policy => self.options().contains(&opt),
+            Module::Mark | Module::Connmark => opt == "--mark",
         }
     }
 
-    pub(super) const ALL: [Module; 22] = [
+    pub(super) const ALL: [Module; 24] = [
         Module::Tcp,
         Module::Udp,
         Module::Icmp,
@@ -173,6 +180,8 @@ impl Module {
         Module::Time,
         Module::Frag,
         Module::Policy,
+        Module::Mark,
+        Module::Connmark,
     ];
 
     /// Every option the module has in iptables-extensions(8), spelled out (`takes` accepts
@@ -276,6 +285,7 @@ impl Module {
                 "--tunnel-dst",
                 "--next",
             ],
+            Module::Mark | Module::Connmark => &["--mark"],
         }
     }
 }

@@ -68,6 +68,12 @@ pub(super) fn module_option(
         "--icmp-type" => o.icmp_type(false),
         "--icmpv6-type" => o.icmp_type(true),
         "--ctstate" | "--state" => o.ct_state(),
+        "--ctorigsrc" | "--ctorigdst" | "--ctreplsrc" | "--ctrepldst" => o.ct_addr(),
+        "--ctorigsrcport" | "--ctorigdstport" | "--ctreplsrcport" | "--ctrepldstport" => {
+            o.ct_port()
+        }
+        "--ctdir" => o.ct_dir(),
+        "--mark" => o.mark(),
         "--comment" => o.comment(),
         "--limit" | "--limit-burst" => o.limit(),
         "--src-range" | "--dst-range" => o.ip_range(),
@@ -172,6 +178,83 @@ impl Opt<'_, '_> {
                 .or_else(|| named(&v.s))
                 .ok_or_else(|| (v.col, format!("unknown {what} type '{}'", v.s)))?;
         self.push(typ, Rhs::Values(vec![Value::Int(n)]));
+        Ok(())
+    }
+
+    /// The connection's tuple (`--ctorigdst 10.0.0.1`, `--ctrepldstport 80`): nft's `ct
+    /// original|reply …`. Without a connection xt_conntrack's tuple tests fail, negated or not,
+    /// as nft's `ct` expression does.
+    fn tuple_key(&self) -> (bool, bool) {
+        let o = self.opt();
+        (o.starts_with("--ctrepl"), o.contains("src"))
+    }
+
+    fn ct_addr(&mut self) -> Result<(), Pe> {
+        let v = self.p.next("an address")?;
+        let v6 = self.v6;
+        let val = if v6 {
+            super::values::address6(&v.s)
+        } else {
+            super::values::address(&v.s)
+        }
+        .ok_or_else(|| (v.col, format!("'{}' is not an address or network", v.s)))?;
+        let (reply, src) = self.tuple_key();
+        let fam = if v6 { 6 } else { 4 };
+        let key = if src {
+            TupleKey::Saddr(fam)
+        } else {
+            TupleKey::Daddr(fam)
+        };
+        self.push(Field::CtTuple { reply, key }, Rhs::Values(vec![val]));
+        Ok(())
+    }
+
+    fn ct_port(&mut self) -> Result<(), Pe> {
+        let v = self.p.next("a port or range")?;
+        let val = port_or_range(&v.s)
+            .ok_or_else(|| (v.col, format!("'{}' is not a port or range", v.s)))?;
+        let (reply, src) = self.tuple_key();
+        let key = if src {
+            TupleKey::ProtoSrc
+        } else {
+            TupleKey::ProtoDst
+        };
+        self.push(Field::CtTuple { reply, key }, Rhs::Values(vec![val]));
+        Ok(())
+    }
+
+    /// `--ctdir ORIGINAL|REPLY`: nft's `ct direction`.
+    fn ct_dir(&mut self) -> Result<(), Pe> {
+        let v = self.p.next("ORIGINAL or REPLY")?;
+        let d = match v.s.as_str() {
+            "ORIGINAL" => 0,
+            "REPLY" => 1,
+            _ => return Err((v.col, format!("'{}' is not ORIGINAL or REPLY", v.s))),
+        };
+        self.push(Field::CtDirection, Rhs::Values(vec![Value::Int(d)]));
+        Ok(())
+    }
+
+    /// `-m mark --mark V[/M]`, `-m connmark --mark V[/M]`: the packet's or the connection's
+    /// mark under the mask.
+    fn mark(&mut self) -> Result<(), Pe> {
+        let v = self.p.next("a mark (VALUE[/MASK])")?;
+        let (value, mask) = super::target::mark_mask(&v.s)
+            .ok_or_else(|| (v.col, format!("'{}' is not a mark (VALUE[/MASK])", v.s)))?;
+        let field = if self.m == Module::Connmark {
+            Field::CtMark
+        } else {
+            Field::MetaMark
+        };
+        let rhs = if mask == u32::MAX {
+            Rhs::Values(vec![Value::Int(value as u64)])
+        } else {
+            Rhs::Masked {
+                mask: mask as u64,
+                value: (value & mask) as u64,
+            }
+        };
+        self.push(field, rhs);
         Ok(())
     }
 

@@ -270,8 +270,12 @@ impl Line<'_> {
         if self.modules.iter().any(|(m, _)| *m == Module::Recent) {
             self.recent.apply(&mut self.r, self.v6)?;
         }
-        if let Some(a) = self.target_statement()? {
+        if let Some((a, effect)) = self.target_statement()? {
             self.r.actions.push(a);
+            if let Some(e) = effect {
+                let at = self.r.matches.len() as u16;
+                self.r.effects.push((at, e));
+            }
         }
         // The kernel refuses a TCP reset for what may not be TCP.
         if let Some(col) = self.tcp_reset {

@@ -76,7 +76,7 @@ fn target_action(
     opts: &[(String, Option<String>, u32)],
     v6: bool,
     col: u32,
-) -> Result<Option<Action>, Pe> {
+) -> Result<Option<(Action, Option<Effect>)>, Pe> {
     // iptables takes any unambiguous prefix of an option (`--to` for `--to-destination`).
     let get = |k: &str| {
         opts.iter()
@@ -97,57 +97,163 @@ fn target_action(
     };
     let fam = if v6 { "ip6" } else { "ip" };
     let unsupported = |what: String| Err((col, format!("unsupported: {what}")));
-    Ok(Some(match t {
-        "MASQUERADE" | "REDIRECT" => {
-            let mut a = t.to_lowercase();
-            if let Some(p) = get("--to-ports") {
-                a.push_str(&format!(" to :{}", p.replace(':', "-")));
+    Ok(Some((
+        match t {
+            "MASQUERADE" | "REDIRECT" => {
+                let mut a = t.to_lowercase();
+                if let Some(p) = get("--to-ports") {
+                    a.push_str(&format!(" to :{}", p.replace(':', "-")));
+                }
+                flags(&mut a);
+                Action::Nat(a)
             }
-            flags(&mut a);
-            Action::Nat(a)
-        }
-        "SNAT" | "DNAT" => {
-            let key = if t == "SNAT" {
-                "--to-source"
-            } else {
-                "--to-destination"
-            };
-            let Some(to) = get(key) else {
-                return Err((col, format!("{t} needs {key}")));
-            };
-            let mut a = format!("{} {fam} to {to}", t.to_lowercase());
-            flags(&mut a);
-            Action::Nat(a)
-        }
-        "NOTRACK" => Action::Notrack,
-        "CT" if has("--notrack") => Action::Notrack,
-        "CT" => return unsupported("CT target options other than --notrack".into()),
-        "MARK" => match get("--set-mark").or_else(|| get("--set-xmark")) {
-            Some(m) => Action::Other(format!(
-                "meta mark set {}",
-                m.split('/').next().unwrap_or("0")
-            )),
-            None => return unsupported("MARK options other than --set-mark/--set-xmark".into()),
+            "SNAT" | "DNAT" => {
+                let key = if t == "SNAT" {
+                    "--to-source"
+                } else {
+                    "--to-destination"
+                };
+                let Some(to) = get(key) else {
+                    return Err((col, format!("{t} needs {key}")));
+                };
+                let mut a = format!("{} {fam} to {to}", t.to_lowercase());
+                flags(&mut a);
+                Action::Nat(a)
+            }
+            "NOTRACK" => Action::Notrack,
+            "CT" if has("--notrack") => Action::Notrack,
+            "CT" => return unsupported("CT target options other than --notrack".into()),
+            "MARK" | "CONNMARK" => return mark_target(t == "CONNMARK", &get, &has, col).map(Some),
+            "TCPMSS" if has("--clamp-mss-to-pmtu") => {
+                Action::Other("tcp option maxseg size set rt mtu".into())
+            }
+            "TCPMSS" => match get("--set-mss") {
+                Some(n) => Action::Other(format!("tcp option maxseg size set {n}")),
+                None => return unsupported("TCPMSS options".into()),
+            },
+            "TRACE" => Action::Other("meta nftrace set 1".into()),
+            _ => return Ok(None),
         },
-        "CONNMARK" if has("--save-mark") => Action::Other("ct mark set meta mark".into()),
-        "CONNMARK" if has("--restore-mark") => Action::Other("meta mark set ct mark".into()),
-        "CONNMARK" => match get("--set-mark").or_else(|| get("--set-xmark")) {
-            Some(m) => Action::Other(format!(
-                "ct mark set {}",
-                m.split('/').next().unwrap_or("0")
-            )),
-            None => return unsupported("CONNMARK options".into()),
-        },
-        "TCPMSS" if has("--clamp-mss-to-pmtu") => {
-            Action::Other("tcp option maxseg size set rt mtu".into())
+        None,
+    )))
+}
+
+/// `MARK` and `CONNMARK` (`ct`): what they give the packet's or the connection's mark, as
+/// the kernel's xt_MARK and xt_connmark compute it, and the nft statement that does the same.
+fn mark_target(
+    ct: bool,
+    get: &dyn Fn(&str) -> Option<String>,
+    has: &dyn Fn(&str) -> bool,
+    col: u32,
+) -> Result<(Action, Option<Effect>), Pe> {
+    const FULL: u32 = u32::MAX;
+    let value = |k: &str| -> Result<Option<(u32, u32)>, Pe> {
+        match get(k) {
+            None => Ok(None),
+            Some(v) => mark_mask(&v)
+                .map(Some)
+                .ok_or_else(|| (col, format!("'{v}' is not a mark (VALUE[/MASK])"))),
         }
-        "TCPMSS" => match get("--set-mss") {
-            Some(n) => Action::Other(format!("tcp option maxseg size set {n}")),
-            None => return unsupported("TCPMSS options".into()),
-        },
-        "TRACE" => Action::Other("meta nftrace set 1".into()),
-        _ => return Ok(None),
-    }))
+    };
+    let own = if ct { MarkSrc::Ct } else { MarkSrc::Meta };
+    let (src, ops) = if let Some((v, m)) = value("--set-xmark")? {
+        // (mark & ~mask) ^ value
+        if m == FULL {
+            (MarkSrc::Const(v), vec![])
+        } else {
+            (own, vec![(MarkOp::And, !m), (MarkOp::Xor, v)])
+        }
+    } else if let Some((v, m)) = value("--set-mark")? {
+        // (mark & ~mask) | value
+        if m == FULL {
+            (MarkSrc::Const(v), vec![])
+        } else {
+            (own, vec![(MarkOp::And, !m), (MarkOp::Or, v)])
+        }
+    } else if let Some((v, _)) = value("--and-mark")? {
+        (own, vec![(MarkOp::And, v)])
+    } else if let Some((v, _)) = value("--or-mark")? {
+        (own, vec![(MarkOp::Or, v)])
+    } else if let Some((v, _)) = value("--xor-mark")? {
+        (own, vec![(MarkOp::Xor, v)])
+    } else if ct && (has("--save-mark") || has("--restore-mark")) {
+        // --save-mark: ctmark = (ctmark & ~ctmask) ^ (nfmark & nfmask); --restore-mark:
+        // nfmark = (nfmark & ~nfmask) ^ (ctmark & ctmask). `--mask` sets both masks.
+        let both = value("--mask")?.map(|(m, _)| m);
+        let nf = value("--nfmask")?.map(|(m, _)| m).or(both).unwrap_or(FULL);
+        let ctm = value("--ctmask")?.map(|(m, _)| m).or(both).unwrap_or(FULL);
+        let save = has("--save-mark");
+        let (keep, take) = if save { (ctm, nf) } else { (nf, ctm) };
+        if keep != FULL {
+            return Err((
+                col,
+                "unsupported: CONNMARK keeping some bits of the mark it sets (a mask other than 0xffffffff), which nft cannot write".into(),
+            ));
+        }
+        let ops = if take == FULL {
+            vec![]
+        } else {
+            vec![(MarkOp::And, take)]
+        };
+        // Without a connection xt_connmark does nothing, and the rule still counts.
+        let src = if save { MarkSrc::Meta } else { MarkSrc::XtCt };
+        let expr = MarkExpr { src, ops };
+        let text = format!(
+            "{} mark set {}",
+            if save { "ct" } else { "meta" },
+            mark_text(&expr)
+        );
+        return Ok((Action::Other(text), Some(Effect::Mark { ct: save, expr })));
+    } else {
+        let t = if ct { "CONNMARK" } else { "MARK" };
+        return Err((col, format!("unsupported: {t} without a mark to set")));
+    };
+    let expr = MarkExpr { src, ops };
+    let text = format!(
+        "{} mark set {}",
+        if ct { "ct" } else { "meta" },
+        mark_text(&expr)
+    );
+    Ok((Action::Other(text), Some(Effect::Mark { ct, expr })))
+}
+
+/// `0x1/0xff`, `5`: a mark and its mask (all bits when none is given), as libxtables reads
+/// numbers (`0x` hex, a leading `0` octal).
+pub(super) fn mark_mask(s: &str) -> Option<(u32, u32)> {
+    let num = |t: &str| -> Option<u32> {
+        if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            u32::from_str_radix(h, 16).ok()
+        } else if t.len() > 1 && t.starts_with('0') {
+            u32::from_str_radix(&t[1..], 8).ok()
+        } else {
+            t.parse().ok()
+        }
+    };
+    match s.split_once('/') {
+        Some((v, m)) => Some((num(v)?, num(m)?)),
+        None => Some((num(s)?, u32::MAX)),
+    }
+}
+
+/// A mark expression as nft writes it (`meta mark and 0xff00 xor 0x1`).
+fn mark_text(e: &MarkExpr) -> String {
+    let mut t = match e.src {
+        MarkSrc::Const(n) => format!("0x{n:x}"),
+        MarkSrc::Meta => "meta mark".into(),
+        MarkSrc::Ct | MarkSrc::XtCt => "ct mark".into(),
+        MarkSrc::Unknown => "0".into(),
+    };
+    for (op, k) in &e.ops {
+        let w = match op {
+            MarkOp::And => "and",
+            MarkOp::Or => "or",
+            MarkOp::Xor => "xor",
+            MarkOp::Shl => "<<",
+            MarkOp::Shr => ">>",
+        };
+        t.push_str(&format!(" {w} 0x{k:x}"));
+    }
+    t
 }
 
 /// A jump or goto target: a declared user chain.
@@ -330,7 +436,7 @@ impl Line<'_> {
     }
 
     /// The target's action, once all its options are read.
-    pub(super) fn target_statement(&self) -> Result<Option<Action>, Pe> {
+    pub(super) fn target_statement(&self) -> Result<Option<(Action, Option<Effect>)>, Pe> {
         match &self.target {
             Some((t, col)) => target_action(t, &self.target_opts, self.v6, *col),
             None => Ok(None),
