@@ -35,3 +35,6 @@ mod stateful_tests;
 
 #[cfg(test)]
 mod atoms_tests;
+
+#[cfg(test)]
+mod host_tests;

@@ -173,12 +173,12 @@ fn errors_name_line_column_and_construct() {
     assert_eq!(e, "t.nft:3:5: unknown word 'frobnicate'");
     // …while valid nft that packetlab does not simulate still loads, the rule unsupported.
     let rs = parse(
-        "table inet f {\n  chain c {\n    tcp dport 22 ip checksum 0 accept\n    udp checksum 0 drop\n    socket transparent 1 accept\n  }\n}\n",
+        "table inet f {\n  chain c {\n    tcp dport 22 ip checksum 0 accept\n    udp checksum 0 drop\n    socket cgroupv2 level 1 \"user.slice\" accept\n  }\n}\n",
     );
     let rules = &rs.tables[0].chains[0].rules;
     assert_eq!(rules[0].unsupported, Some((18, "'ip checksum'".into())));
     assert_eq!(rules[1].unsupported, Some((5, "'udp checksum'".into())));
-    assert_eq!(rules[2].unsupported, Some((5, "'socket'".into())));
+    assert_eq!(rules[2].unsupported, Some((5, "'socket cgroupv2'".into())));
     let e = err("table inet f {\n  chain c {\n    ip saddr 10.0.0.300 accept\n  }\n}\n");
     assert_eq!(
         e,

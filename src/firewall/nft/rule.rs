@@ -235,9 +235,7 @@ impl Parser {
             // `ip daddr set 10.0.0.1`: the packet rewritten; later tests of the field read
             // as unknown.
             self.pos += 1;
-            if self.skip_args(1)? == 0 {
-                return self.err("expected a value after 'set'");
-            }
+            self.payload_value()?;
             r.effects
                 .push((r.matches.len() as u16, Effect::Rewrite(field)));
             r.actions
@@ -254,6 +252,29 @@ impl Parser {
         }
         let m = self.match_rest(field, more)?;
         r.matches.push(m);
+        Ok(())
+    }
+
+    /// The value after `FIELD set`: one address, number or variable, or a map lookup on one
+    /// (`ip daddr set 10.0.0.1`, `tcp dport set tcp dport map { 80 : 8080 }`); what follows
+    /// is the rest of the rule.
+    fn payload_value(&mut self) -> R<()> {
+        self.splice_var()?;
+        match self.peek() {
+            Some(Tok::Word(_) | Tok::Str(_)) => self.pos += 1,
+            _ => return self.err("expected a value after 'set'"),
+        }
+        // `ip saddr map { … }`: a selector of two words, then the map.
+        if matches!(self.peek_at(1), Some(Tok::Word(w)) if w == "map") {
+            self.pos += 1;
+        }
+        if self.eat_word("map") {
+            if self.eat_punct("@") {
+                self.word("a map name")?;
+            } else {
+                self.skip_block()?;
+            }
+        }
         Ok(())
     }
 

@@ -1,0 +1,397 @@
+//! The constructs of published rulesets that read the host or the connection's direction
+//! (issue 15, the last published files): `socket`, `meta iifkind/iiftype`, every `fib`
+//! lookup, `ct direction`, `ct original|reply …`, `synproxy`, `tproxy`, payload rewrites, and
+//! iptables' `MARK`/`CONNMARK` targets with `-m mark`/`-m connmark` and `--ctorigdstport` —
+//! parsed, judged packet after packet through the simulator, and written back by `--save`.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::eval::Final;
+use super::model::*;
+use super::report::check_lines;
+use super::*;
+use crate::decode::{Proto, Summary, TcpInfo};
+
+fn v4(a: [u8; 4]) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(a))
+}
+
+fn tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, flags: u16) -> Summary {
+    Summary {
+        src: Some(v4(src)),
+        dst: Some(v4(dst)),
+        sport: Some(sport),
+        dport: Some(dport),
+        ip_proto: Some(6),
+        proto: Proto::Tcp,
+        tcp: Some(TcpInfo {
+            flags,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> Summary {
+    Summary {
+        src: Some(v4(src)),
+        dst: Some(v4(dst)),
+        sport: Some(sport),
+        dport: Some(dport),
+        ip_proto: Some(17),
+        proto: Proto::Udp,
+        ..Default::default()
+    }
+}
+
+/// The SYN-ACK answering a SYN sent with sequence number 0 (what `tcp` gives it).
+fn syn_ack(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> Summary {
+    let mut s = tcp(src, sport, dst, dport, SYN | ACK);
+    if let Some(t) = s.tcp.as_mut() {
+        t.ack = 1;
+    }
+    s
+}
+
+const SYN: u16 = TcpInfo::SYN;
+const ACK: u16 = TcpInfo::ACK;
+const RST: u16 = TcpInfo::RST;
+const HOST: [u8; 4] = [10, 0, 0, 1];
+const PEER: [u8; 4] = [10, 0, 0, 2];
+const OTHER: [u8; 4] = [10, 0, 0, 3];
+
+fn nft_fw(src: &str) -> Firewall {
+    let rs = nft::parse(src, "t.nft").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        rs.rules().all(|(_, r)| r.unsupported.is_none()),
+        "every rule is read"
+    );
+    Firewall::new(rs, "t.nft".into(), Locality::default())
+}
+
+fn ipt_fw(src: &str) -> Firewall {
+    let rs = iptables::parse(src, "t.rules").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        rs.rules().all(|(_, r)| r.unsupported.is_none()),
+        "{:?}",
+        rs.rules()
+            .filter_map(|(_, r)| r.unsupported.clone())
+            .collect::<Vec<_>>()
+    );
+    Firewall::new(rs, "t.rules".into(), Locality::default())
+}
+
+/// The verdict, whether it is exact, and the line of the deciding rule (0: a policy), for a
+/// packet that came in on `iface`.
+fn judge_on(fw: &mut Firewall, s: &Summary, iface: &str) -> (Final, bool, u32) {
+    let (j, _) = fw.judge(s, Some(iface), 60, 0).unwrap();
+    let line = j.rule.and_then(|r| fw.rule_line(r)).unwrap_or(0);
+    (j.verdict, j.exact, line)
+}
+
+fn judge(fw: &mut Firewall, s: &Summary) -> (Final, bool, u32) {
+    judge_on(fw, s, "eth0")
+}
+
+/// `--save` writes what nft reads back to the same matches.
+fn saves_back(fw: &Firewall) {
+    let text = save::to_nft(&fw.ruleset);
+    let back = nft::parse(&text, "saved.nft").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    // nft has no spelling of CONNMARK's "no connection, no change" (`XtCt`): it is written
+    // as `meta mark set ct mark` (the same after the `ct state established,related` test
+    // that comes with it in practice).
+    let xt_as_nft = |e: &(u16, Effect)| match e {
+        (at, Effect::Mark { ct, expr }) if expr.src == MarkSrc::XtCt => (
+            *at,
+            Effect::Mark {
+                ct: *ct,
+                expr: MarkExpr {
+                    src: MarkSrc::Ct,
+                    ops: expr.ops.clone(),
+                },
+            },
+        ),
+        e => e.clone(),
+    };
+    let m = |rs: &Ruleset| {
+        rs.rules()
+            .map(|(_, r)| {
+                let effects: Vec<_> = r.effects.iter().map(xt_as_nft).collect();
+                (r.matches.clone(), effects, r.verdict.clone())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(m(&back), m(&fw.ruleset), "{text}");
+}
+
+#[test]
+fn iiftype_loopback_is_told_from_the_name_other_types_are_not() {
+    let mut fw = nft_fw(
+        "table inet t {
+            chain input {
+                type filter hook input priority 0; policy drop;
+                iiftype loopback accept
+                meta iiftype ether udp dport 53 accept
+            }
+        }",
+    );
+    let syn = tcp(PEER, 40000, HOST, 22, SYN);
+    assert_eq!(judge_on(&mut fw, &syn, "lo"), (Final::Accept, true, 4));
+    // Not lo, so not loopback: the policy, exactly.
+    assert_eq!(judge_on(&mut fw, &syn, "eth0"), (Final::Drop, true, 0));
+    // Whether eth0 is of type ether is the host's to say: approximate.
+    let dns = udp(PEER, 5353, HOST, 53);
+    assert_eq!(judge_on(&mut fw, &dns, "eth0"), (Final::Drop, false, 0));
+    assert_eq!(judge_on(&mut fw, &dns, "lo"), (Final::Accept, true, 4));
+    saves_back(&fw);
+}
+
+#[test]
+fn ct_direction_and_tuples_follow_the_connection() {
+    let mut fw = nft_fw(
+        "table inet t {
+            chain input {
+                type filter hook input priority 0; policy drop;
+                ct direction reply accept
+                ct original ip saddr 10.0.0.2 ct original proto-dst 22 accept
+                ct reply ip daddr 10.0.0.3 accept
+            }
+        }",
+    );
+    // A first packet is original: from PEER to 22 its original tuple is its own.
+    assert_eq!(
+        judge(&mut fw, &tcp(PEER, 40000, HOST, 22, SYN)),
+        (Final::Accept, true, 5)
+    );
+    // The answer is the reply direction.
+    assert_eq!(
+        judge(&mut fw, &syn_ack(HOST, 22, PEER, 40000)),
+        (Final::Accept, true, 4)
+    );
+    // Later packets of the client are original again, its tuple the same.
+    assert_eq!(
+        judge(&mut fw, &tcp(PEER, 40000, HOST, 22, ACK)),
+        (Final::Accept, true, 5)
+    );
+    // Another port: original tuple's proto-dst is 23.
+    assert_eq!(
+        judge(&mut fw, &tcp(PEER, 40001, HOST, 23, SYN)),
+        (Final::Drop, true, 0)
+    );
+    // The reply tuple is the original turned round: from OTHER, the reply goes to OTHER.
+    assert_eq!(
+        judge(&mut fw, &tcp(OTHER, 40002, HOST, 80, SYN)),
+        (Final::Accept, true, 6)
+    );
+    // Out of the window: invalid, no connection, `ct` tests fail (not approximate).
+    let mut late = tcp(PEER, 40000, HOST, 22, RST);
+    if let Some(t) = late.tcp.as_mut() {
+        t.seq = 0x7fff_0000;
+    }
+    let (v, exact, _) = judge(&mut fw, &late);
+    assert_eq!((v, exact), (Final::Drop, true));
+    saves_back(&fw);
+}
+
+#[test]
+fn the_hosts_sockets_devices_and_routes_are_approximate() {
+    let mut fw = nft_fw(
+        "table inet t {
+            chain pre {
+                type filter hook prerouting priority -150; policy accept;
+                meta l4proto tcp socket transparent 1 meta mark set 0x1 accept
+                meta l4proto { tcp, udp } meta mark set 0x1 tproxy ip to 127.0.0.1:12345 accept
+            }
+            chain input {
+                type filter hook input priority 0; policy accept;
+                fib saddr . iif oif 0 drop
+                fib daddr . iif type != { local, broadcast, multicast } drop
+                meta iifkind \"wireguard\" drop
+                socket mark 5 drop
+            }
+        }",
+    );
+    let (v, exact, _) = judge(&mut fw, &tcp(PEER, 40000, HOST, 22, SYN));
+    assert_eq!((v, exact), (Final::Accept, false));
+    let text = check_lines(&fw).join("\n");
+    for why in [
+        "socket transparent reads the host's sockets",
+        "tproxy hands the packet to a local socket",
+        "the reverse-path lookup needs the host's routes",
+        "this fib lookup needs the host's routes and devices",
+        "meta iifkind reads the host's devices",
+        "socket mark reads the host's sockets",
+    ] {
+        assert!(text.contains(why), "{why}:\n{text}");
+    }
+    assert!(text.contains("0 unsupported"), "{text}");
+    saves_back(&fw);
+}
+
+#[test]
+fn synproxy_takes_syn_and_ack_of_tcp_only() {
+    let mut fw = nft_fw(
+        "table inet t {
+            chain input {
+                type filter hook input priority 0; policy accept;
+                tcp dport 80 synproxy mss 1460 wscale 7 timestamp sack-perm counter comment \"cookies\"
+                ct state invalid drop
+            }
+        }",
+    );
+    let rule = fw.ruleset.rules().next().unwrap().1;
+    assert_eq!(rule.verdict, Some(Verdict::Drop));
+    assert_eq!(rule.approx[0].0, Approx::Synproxy);
+    // A SYN goes no further (the kernel answers it with a cookie itself).
+    assert_eq!(
+        judge(&mut fw, &tcp(PEER, 40000, HOST, 80, SYN)),
+        (Final::Drop, false, 4)
+    );
+    // An RST has neither SYN nor ACK: not synproxy's; with no connection it is invalid.
+    assert_eq!(
+        judge(&mut fw, &tcp(PEER, 40001, HOST, 80, RST)),
+        (Final::Drop, true, 5)
+    );
+    // A UDP datagram to port 80 is not synproxy's (the rule does not match).
+    assert_eq!(
+        judge(&mut fw, &udp(PEER, 40000, HOST, 80)),
+        (Final::Accept, true, 0)
+    );
+    saves_back(&fw);
+}
+
+#[test]
+fn a_rewritten_field_reads_as_unknown_after_the_rewrite() {
+    let mut fw = nft_fw(
+        "table ip t {
+            chain pre {
+                type filter hook prerouting priority 0; policy accept;
+                ip daddr set 10.0.0.9 ip daddr 10.0.0.9 drop
+            }
+        }",
+    );
+    let r = fw.ruleset.rules().next().unwrap().1;
+    assert_eq!(r.effects, vec![(0, Effect::Rewrite(Field::IpDaddr))]);
+    assert_eq!(r.matches.len(), 1, "the test after the rewrite is read");
+    let (v, exact, _) = judge(&mut fw, &tcp(PEER, 40000, HOST, 22, SYN));
+    assert_eq!((v, exact), (Final::Accept, false));
+    saves_back(&fw);
+}
+
+/// The mangle table marks port 22, saves the mark in the connection and restores it on later
+/// packets; the filter table accepts by either mark (iptables-save's own spellings).
+const MARKS: &str = "*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -m conntrack --ctstate RELATED,ESTABLISHED -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+-A PREROUTING -p tcp -m tcp --dport 22 -j MARK --set-xmark 0x1/0xffffffff
+-A PREROUTING -p tcp -m tcp --dport 443 -j MARK --set-xmark 0x10/0xf0
+-A PREROUTING -p tcp -m tcp --dport 8443 -j MARK --set-mark 0x3/0x1
+-A PREROUTING -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+COMMIT
+*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -m mark --mark 0x1 -j ACCEPT
+-A INPUT -m connmark --mark 0x1 -j ACCEPT
+-A INPUT -m mark --mark 0x10/0xf0 -j ACCEPT
+-A INPUT -m connmark --mark 0x3 -j ACCEPT
+-A INPUT -p tcp -m conntrack --ctorigdstport 25 -j ACCEPT
+-A INPUT -p tcp -m conntrack --ctdir REPLY --ctreplsrc 10.0.0.3 -j ACCEPT
+-A INPUT -p tcp -m conntrack --ctdir ORIGINAL --ctorigdst 10.0.0.3 -j ACCEPT
+COMMIT
+";
+
+#[test]
+fn iptables_marks_and_connmarks_go_through_the_walk() {
+    let mut fw = ipt_fw(MARKS);
+    // Marked 1 at prerouting, accepted by -m mark.
+    assert_eq!(
+        judge(&mut fw, &tcp(PEER, 40000, HOST, 22, SYN)),
+        (Final::Accept, true, 17)
+    );
+    // (0 & ~0xf0) ^ 0x10 = 0x10, matched under the mask.
+    assert_eq!(judge(&mut fw, &tcp(PEER, 40001, HOST, 443, SYN)).2, 19);
+    // (0 & ~0x1) | 0x3 = 3, saved in the connection: -m connmark --mark 0x3.
+    assert_eq!(judge(&mut fw, &tcp(PEER, 40002, HOST, 8443, SYN)).2, 20);
+    // Nothing marks port 80.
+    assert_eq!(
+        judge(&mut fw, &tcp(PEER, 40003, HOST, 80, SYN)),
+        (Final::Drop, true, 0)
+    );
+    // The reply restores the connection's mark 1 (saved by the first packet).
+    assert_eq!(
+        judge(&mut fw, &syn_ack(HOST, 22, PEER, 40000)),
+        (Final::Accept, true, 17)
+    );
+    saves_back(&fw);
+}
+
+#[test]
+fn iptables_conntrack_tuples_are_the_first_packets() {
+    let mut fw = ipt_fw(MARKS);
+    assert_eq!(
+        judge(&mut fw, &tcp(PEER, 40000, HOST, 25, SYN)),
+        (Final::Accept, true, 21)
+    );
+    // The answer from port 25: its connection's original destination port is still 25.
+    assert_eq!(
+        judge(&mut fw, &syn_ack(HOST, 25, PEER, 40000)),
+        (Final::Accept, true, 21)
+    );
+    assert_eq!(
+        judge(&mut fw, &tcp(PEER, 40001, HOST, 26, SYN)),
+        (Final::Drop, true, 0)
+    );
+    // The host opens a connection to OTHER: its reply tuple's source is OTHER, so
+    // `--ctdir REPLY --ctreplsrc 10.0.0.3` holds for OTHER's answer and not for the SYN,
+    // which `--ctdir ORIGINAL --ctorigdst 10.0.0.3` accepts (dropped, it would leave no
+    // connection for the answer to belong to).
+    assert_eq!(
+        judge(&mut fw, &tcp(HOST, 40005, OTHER, 80, SYN)),
+        (Final::Accept, true, 23)
+    );
+    assert_eq!(
+        judge(&mut fw, &syn_ack(OTHER, 80, HOST, 40005)),
+        (Final::Accept, true, 22)
+    );
+}
+
+#[test]
+fn iptables_mark_targets_say_what_they_compute() {
+    let rs = iptables::parse(MARKS, "t.rules").unwrap();
+    let effects: Vec<Effect> = rs
+        .rules()
+        .flat_map(|(_, r)| r.effects.iter().map(|e| e.1.clone()))
+        .collect();
+    let mark = |ct, src, ops| Effect::Mark {
+        ct,
+        expr: MarkExpr { src, ops },
+    };
+    assert_eq!(
+        effects,
+        vec![
+            mark(false, MarkSrc::XtCt, vec![]),
+            mark(false, MarkSrc::Const(1), vec![]),
+            mark(
+                false,
+                MarkSrc::Meta,
+                vec![(MarkOp::And, !0xf0), (MarkOp::Xor, 0x10)]
+            ),
+            mark(
+                false,
+                MarkSrc::Meta,
+                vec![(MarkOp::And, !0x1), (MarkOp::Or, 0x3)]
+            ),
+            mark(true, MarkSrc::Meta, vec![]),
+        ]
+    );
+    let bad = "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j CONNMARK --save-mark --ctmask 0xff\nCOMMIT\n";
+    let rs = iptables::parse(bad, "t.rules").unwrap();
+    let why = rs.rules().next().unwrap().1.unsupported.clone().unwrap().1;
+    assert!(why.contains("cannot write"), "{why}");
+}
