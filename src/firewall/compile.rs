@@ -198,6 +198,7 @@ impl Reads {
             | Field::CtStatus
             | Field::FibRpf
             | Field::Host(_)
+            | Field::Raw { .. }
             | Field::Ipsec => {}
             Field::DevType { .. } => self.iface = true,
             // `Extra::ct_dir`, and for a tuple the addresses and ports (kept whole by `atoms`).

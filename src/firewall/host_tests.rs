@@ -395,3 +395,66 @@ fn iptables_mark_targets_say_what_they_compute() {
     let why = rs.rules().next().unwrap().1.unsupported.clone().unwrap().1;
     assert!(why.contains("cannot write"), "{why}");
 }
+
+#[test]
+fn raw_payload_and_strings_read_as_unknown_until_the_bytes_are_given() {
+    let mut fw = nft_fw(
+        "table ip6 t {
+            chain pre {
+                type filter hook prerouting priority -140; policy accept;
+                meta l4proto udp \\
+                @th,64,16 == 0x0001 \\
+                @th,96,32 == 0x2112A442 \\
+                @th,256,64 == 0x646973736f6c7665 \\
+                drop
+            }
+        }",
+    );
+    let r = fw.ruleset.rules().next().unwrap().1;
+    assert_eq!(
+        r.matches[1].field,
+        Field::Raw {
+            base: RawBase::Th,
+            off: 64,
+            len: 16
+        }
+    );
+    assert_eq!(
+        r.matches[3].rhs,
+        Rhs::Values(vec![Value::Int(0x6469_7373_6f6c_7665)])
+    );
+    let text = check_lines(&fw).join("\n");
+    assert!(
+        text.contains("raw payload reads the packet's bytes"),
+        "{text}"
+    );
+    saves_back(&fw);
+    let mut six = udp(PEER, 3478, HOST, 3478);
+    six.src = Some("2001:db8::2".parse().unwrap());
+    six.dst = Some("2001:db8::1".parse().unwrap());
+    let (v, exact, _) = judge(&mut fw, &six);
+    assert_eq!((v, exact), (Final::Accept, false));
+
+    let mut fw = ipt_fw(
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+         -A OUTPUT -d 10.0.0.1/32 -p tcp -m string --string \"cdn.\" --algo kmp --to 65535 -j REJECT --reject-with tcp-reset\n\
+         COMMIT\n",
+    );
+    let r = fw.ruleset.rules().next().unwrap().1;
+    assert!(r
+        .matches
+        .iter()
+        .any(|m| m.rhs == Rhs::Values(vec![Value::Name("cdn.".into())])));
+    let saved = save::to_nft(&fw.ruleset);
+    assert!(
+        saved.contains("# no nft form (-m string): -A OUTPUT"),
+        "{saved}"
+    );
+    nft::parse(&saved, "saved.nft").unwrap();
+    let text = check_lines(&fw).join("\n");
+    assert!(text.contains("0 unsupported"), "{text}");
+    assert!(
+        text.contains("-m string reads the packet's bytes"),
+        "{text}"
+    );
+}

@@ -248,6 +248,25 @@ pub enum Field {
         reply: bool,
         key: TupleKey,
     },
+    /// `@th,64,16`, `@nh,96,32`: bits of the packet from a header on (`base`), and iptables'
+    /// `-m string` (`off` and `len` 0): the packet's bytes, which the simulator is not given
+    /// (a capture's summary keeps the headers it decoded), so for now they read as unknown.
+    Raw {
+        base: RawBase,
+        off: u32,
+        len: u32,
+    },
+}
+
+/// Where a raw payload expression counts its offset from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RawBase {
+    Ll,
+    Nh,
+    Th,
+    Ih,
+    /// iptables' `-m string`: the packet searched for a string.
+    XtString,
 }
 
 /// ARPHRD_LOOPBACK: the type of `lo`, and of no other device.
@@ -496,6 +515,11 @@ impl Field {
             Field::DevType { out: true } => "meta oiftype",
             Field::CtDirection => "ct direction",
             Field::CtTuple { reply, key } => tuple_name(reply, key),
+            Field::Raw {
+                base: RawBase::XtString,
+                ..
+            } => "-m string",
+            Field::Raw { .. } => "raw payload",
             Field::Time(t) => match t {
                 TimeKey::Hour => "meta hour",
                 TimeKey::Day => "meta day",
@@ -1133,6 +1157,11 @@ impl Kind {
                 ..
             } => Kind::Addr,
             Field::CtTuple { .. } => Kind::Port,
+            Field::Raw {
+                base: RawBase::XtString,
+                ..
+            } => Kind::Name,
+            Field::Raw { .. } => Kind::Int,
             Field::Time(TimeKey::Hour) => Kind::Hour,
             Field::Time(TimeKey::Day) => Kind::Day,
             Field::Time(TimeKey::Time) => Kind::Date,
@@ -1155,6 +1184,8 @@ impl Kind {
             Field::MetaMark | Field::CtMark => u32::MAX as u64,
             Field::Host(HostKey::SocketMark) => u32::MAX as u64,
             Field::DevType { .. } => 65535,
+            Field::Raw { len, .. } if len < 64 => (1u64 << len) - 1,
+            Field::Raw { .. } => u64::MAX,
             _ => Kind::of(f).max(),
         }
     }

@@ -198,6 +198,19 @@ pub fn rule(r: &Rule) -> String {
             return format!("# unsupported ({why}): {}", r.origin.text);
         }
     }
+    let xt_string = |m: &Match| {
+        matches!(
+            m.field,
+            Field::Raw {
+                base: RawBase::XtString,
+                ..
+            }
+        )
+    };
+    if r.origin.full.is_empty() && r.matches.iter().any(xt_string) {
+        // nft has no string match: the line stays, as a comment.
+        return format!("# no nft form (-m string): {}", r.origin.text);
+    }
     // A rule read from nft text is written as it was: its statement order, log options,
     // reject type and `iif` stay what they were.
     if !r.origin.full.is_empty() {

@@ -202,7 +202,7 @@ pub(super) fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a
         Field::ExtHdr(_) | Field::ExtField(..) => read_ext(f, p),
         Field::Time(t) => Got(Read::Int(read_time(t, p))),
         Field::Ipsec => Got(Read::Int(0)),
-        Field::Host(_) => Unknown,
+        Field::Host(_) | Field::Raw { .. } => Unknown,
         Field::DevType { out } => {
             let dev = match (class, out) {
                 (Class::In | Class::Fwd, false) => p.iif,

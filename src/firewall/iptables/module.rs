@@ -27,6 +27,7 @@ pub(super) enum Module {
     Policy,
     Mark,
     Connmark,
+    String,
 }
 
 impl Module {
@@ -56,6 +57,7 @@ impl Module {
             "policy" => Module::Policy,
             "mark" => Module::Mark,
             "connmark" => Module::Connmark,
+            "string" => Module::String,
             _ => return None,
         })
     }
@@ -86,6 +88,7 @@ impl Module {
             Module::Policy => "policy",
             Module::Mark => "mark",
             Module::Connmark => "connmark",
+            Module::String => "string",
         }
     }
 
@@ -154,10 +157,11 @@ impl Module {
             Module::Time => self.options().contains(&opt),
             Module::Frag | Module::Policy => self.options().contains(&opt),
             Module::Mark | Module::Connmark => opt == "--mark",
+            Module::String => self.options().contains(&opt),
         }
     }
 
-    pub(super) const ALL: [Module; 24] = [
+    pub(super) const ALL: [Module; 25] = [
         Module::Tcp,
         Module::Udp,
         Module::Icmp,
@@ -182,6 +186,7 @@ impl Module {
         Module::Policy,
         Module::Mark,
         Module::Connmark,
+        Module::String,
     ];
 
     /// Every option the module has in iptables-extensions(8), spelled out (`takes` accepts
@@ -286,6 +291,14 @@ impl Module {
                 "--next",
             ],
             Module::Mark | Module::Connmark => &["--mark"],
+            Module::String => &[
+                "--algo",
+                "--from",
+                "--to",
+                "--string",
+                "--hex-string",
+                "--icase",
+            ],
         }
     }
 }

@@ -74,6 +74,13 @@ pub(super) fn module_option(
         }
         "--ctdir" => o.ct_dir(),
         "--mark" => o.mark(),
+        "--string" | "--hex-string" => o.string(),
+        "--algo" | "--from" | "--to" => {
+            // How and where the string is searched: the search is not simulated yet.
+            o.p.next("a value")?;
+            Ok(())
+        }
+        "--icase" => Ok(()),
         "--comment" => o.comment(),
         "--limit" | "--limit-burst" => o.limit(),
         "--src-range" | "--dst-range" => o.ip_range(),
@@ -232,6 +239,19 @@ impl Opt<'_, '_> {
             _ => return Err((v.col, format!("'{}' is not ORIGINAL or REPLY", v.s))),
         };
         self.push(Field::CtDirection, Rhs::Values(vec![Value::Int(d)]));
+        Ok(())
+    }
+
+    /// `-m string --string S`: the packet's bytes searched, which the simulator is not given
+    /// (read as unknown; the rule's verdicts are approximate).
+    fn string(&mut self) -> Result<(), Pe> {
+        let v = self.p.next("a string")?;
+        let field = Field::Raw {
+            base: RawBase::XtString,
+            off: 0,
+            len: 0,
+        };
+        self.push(field, Rhs::Values(vec![Value::Name(v.s.clone())]));
         Ok(())
     }
 

@@ -110,8 +110,7 @@ impl Parser {
         }
         let start = self.pos;
         if self.peek() == Some(&Tok::Punct("@")) {
-            // `@th,64,16 == 0x1`: raw payload bytes, which the packet's record does not keep.
-            return self.unsupported("raw payload '@base,offset,length'");
+            return self.raw_payload(r);
         }
         let w = self.word("a match, statement or verdict")?;
         match w.as_str() {
@@ -251,6 +250,42 @@ impl Parser {
             return Ok(());
         }
         let m = self.match_rest(field, more)?;
+        r.matches.push(m);
+        Ok(())
+    }
+
+    /// `@th,64,16 == 0x1`: bits of the packet (offset and length in bits from a header).
+    fn raw_payload(&mut self, r: &mut Rule) -> R<()> {
+        self.expect_punct("@")?;
+        let base = match self.word("ll, nh, th or ih")?.as_str() {
+            "ll" => RawBase::Ll,
+            "nh" => RawBase::Nh,
+            "th" => RawBase::Th,
+            "ih" => RawBase::Ih,
+            other => {
+                self.pos -= 1;
+                return self.err(super::words::unknown_word(other, ["ll", "nh", "th", "ih"]));
+            }
+        };
+        self.expect_punct(",")?;
+        let off = self.number()?;
+        self.expect_punct(",")?;
+        let len = self.number()?;
+        let (Ok(off), Ok(len)) = (u32::try_from(off), u32::try_from(len)) else {
+            return self.err("a raw payload's offset and length are 32-bit numbers");
+        };
+        if len == 0 || len > 64 {
+            return self.unsupported("raw payload longer than 64 bits");
+        }
+        let field = Field::Raw { base, off, len };
+        if self.peek_word() == Some("set") {
+            self.pos += 1;
+            self.payload_value()?;
+            r.effects
+                .push((r.matches.len() as u16, Effect::Rewrite(field)));
+            return Ok(());
+        }
+        let m = self.match_rest(field, Vec::new())?;
         r.matches.push(m);
         Ok(())
     }
