@@ -435,7 +435,7 @@ fn raw_payload_and_strings_read_as_unknown_until_the_bytes_are_given() {
     let (v, exact, _) = judge(&mut fw, &six);
     assert_eq!((v, exact), (Final::Accept, false));
 
-    let mut fw = ipt_fw(
+    let fw = ipt_fw(
         "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
          -A OUTPUT -d 10.0.0.1/32 -p tcp -m string --string \"cdn.\" --algo kmp --to 65535 -j REJECT --reject-with tcp-reset\n\
          COMMIT\n",
