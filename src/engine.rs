@@ -95,7 +95,7 @@ impl Engine {
         let session = self.sessions.observe(&s, f.ts, f.orig_len);
         self.throughput.add(f.ts.secs(), &s, f.orig_len);
         self.names.learn(&s, f.data);
-        let judgement = self.judge(&s, f.iface, f.ts.0);
+        let judgement = self.judge(&s, f.data, f.iface, f.ts.0);
         Seen {
             summary: s,
             session,
@@ -103,13 +103,13 @@ impl Engine {
         }
     }
 
-    fn judge(&mut self, s: &Summary, iface: u16, ts_ns: i64) -> Option<Judgement> {
+    fn judge(&mut self, s: &Summary, data: &[u8], iface: u16, ts_ns: i64) -> Option<Judgement> {
         let fw = self.firewall.as_mut()?;
         let name = self
             .iface_names
             .get(iface as usize)
             .and_then(|n| n.as_deref());
-        fw.judge(s, name, s.ip_len, ts_ns.max(0) as u64)
+        fw.judge_frame(s, data, name, s.ip_len, ts_ns.max(0) as u64)
             .map(|(j, _)| j)
     }
 
@@ -129,7 +129,7 @@ impl Engine {
                 .and_then(|n| n.as_deref());
             let ts = p.frame.ts.0.max(0) as u64;
             let j = fw
-                .judge(&p.summary, name, p.summary.ip_len, ts)
+                .judge_frame(&p.summary, &p.frame.data, name, p.summary.ip_len, ts)
                 .map(|(j, _)| j);
             count_verdict(&mut self.session_verdicts, p.session, j);
             self.store.set_judgement(i, j);

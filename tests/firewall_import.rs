@@ -286,6 +286,7 @@ fn random_packet(rng: &mut Rng, addrs: &[IpAddr], ports: &[u16]) -> PacketView<'
         ct: rng.pick(&STATES),
         len: 40 + rng.below(1400) as u32,
         extra: Default::default(),
+        raw: Default::default(),
     }
 }
 

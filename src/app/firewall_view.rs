@@ -92,7 +92,11 @@ pub fn explain(fw: &Firewall, p: &Packet, iface: Option<&str>) -> Vec<Node> {
     let hooks = fw.locality.hooks(view.src, view.dst);
     extra.dst_local = hooks.contains(&crate::firewall::model::Hook::Input);
     extra.utc_off = fw.utc_offset(extra.ts_ns);
-    let view = PacketView { extra, ..view };
+    let view = PacketView {
+        extra,
+        raw: crate::firewall::bytes_of(&p.summary, &p.frame.data),
+        ..view
+    };
     let out = evaluate(&fw.ruleset, hooks, &view, true);
     let mut v = vec![node(0, format!("Firewall: {}", headline(fw, &j)))];
     v.push(node(1, format!("ct state: {}", ct::name(j.ct))));

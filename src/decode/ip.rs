@@ -35,6 +35,8 @@ impl<S: Sink> Dec<'_, '_, S> {
     pub(crate) fn ipv4(&mut self, at: usize, end: usize) {
         let end = end.min(self.b.0.len());
         self.s.proto = Proto::Ipv4;
+        self.s.ip_at = (at as u32, end as u32);
+        self.s.l4_at = 0;
         let Some(vihl) = self.b.u8(at) else {
             self.s.fail("IPv4 header truncated");
             return;
@@ -93,6 +95,7 @@ impl<S: Sink> Dec<'_, '_, S> {
         let tot = tot as usize;
         // A total length of 0 is what TSO-offloaded captures show: trust the captured bytes.
         let pkt_end = if tot == 0 { end } else { (at + tot).min(end) };
+        self.s.ip_at.1 = pkt_end as u32;
         self.s.ip_len = if tot == 0 {
             (end - at) as u32
         } else {
@@ -184,6 +187,8 @@ impl<S: Sink> Dec<'_, '_, S> {
     pub(crate) fn ipv6(&mut self, at: usize, end: usize) {
         let end = end.min(self.b.0.len());
         self.s.proto = Proto::Ipv6;
+        self.s.ip_at = (at as u32, end as u32);
+        self.s.l4_at = 0;
         // Take each fixed-header field the capture holds, as tshark does with a cut header.
         let plen = self.b.u16(at + 4);
         let nxt = self.b.u8(at + 6);
@@ -234,6 +239,7 @@ impl<S: Sink> Dec<'_, '_, S> {
         } else {
             (at + 40 + plen as usize).min(end)
         };
+        self.s.ip_at.1 = pkt_end as u32;
         self.s.ip_len = if plen == 0 {
             (end - at) as u32
         } else {

@@ -256,6 +256,11 @@ pub struct Summary {
     pub arp: Option<ArpInfo>,
     /// Application payload (after the transport header) within the frame's bytes.
     pub payload: (u32, u32),
+    /// The IP packet within the frame's bytes (the inner one in the lab's tunnel): start and
+    /// captured end; the firewall's raw payload tests read it. `(0, 0)`: none.
+    pub ip_at: (u32, u32),
+    /// Where the transport header starts in the frame (0: not reached).
+    pub l4_at: u32,
     /// The payload length the headers declare (may exceed the captured bytes).
     pub payload_len: u32,
     pub proto: Proto,

@@ -54,6 +54,7 @@ pub(crate) fn tcp_flag_names(flags: u16) -> String {
 
 impl<S: Sink> Dec<'_, '_, S> {
     pub(crate) fn transport(&mut self, proto: u8, at: usize, end: usize, v6: bool) {
+        self.s.l4_at = at as u32;
         match proto {
             6 => self.tcp(at, end),
             17 => self.udp(at, end),

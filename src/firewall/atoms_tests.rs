@@ -142,6 +142,7 @@ fn packets(rs: &Ruleset, n: usize, seed: u64) -> Vec<PacketView<'static>> {
                 ct: r.pick(&[ct::NEW, ct::ESTABLISHED, ct::RELATED, ct::INVALID]),
                 len: 40 + (r.next() % 1460) as u32,
                 extra: Default::default(),
+                raw: Default::default(),
             }
         })
         .collect()
@@ -285,6 +286,7 @@ fn a_workstation_ruleset_needs_few_signatures_for_many_flows() {
             ct: ct::ESTABLISHED,
             len: 52,
             extra: Default::default(),
+            raw: Default::default(),
         };
         let lin = evaluate(rs, &[Hook::Input], &p, false);
         let fast = compiled.evaluate(rs, &[Hook::Input], &p);

@@ -397,7 +397,7 @@ fn iptables_mark_targets_say_what_they_compute() {
 }
 
 #[test]
-fn raw_payload_and_strings_read_as_unknown_until_the_bytes_are_given() {
+fn raw_payload_and_strings_without_the_bytes_read_as_unknown() {
     let mut fw = nft_fw(
         "table ip6 t {
             chain pre {
@@ -425,7 +425,7 @@ fn raw_payload_and_strings_read_as_unknown_until_the_bytes_are_given() {
     );
     let text = check_lines(&fw).join("\n");
     assert!(
-        text.contains("raw payload reads the packet's bytes"),
+        text.contains("0 unsupported, 0 warnings, 0 approximate"),
         "{text}"
     );
     saves_back(&fw);
@@ -452,9 +452,167 @@ fn raw_payload_and_strings_read_as_unknown_until_the_bytes_are_given() {
     );
     nft::parse(&saved, "saved.nft").unwrap();
     let text = check_lines(&fw).join("\n");
-    assert!(text.contains("0 unsupported"), "{text}");
     assert!(
-        text.contains("-m string reads the packet's bytes"),
+        text.contains("0 unsupported, 0 warnings, 0 approximate"),
         "{text}"
     );
+}
+
+/// An IPv4 TCP segment (flags PSH|ACK) carrying `payload`, as captured bytes.
+fn ipv4_tcp(dport: u16, payload: &[u8]) -> Vec<u8> {
+    let total = 40 + payload.len();
+    let mut b = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+        10,
+        0,
+        0,
+        2,
+        10,
+        0,
+        0,
+        1,
+    ];
+    b.extend_from_slice(&40000u16.to_be_bytes());
+    b.extend_from_slice(&dport.to_be_bytes());
+    b.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+    b.extend_from_slice(payload);
+    b
+}
+
+/// An IPv6 UDP datagram carrying `payload`.
+fn ipv6_udp(payload: &[u8]) -> Vec<u8> {
+    let ulen = 8 + payload.len();
+    let mut b = vec![0x60, 0, 0, 0, (ulen >> 8) as u8, ulen as u8, 17, 64];
+    b.extend_from_slice(
+        &"2001:db8::2"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    b.extend_from_slice(
+        &"2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    b.extend_from_slice(&3478u16.to_be_bytes());
+    b.extend_from_slice(&3478u16.to_be_bytes());
+    b.extend_from_slice(&[(ulen >> 8) as u8, ulen as u8, 0, 0]);
+    b.extend_from_slice(payload);
+    b
+}
+
+/// `judge` with the frame's bytes, decoded as a capture's would be; `keep` cuts the capture.
+fn judge_bytes(fw: &mut Firewall, frame: &[u8], keep: usize) -> (Final, bool, u32) {
+    let v6 = frame[0] >> 4 == 6;
+    let link = if v6 {
+        crate::capture::LinkType::IPV6
+    } else {
+        crate::capture::LinkType::IPV4
+    };
+    let cut = &frame[..keep.min(frame.len())];
+    let s = crate::decode::decode(link, cut);
+    let (j, _) = fw.judge_frame(&s, cut, Some("eth0"), s.ip_len, 0).unwrap();
+    let line = j.rule.and_then(|r| fw.rule_line(r)).unwrap_or(0);
+    (j.verdict, j.exact, line)
+}
+
+/// A STUN binding request whose USERNAME attribute starts "dissolve:" (what 078's rule looks
+/// for), and one with another name.
+fn stun(name: &[u8; 9]) -> Vec<u8> {
+    let mut p = vec![0x00, 0x01, 0x00, 0x10, 0x21, 0x12, 0xa4, 0x42];
+    p.extend_from_slice(&[7; 12]);
+    p.extend_from_slice(&[0x00, 0x06, 0x00, 0x09]);
+    p.extend_from_slice(name);
+    p.extend_from_slice(&[0, 0, 0]);
+    p
+}
+
+#[test]
+fn raw_payload_is_read_from_the_packets_bytes() {
+    let mut fw = nft_fw(
+        "table ip6 t {
+            chain pre {
+                type filter hook prerouting priority -140; policy accept;
+                meta l4proto udp @th,64,16 == 0x0001 @th,96,32 == 0x2112A442 @th,224,16 == 0x0006 @th,256,64 == 0x646973736f6c7665 @th,320,8 == 0x3a drop
+                @nh,0,4 != 6 drop
+                @th,16,16 3478 @ih,36,28 0x112a442 counter
+            }
+        }",
+    );
+    let hit = ipv6_udp(&stun(b"dissolve:"));
+    assert_eq!(
+        judge_bytes(&mut fw, &hit, hit.len()),
+        (Final::Drop, true, 4)
+    );
+    let other = ipv6_udp(&stun(b"resolved:"));
+    assert_eq!(
+        judge_bytes(&mut fw, &other, other.len()),
+        (Final::Accept, true, 0)
+    );
+    // The capture kept 60 bytes: the name is past them, so the rule may or may not match.
+    assert_eq!(judge_bytes(&mut fw, &hit, 60), (Final::Accept, false, 0));
+    // The bits at a header's offset (`@ih,36,28`: the cookie's low 28 bits) and a bit field
+    // within a byte (`@nh,0,4`: the version) read as nft's payload and bitwise give them.
+    let id = fw.ruleset.rules().nth(2).unwrap().0;
+    let hits = |fw: &Firewall| fw.counters.get(&id).map_or(0, |c| c.packets);
+    let before = hits(&fw);
+    judge_bytes(&mut fw, &other, other.len());
+    assert_eq!(hits(&fw), before + 1);
+    // A datagram too short for `@th,320,8`: past the packet's end the load fails, no match.
+    let short = ipv6_udp(&stun(b"dissolve:")[..32]);
+    assert_eq!(
+        judge_bytes(&mut fw, &short, short.len()),
+        (Final::Accept, true, 0)
+    );
+}
+
+#[test]
+fn iptables_strings_are_searched_in_the_packets_bytes() {
+    let mut fw = ipt_fw(
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+         -A INPUT -p tcp -m string --string \"cdn.\" --algo kmp --to 65535 -j DROP\n\
+         -A INPUT -p tcp -m string --string \"SECRET\" --algo bm --icase -j DROP\n\
+         -A INPUT -p tcp -m string --hex-string \"|0d0a0d0a|\" --algo bm --from 40 --to 60 -j DROP\n\
+         -A INPUT -p tcp -m string ! --string \"GET\" --algo kmp --to 45 -j REJECT --reject-with tcp-reset\n\
+         COMMIT\n",
+    );
+    let j = |fw: &mut Firewall, payload: &[u8], keep: usize| {
+        let f = ipv4_tcp(80, payload);
+        judge_bytes(fw, &f, keep)
+    };
+    assert_eq!(
+        j(&mut fw, b"GET / HTTP/1.1\r\nHost: cdn.example.org\r\n", 200),
+        (Final::Drop, true, 5)
+    );
+    assert_eq!(
+        j(&mut fw, b"GET /?q=secret HTTP/1.1\r\n", 200),
+        (Final::Drop, true, 6)
+    );
+    // The blank line inside bytes 40..60 (the payload starts at 40).
+    assert_eq!(j(&mut fw, b"GET /\r\n\r\n", 200), (Final::Drop, true, 7));
+    // …and not when it ends past byte 60.
+    assert_eq!(
+        j(&mut fw, b"GET /aaaaaaaaaaaaaaaaaaaa\r\n\r\n", 200),
+        (Final::Accept, true, 0)
+    );
+    // No "GET" in bytes 0..45: the negated test holds.
+    assert_eq!(
+        j(&mut fw, b"POST / HTTP/1.1\r\n", 200),
+        (Final::Reject, true, 8)
+    );
+    // Cut at 44 bytes: "cdn." may be in what was not kept.
+    let (v, exact, _) = j(&mut fw, b"GET / HTTP/1.1\r\nHost: cdn.example.org\r\n", 44);
+    assert_eq!((v, exact), (Final::Accept, false));
 }

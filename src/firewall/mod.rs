@@ -22,7 +22,7 @@ pub mod syntax;
 pub mod tcp_window;
 
 pub use locality::{parse_local, Locality};
-pub use simulator::{extra_of, view_of, Counter, Firewall, Judgement};
+pub use simulator::{bytes_of, extra_of, view_of, Counter, Firewall, Judgement};
 
 #[cfg(test)]
 mod tests;

@@ -248,9 +248,9 @@ pub enum Field {
         reply: bool,
         key: TupleKey,
     },
-    /// `@th,64,16`, `@nh,96,32`: bits of the packet from a header on (`base`), and iptables'
-    /// `-m string` (`off` and `len` 0): the packet's bytes, which the simulator is not given
-    /// (a capture's summary keeps the headers it decoded), so for now they read as unknown.
+    /// `@th,64,16`, `@nh,96,32`: `len` bits of the packet `off` bits after a header
+    /// (`base`), and iptables' `-m string`: read from the packet's bytes (unknown when the
+    /// capture cut the packet short of them, or no bytes were given).
     Raw {
         base: RawBase,
         off: u32,
@@ -265,8 +265,13 @@ pub enum RawBase {
     Nh,
     Th,
     Ih,
-    /// iptables' `-m string`: the packet searched for a string.
-    XtString,
+    /// iptables' `-m string`: the packet searched, from byte `off` to byte `len`, for the
+    /// string (`hex`: written in hex digits, from `--hex-string`), its ASCII letters in either
+    /// case with `--icase`.
+    XtString {
+        hex: bool,
+        icase: bool,
+    },
 }
 
 /// ARPHRD_LOOPBACK: the type of `lo`, and of no other device.
@@ -516,7 +521,7 @@ impl Field {
             Field::CtDirection => "ct direction",
             Field::CtTuple { reply, key } => tuple_name(reply, key),
             Field::Raw {
-                base: RawBase::XtString,
+                base: RawBase::XtString { .. },
                 ..
             } => "-m string",
             Field::Raw { .. } => "raw payload",
@@ -1158,7 +1163,7 @@ impl Kind {
             } => Kind::Addr,
             Field::CtTuple { .. } => Kind::Port,
             Field::Raw {
-                base: RawBase::XtString,
+                base: RawBase::XtString { .. },
                 ..
             } => Kind::Name,
             Field::Raw { .. } => Kind::Int,

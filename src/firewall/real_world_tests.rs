@@ -48,6 +48,7 @@ fn pkt(l4: u8, dport: u16, ct: u8) -> PacketView<'static> {
         ct,
         len: 60,
         extra: Default::default(),
+        raw: Default::default(),
     }
 }
 
@@ -71,6 +72,7 @@ fn pkt6(l4: u8, icmpv6: Option<u8>) -> PacketView<'static> {
             ip6_nexthdr: Some(l4),
             ..Default::default()
         },
+        raw: Default::default(),
     }
 }
 

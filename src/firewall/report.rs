@@ -124,11 +124,9 @@ pub fn check_lines(fw: &Firewall) -> Vec<String> {
                     }
                     HostKey::FibType => "this fib lookup needs the host's routes and devices".into(),
                 },
-                (_, Field::Raw { .. }) => format!(
-                    "{} reads the packet's bytes, which the simulator is not given yet",
-                    m.field.name()
-                ),
-                (rhs, Field::DevType { .. }) if !rhs.only_loopback() => {
+                (_, Field::Raw { base: RawBase::Ll, .. }) => {
+                    "a raw payload of the link-layer header (@ll) is not given to the rules".into()
+                }                (rhs, Field::DevType { .. }) if !rhs.only_loopback() => {
                     "a device's type other than loopback is not in the capture (lo alone is told, by its name)".into()
                 }
                 _ => continue,

@@ -202,7 +202,7 @@ pub fn rule(r: &Rule) -> String {
         matches!(
             m.field,
             Field::Raw {
-                base: RawBase::XtString,
+                base: RawBase::XtString { .. },
                 ..
             }
         )

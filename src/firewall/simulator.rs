@@ -114,6 +114,20 @@ impl Firewall {
         ip_len: u32,
         ts_ns: u64,
     ) -> Option<(Judgement, Outcome)> {
+        self.judge_frame(s, &[], iface, ip_len, ts_ns)
+    }
+
+    /// `judge` with the frame's bytes, which raw payload tests and `-m string` read (without
+    /// them those read as unknown).
+    pub fn judge_frame(
+        &mut self,
+        s: &Summary,
+        frame: &[u8],
+        iface: Option<&'_ str>,
+        ip_len: u32,
+        ts_ns: u64,
+    ) -> Option<(Judgement, Outcome)> {
+        let raw = bytes_of(s, frame);
         let src = s.src?;
         let dst = s.final_dst.or(s.dst)?;
         if !self.conntrack.sees(s) {
@@ -130,6 +144,7 @@ impl Firewall {
         let mut pre = None;
         if self.has_pre_ct {
             let mut view = view_of(s, ct::INVALID, iface, ip_len, extra)?;
+            view.raw = raw;
             if forwarded {
                 view.oif = None;
             }
@@ -175,6 +190,7 @@ impl Firewall {
                 extra.ct_dir = self.conntrack.direction();
             }
             let mut view = view_of(s, ct, iface, ip_len, extra)?;
+            view.raw = raw;
             if forwarded {
                 view.oif = None;
             }
@@ -353,6 +369,32 @@ pub fn extra_of(s: &Summary, ts_ns: u64) -> eval::Extra {
 }
 
 /// The packet as rules see it, from its decoded summary.
+/// The IP packet's bytes within `frame`, as `s` located them (none when `frame` is empty or
+/// does not hold them).
+pub fn bytes_of<'a>(s: &Summary, frame: &'a [u8]) -> eval::Bytes<'a> {
+    let (at, end) = (s.ip_at.0 as usize, s.ip_at.1 as usize);
+    let Some(ip) = frame.get(at..end).filter(|b| !b.is_empty()) else {
+        return eval::Bytes::default();
+    };
+    let rel = |o: u32| {
+        (o as usize)
+            .checked_sub(at)
+            .filter(|&o| o > 0 && o <= ip.len())
+    };
+    let th = rel(s.l4_at).unwrap_or(0) as u32;
+    let ih = if th > 0 && s.payload.0 > 0 {
+        rel(s.payload.0).unwrap_or(0) as u32
+    } else {
+        0
+    };
+    eval::Bytes {
+        ip,
+        th,
+        ih,
+        whole: ip.len() as u64 >= u64::from(s.ip_len),
+    }
+}
+
 pub fn view_of<'a>(
     s: &Summary,
     ct: u8,
@@ -383,5 +425,6 @@ pub fn view_of<'a>(
         ct,
         len: ip_len,
         extra,
+        raw: eval::Bytes::default(),
     })
 }

@@ -423,6 +423,7 @@ fn the_compiled_walk_agrees_with_the_linear_one_on_stateful_rules() {
         ct: ct::NEW,
         len: 60,
         extra: Default::default(),
+        raw: Default::default(),
     };
     let seq = [
         pkt(6, PEER, 80),

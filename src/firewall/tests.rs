@@ -37,6 +37,7 @@ fn pkt(
         ct,
         len: 60,
         extra: Default::default(),
+        raw: Default::default(),
     }
 }
 

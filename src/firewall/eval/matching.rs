@@ -83,8 +83,10 @@ pub(super) fn needs_live(table: &Table, rule: &Rule) -> bool {
         })
 }
 
+/// Marks are the walk's; a packet's raw bytes are read at the walk too, so that the cache of
+/// rules per signature (which holds no bytes) stays right.
 fn live_field(f: Field) -> bool {
-    matches!(f, Field::MetaMark | Field::CtMark)
+    matches!(f, Field::MetaMark | Field::CtMark | Field::Raw { .. })
 }
 
 fn is_live(table: &Table, m: &Match) -> bool {
@@ -202,7 +204,8 @@ pub(super) fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a
         Field::ExtHdr(_) | Field::ExtField(..) => read_ext(f, p),
         Field::Time(t) => Got(Read::Int(read_time(t, p))),
         Field::Ipsec => Got(Read::Int(0)),
-        Field::Host(_) | Field::Raw { .. } => Unknown,
+        Field::Host(_) => Unknown,
+        Field::Raw { base, off, len } => read_raw(base, off, len, p),
         Field::DevType { out } => {
             let dev = match (class, out) {
                 (Class::In | Class::Fwd, false) => p.iif,
@@ -219,6 +222,93 @@ pub(super) fn read<'a>(f: Field, p: &PacketView<'a>, class: Class) -> Reading<'a
         Field::CtDirection | Field::CtTuple { .. } => read_ct(f, p),
         _ => Absent,
     }
+}
+
+/// `@base,off,len`: the bits, big-endian, as nft's payload load and bitwise mask give them.
+/// Past the packet's end (or a header it does not have) the kernel's load fails and the rule
+/// does not match; past what the capture kept, the bits are not known.
+fn read_raw<'a>(base: RawBase, off: u32, len: u32, p: &PacketView<'a>) -> Reading<'a> {
+    let b = &p.raw;
+    if b.ip.is_empty() || p.extra.reassembled {
+        // No bytes given, or the kernel's reassembled datagram, which the capture shows in pieces.
+        return Reading::Unknown;
+    }
+    let cut = if b.whole {
+        Reading::Absent
+    } else {
+        Reading::Unknown
+    };
+    let start = match base {
+        RawBase::Nh => 0,
+        RawBase::Th if b.th > 0 => b.th as usize,
+        // `@ih` is after a TCP or UDP header only (the kernel's inner offset).
+        RawBase::Ih if b.ih > 0 && matches!(p.l4, Some(6 | 17)) => b.ih as usize,
+        RawBase::Th | RawBase::Ih => return cut,
+        // The link-layer header is not the IP packet's: not given to the rules here.
+        RawBase::Ll | RawBase::XtString { .. } => return Reading::Unknown,
+    };
+    let (off, len) = (off as usize, len as usize);
+    let first = start + off / 8;
+    let nbytes = (off % 8 + len).div_ceil(8);
+    let Some(bytes) = b.ip.get(first..first + nbytes) else {
+        return cut;
+    };
+    let v = bytes.iter().fold(0u128, |v, &x| v << 8 | u128::from(x));
+    let v = v >> (nbytes * 8 - off % 8 - len);
+    let mask = if len >= 64 {
+        u64::MAX as u128
+    } else {
+        (1u128 << len) - 1
+    };
+    Reading::Got(Read::Int((v & mask) as u64))
+}
+
+/// iptables' `-m string`: whether one of the strings lies whole within bytes `from..to` of
+/// the packet (xt_string's `skb_find_text`); unknown when the capture cut the packet before
+/// `to` and the string was not found in what it kept.
+fn string_tri(m: &Match, p: &PacketView<'_>) -> Tri {
+    let Field::Raw {
+        base: RawBase::XtString { hex, icase },
+        off: from,
+        len: to,
+    } = m.field
+    else {
+        return Tri::Maybe;
+    };
+    let b = &p.raw;
+    if b.ip.is_empty() || p.extra.reassembled {
+        return Tri::Maybe;
+    }
+    let end = (to as usize).min(b.ip.len());
+    let hay = b.ip.get(from as usize..end).unwrap_or(&[]);
+    let Rhs::Values(vs) = &m.rhs else {
+        return Tri::Maybe;
+    };
+    let found = vs.iter().any(|v| {
+        let Value::Name(s) = v else { return false };
+        let pat: Vec<u8> = if hex {
+            (0..s.len() / 2)
+                .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect()
+        } else {
+            s.as_bytes().to_vec()
+        };
+        !pat.is_empty()
+            && hay.windows(pat.len()).any(|w| {
+                if icase {
+                    w.eq_ignore_ascii_case(&pat)
+                } else {
+                    w == pat.as_slice()
+                }
+            })
+    });
+    if !found && !b.whole && (to as usize) > b.ip.len() {
+        return Tri::Maybe;
+    }
+    tri(match m.op {
+        Op::Eq => found,
+        Op::Ne => !found,
+    })
 }
 
 /// What `meta iiftype` reads on a device other than `lo`: some type that is not loopback.
@@ -481,6 +571,15 @@ pub(super) fn match_tri(
 ) -> Tri {
     if live.is_none() && is_live(table, m) {
         return Tri::Yes;
+    }
+    if matches!(
+        m.field,
+        Field::Raw {
+            base: RawBase::XtString { .. },
+            ..
+        }
+    ) {
+        return string_tri(m, p);
     }
     let mut reads = Vec::with_capacity(1 + m.more.len());
     for f in m.fields() {

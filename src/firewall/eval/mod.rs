@@ -15,5 +15,5 @@ pub use matching::{prefix_contains, test_rule, Hit, Res};
 pub(crate) use matching::{value_has, Read};
 pub use meters::Meters;
 pub use outcome::{Final, Outcome};
-pub use packet::{Class, Extra, PacketView};
+pub use packet::{Bytes, Class, Extra, PacketView};
 pub use trace::Step;

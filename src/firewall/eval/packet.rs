@@ -30,6 +30,20 @@ pub struct PacketView<'a> {
     /// Bytes counters add: the IP packet's length, as the kernel counts at these hooks.
     pub len: u32,
     pub extra: Extra,
+    /// The packet's bytes, for raw payload tests and iptables' `-m string`.
+    pub raw: Bytes<'a>,
+}
+
+/// The IP packet as captured, and where its transport header and payload start in it. Empty
+/// when the caller has no bytes (a test's packet): raw payload reads as unknown then.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bytes<'a> {
+    pub ip: &'a [u8],
+    /// Offset of the transport header (`@th`), of the payload after it (`@ih`); 0: none.
+    pub th: u32,
+    pub ih: u32,
+    /// The capture holds the whole packet (not cut by the snapshot length).
+    pub whole: bool,
 }
 
 /// What fewer rules read: kept apart so a packet for a test is written with `..Default`.

@@ -75,12 +75,7 @@ pub(super) fn module_option(
         "--ctdir" => o.ct_dir(),
         "--mark" => o.mark(),
         "--string" | "--hex-string" => o.string(),
-        "--algo" | "--from" | "--to" => {
-            // How and where the string is searched: the search is not simulated yet.
-            o.p.next("a value")?;
-            Ok(())
-        }
-        "--icase" => Ok(()),
+        "--algo" | "--from" | "--to" | "--icase" => o.string_option(),
         "--comment" => o.comment(),
         "--limit" | "--limit-burst" => o.limit(),
         "--src-range" | "--dst-range" => o.ip_range(),
@@ -242,16 +237,66 @@ impl Opt<'_, '_> {
         Ok(())
     }
 
-    /// `-m string --string S`: the packet's bytes searched, which the simulator is not given
-    /// (read as unknown; the rule's verdicts are approximate).
+    /// `-m string --string S` / `--hex-string "|0d0a|GET"`: the packet's bytes searched
+    /// (xt_string: from byte 0 to 65535 unless `--from`/`--to` say, the whole string inside).
     fn string(&mut self) -> Result<(), Pe> {
         let v = self.p.next("a string")?;
-        let field = Field::Raw {
-            base: RawBase::XtString,
-            off: 0,
-            len: 0,
+        let hex = self.opt() == "--hex-string";
+        let value = if hex {
+            hex_string(&v.s).ok_or_else(|| (v.col, format!("'{}' is not a hex string", v.s)))?
+        } else {
+            v.s.clone()
         };
-        self.push(field, Rhs::Values(vec![Value::Name(v.s.clone())]));
+        if value.is_empty() {
+            return Err((v.col, "the string is empty".into()));
+        }
+        let field = Field::Raw {
+            base: RawBase::XtString { hex, icase: false },
+            off: 0,
+            len: 65535,
+        };
+        self.push(field, Rhs::Values(vec![Value::Name(value)]));
+        Ok(())
+    }
+
+    /// `--from N`, `--to N`, `--icase`, `--algo bm|kmp` (the search's method: the same
+    /// result), amending the rule's string match (iptables-save writes them after it).
+    fn string_option(&mut self) -> Result<(), Pe> {
+        let opt = self.opt().to_string();
+        let n = match opt.as_str() {
+            "--icase" => None,
+            "--algo" => {
+                let v = self.p.next("bm or kmp")?;
+                if !matches!(v.s.as_str(), "bm" | "kmp") {
+                    return Err((v.col, format!("'{}' is not bm or kmp", v.s)));
+                }
+                return Ok(());
+            }
+            _ => {
+                let v = self.p.next("an offset")?;
+                Some(
+                    v.s.parse::<u32>()
+                        .map_err(|_| (v.col, format!("'{}' is not an offset", v.s)))?,
+                )
+            }
+        };
+        let col = self.w.col;
+        let Some(Match {
+            field: Field::Raw { base, off, len },
+            ..
+        }) = self.r.matches.last_mut()
+        else {
+            return Err((col, format!("'{opt}' comes after --string")));
+        };
+        match (opt.as_str(), n) {
+            ("--from", Some(n)) => *off = n,
+            ("--to", Some(n)) => *len = n,
+            _ => {
+                if let RawBase::XtString { icase, .. } = base {
+                    *icase = true;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -663,4 +708,31 @@ fn xt_date(s: &str) -> Option<u64> {
     let sec = tp.next().unwrap_or("00");
     let text = format!("{y}-{m:0>2}-{day:0>2} {h:0>2}:{mi:0>2}:{sec:0>2}");
     crate::firewall::clock::value(Kind::Date, &text).map(|ns| ns / 1_000_000_000)
+}
+
+/// `|0d 0a|GET`: the bytes between bars in hex, the rest as written; kept as hex digits.
+fn hex_string(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut in_hex = false;
+    let mut digits = String::new();
+    for c in s.chars() {
+        match c {
+            '|' => {
+                if in_hex {
+                    if digits.len() % 2 != 0 {
+                        return None;
+                    }
+                    out.push_str(&digits);
+                    digits.clear();
+                }
+                in_hex = !in_hex;
+            }
+            c if in_hex && c.is_ascii_hexdigit() => digits.push(c.to_ascii_lowercase()),
+            ' ' if in_hex => {}
+            _ if in_hex => return None,
+            c if c.is_ascii() => out.push_str(&format!("{:02x}", c as u8)),
+            _ => return None,
+        }
+    }
+    (!in_hex).then_some(out)
 }

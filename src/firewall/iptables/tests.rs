@@ -591,6 +591,7 @@ fn view(
         ct,
         len: 60,
         extra: Default::default(),
+        raw: Default::default(),
     }
 }
 
