@@ -719,7 +719,7 @@ fn hex_string(s: &str) -> Option<String> {
         match c {
             '|' => {
                 if in_hex {
-                    if digits.len() % 2 != 0 {
+                    if !digits.len().is_multiple_of(2) {
                         return None;
                     }
                     out.push_str(&digits);
