@@ -74,6 +74,7 @@ fn packet(flow: u32, k: u32) -> PacketView<'static> {
         },
         len: 60,
         extra: Default::default(),
+        raw: Default::default(),
     }
 }
 
