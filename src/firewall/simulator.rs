@@ -29,7 +29,9 @@ pub struct Firewall {
     pub locality: Locality,
     conntrack: Conntrack,
     compiled: compile::Compiled,
-    pub counters: HashMap<RuleId, Counter>,
+    /// Fx, not SipHash: one update per matching rule of every packet, keys not chosen by
+    /// an attacker (rule ids).
+    pub counters: HashMap<RuleId, Counter, rustc_hash::FxBuildHasher>,
     /// Packets per final verdict: accept, drop, reject.
     pub verdicts: [u64; 3],
     /// Packets whose verdict is approximate (see `Judgement::exact`).
@@ -40,6 +42,9 @@ pub struct Firewall {
     /// Whether a rule reads the packet's time (`meta hour`…): then the zone's offset is looked
     /// up per packet.
     reads_time: bool,
+    /// Some rule reads or sets `ct mark`: only then is each packet's connection numbered
+    /// (a second hash of its flow).
+    reads_conn: bool,
     tz: jiff::tz::TimeZone,
 }
 
@@ -61,6 +66,7 @@ impl Firewall {
         let compiled = compile::Compiled::new(&ruleset);
         let has_pre_ct = compile::pre_ct(&ruleset);
         let reads_time = reads_time(&ruleset);
+        let reads_conn = reads_conn(&ruleset);
         let tz = locality
             .tz
             .clone()
@@ -71,12 +77,13 @@ impl Firewall {
             locality,
             conntrack: Conntrack::default(),
             compiled,
-            counters: HashMap::new(),
+            counters: HashMap::default(),
             verdicts: [0; 3],
             inexact: 0,
             meters: eval::Meters::default(),
             has_pre_ct,
             reads_time,
+            reads_conn,
             tz,
         }
     }
@@ -179,12 +186,14 @@ impl Firewall {
             }
             // `ct mark` is kept per connection, from 0 when its entry is made; `meta mark`
             // goes on from the chains before conntrack.
-            extra.conn = self.conntrack.conn_key(s).map(|(k, fresh)| {
-                if fresh {
-                    self.meters.forget_conn(k);
-                }
-                k
-            });
+            if self.reads_conn {
+                extra.conn = self.conntrack.conn_key(s).map(|(k, fresh)| {
+                    if fresh {
+                        self.meters.forget_conn(k);
+                    }
+                    k
+                });
+            }
             extra.mark = pre.as_ref().map_or(0, |o| o.mark.unwrap_or(0));
             if !notrack {
                 extra.ct_dir = self.conntrack.direction();
@@ -264,6 +273,7 @@ impl Firewall {
         self.compiled.rebuild(&self.ruleset);
         self.has_pre_ct = compile::pre_ct(&self.ruleset);
         self.reads_time = reads_time(&self.ruleset);
+        self.reads_conn = reads_conn(&self.ruleset);
     }
 
     pub fn rule_text(&self, id: RuleId) -> Option<&str> {
@@ -338,6 +348,22 @@ fn reads_time(rs: &Ruleset) -> bool {
             m.fields()
                 .any(|f| matches!(f, super::model::Field::Time(_)))
         })
+    })
+}
+
+/// Whether some rule reads `ct mark` or sets or restores it.
+fn reads_conn(rs: &Ruleset) -> bool {
+    use super::model::{Effect, Field, MarkSrc};
+    let reads = |f: Field| f == Field::CtMark;
+    rs.rules().any(|(_, r)| {
+        r.matches.iter().any(|m| m.fields().any(reads))
+            || r.vmap
+                .as_ref()
+                .is_some_and(|v| reads(v.field) || v.more.iter().copied().any(reads))
+            || r.effects.iter().any(|(_, e)| match e {
+                Effect::Mark { ct, expr } => *ct || matches!(expr.src, MarkSrc::Ct | MarkSrc::XtCt),
+                _ => false,
+            })
     })
 }
 
