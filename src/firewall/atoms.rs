@@ -19,6 +19,9 @@ pub enum Proj {
     Ignore,
     /// The starts of its classes, sorted (class = how many starts are ≤ the value).
     Classes(Vec<u128>),
+    /// A port's class for every port, when there are many classes: one load instead of a
+    /// binary search that misses the CPU cache (a 10,000-port ruleset: 14 steps over 160 KB).
+    Table(Box<[u32]>),
     /// Some rule tests it in a way classes do not capture: the value itself.
     Exact,
 }
@@ -29,10 +32,14 @@ impl Proj {
         match self {
             Proj::Ignore => 0,
             Proj::Classes(starts) => starts.partition_point(|s| *s <= v) as u128,
+            Proj::Table(t) => t.get(v as usize).map_or(0, |&c| c as u128),
             Proj::Exact => v,
         }
     }
 }
+
+/// More class starts than this, and a port field's classes are a table.
+const PORT_TABLE_FROM: usize = 32;
 
 /// An address as one number, ordered as `value_has` compares them: the IPv6 space above the
 /// IPv4 one (an IPv4 range never holds an IPv6 address).
@@ -222,6 +229,18 @@ impl Collect2 {
         let mut e = self.ends[i].clone();
         e.sort_unstable();
         e.dedup();
+        if matches!(k, Of::Sport | Of::Dport) && e.len() > PORT_TABLE_FROM {
+            // The same classes, looked up: class of p = how many starts are ≤ p.
+            let mut t = vec![0u32; 65536];
+            let mut n = 0usize;
+            for (p, c) in t.iter_mut().enumerate() {
+                while n < e.len() && e[n] <= p as u128 {
+                    n += 1;
+                }
+                *c = n as u32;
+            }
+            return Proj::Table(t.into_boxed_slice());
+        }
         Proj::Classes(e)
     }
 }

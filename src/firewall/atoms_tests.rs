@@ -230,6 +230,32 @@ fn classes_split_where_the_rules_do_and_nowhere_else() {
 }
 
 #[test]
+fn a_port_table_gives_the_classes_a_search_would() {
+    let mut src =
+        String::from("table ip t {\n  chain c {\n    type filter hook input priority 0;\n");
+    for i in 0..100u32 {
+        src.push_str(&format!(
+            "    tcp dport {}-{} accept\n",
+            1000 + i * 7,
+            1002 + i * 7
+        ));
+    }
+    src.push_str("    tcp dport 65535 drop\n  }\n}\n");
+    let rs = nft::parse(&src, "t.nft").unwrap();
+    let a = Atoms::of(&rs);
+    assert!(matches!(a.dport, Proj::Table(_)));
+    let starts: Vec<u128> = (0..100u128)
+        .flat_map(|i| [1000 + i * 7, 1003 + i * 7])
+        .chain([65535, 65536])
+        .collect();
+    let search = Proj::Classes(starts);
+    for p in 0..=65535u128 {
+        assert_eq!(a.dport.key(p), search.key(p), "port {p}");
+    }
+    agree(&rs, "port-table.nft", 20_000);
+}
+
+#[test]
 fn every_project_ruleset_gives_the_linear_verdicts_through_classes() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();

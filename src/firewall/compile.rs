@@ -136,7 +136,8 @@ struct Signature {
     iface: u64,
     ct: u8,
     len: u32,
-    extra: Extra,
+    /// `None` when no rule reads any of it: one word hashed and compared, not ninety bytes.
+    extra: Option<Extra>,
     class: Class,
 }
 
@@ -439,15 +440,11 @@ impl Compiled {
                 ct: p.ct,
                 len: if r.len { p.len } else { 0 },
                 // Marks and the connection are read at the walk, never from the cache.
-                extra: if r.extra {
-                    Extra {
-                        mark: 0,
-                        conn: None,
-                        ..self.volatile.keep(p.extra)
-                    }
-                } else {
-                    Extra::default()
-                },
+                extra: r.extra.then(|| Extra {
+                    mark: 0,
+                    conn: None,
+                    ..self.volatile.keep(p.extra)
+                }),
                 class,
             };
             let at = match self.cache.get(&sig) {

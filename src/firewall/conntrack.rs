@@ -135,9 +135,8 @@ pub struct Conntrack {
     dir: Dir,
 }
 
-/// A packet's direction in its connection, as `ct direction` reads it. `Unknown` for a related
-/// packet (an ICMP error, a reject's answer): the kernel's direction for those comes from the
-/// quoted packet's, which is not modelled.
+/// A packet's direction in its connection, as `ct direction` reads it: an ICMP error's is the
+/// other way from the packet it quotes. `Unknown` for a reject's TCP reset (it quotes nothing).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Dir {
     #[default]
@@ -177,6 +176,15 @@ impl Conntrack {
         match state {
             ct::NEW => self.dir = Dir::Original,
             ct::ESTABLISHED => {}
+            // An ICMP error goes the other way from the packet it quotes
+            // (nf_conntrack_inet_error's IP_CT_IS_REPLY).
+            ct::RELATED => {
+                self.dir = match self.quoted(s) {
+                    Some(true) => Dir::Reply,
+                    Some(false) => Dir::Original,
+                    None => Dir::Unknown,
+                }
+            }
             _ => self.dir = Dir::Unknown,
         }
         Some(state)
@@ -478,55 +486,37 @@ impl Conntrack {
 
     /// An ICMP error is related when the flow it quotes is tracked.
     fn related(&self, s: &Summary) -> u8 {
-        let Some(inner) = s.inner else {
-            return ct::INVALID;
-        };
-        // The error must go back to whoever sent the quoted packet: the kernel calls one that
-        // goes elsewhere invalid ("outer daddr != inner saddr", nf_conntrack_inet_error).
-        if s.final_dst.or(s.dst) != Some(inner.src) {
-            return ct::INVALID;
+        match self.quoted(s) {
+            Some(_) => ct::RELATED,
+            None => ct::INVALID,
         }
-        let (proto, sp, dp) = match (inner.proto, inner.query) {
-            // A quoted ICMP query names its flow by type and identifier.
-            (1 | 58, Some((t, id))) if query_type(inner.proto == 58, t).is_some() => {
-                let (request_type, request) = query_type(inner.proto == 58, t).unwrap_or((t, true));
-                let (from, to) = if request {
-                    (inner.src, inner.dst)
-                } else {
-                    (inner.dst, inner.src)
-                };
-                let known = self.queries.contains_key(&(request_type, from, to, id));
-                return if known { ct::RELATED } else { ct::INVALID };
+    }
+
+    /// Whether the packet an ICMP error quotes went its connection's original way (`None`: no
+    /// connection it could belong to). The error must go back to whoever sent the quoted
+    /// packet: the kernel calls one that goes elsewhere invalid ("outer daddr != inner saddr",
+    /// nf_conntrack_inet_error).
+    fn quoted(&self, s: &Summary) -> Option<bool> {
+        let inner = s.inner?;
+        if s.final_dst.or(s.dst) != Some(inner.src) {
+            return None;
+        }
+        match quoted_key(s)? {
+            Ok(k) => {
+                self.queries.get(&k)?;
+                // The key is the request's: the quote is the original way when it is one.
+                let t = inner.query.map_or(0, |q| q.0);
+                Some(t == k.0)
             }
-            (1, Some((_, id))) => (SessionProto::IcmpEcho, id, id),
-            (58, Some((_, id))) => (SessionProto::Icmpv6Echo, id, id),
-            (6, _) if s.quoted => (
-                SessionProto::Tcp,
-                s.sport.unwrap_or(0),
-                s.dport.unwrap_or(0),
-            ),
-            (17, _) if s.quoted => (
-                SessionProto::Udp,
-                s.sport.unwrap_or(0),
-                s.dport.unwrap_or(0),
-            ),
-            (6, _) => (SessionProto::Tcp, 0, 0),
-            (17, _) => (SessionProto::Udp, 0, 0),
-            (p, _) => (SessionProto::Ip(p), 0, 0),
-        };
-        let a = Endpoint {
-            addr: inner.src,
-            port: sp,
-        };
-        let b = Endpoint {
-            addr: inner.dst,
-            port: dp,
-        };
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        if self.map.contains_key(&SessionKey { proto, lo, hi }) {
-            ct::RELATED
-        } else {
-            ct::INVALID
+            Err(k) => {
+                let e = self.map.get(&k)?;
+                let port = if s.quoted { s.sport.unwrap_or(0) } else { 0 };
+                let port = match inner.query {
+                    Some((_, id)) if matches!(inner.proto, 1 | 58) => id,
+                    _ => port,
+                };
+                Some(e.orig_src.addr == inner.src && e.orig_src.port == port)
+            }
         }
     }
 }

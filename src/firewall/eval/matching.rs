@@ -315,7 +315,7 @@ fn string_tri(m: &Match, p: &PacketView<'_>) -> Tri {
 const NOT_LOOPBACK: u64 = u64::MAX;
 
 /// `ct direction` and the connection's tuples. Without a connection (invalid, untracked) the
-/// kernel's `ct` expression fails; a related packet's direction is not modelled (unknown).
+/// kernel's `ct` expression fails; a related packet's tuple reads as unknown.
 fn read_ct<'a>(f: Field, p: &PacketView<'a>) -> Reading<'a> {
     use crate::firewall::conntrack::Dir;
     if p.ct & (ct::INVALID | ct::UNTRACKED) != 0 {
@@ -329,6 +329,11 @@ fn read_ct<'a>(f: Field, p: &PacketView<'a>) -> Reading<'a> {
     let Field::CtTuple { reply, key } = f else {
         return Reading::Got(Read::Int(is_reply as u64));
     };
+    if p.ct & ct::RELATED != 0 {
+        // An ICMP error's tuple is its connection's, named by the packet it quotes, not by
+        // its own addresses: not carried in the view.
+        return Reading::Unknown;
+    }
     // The tuple asked for is the packet's own, or (no NAT) the packet's turned round.
     let turned = is_reply != reply;
     let (src, dst, sport, dport) = if turned {
