@@ -155,6 +155,8 @@ struct Rejected {
     proto: u8,
     sport: u16,
     dport: u16,
+    /// The rejected packet's direction: its answer goes the other way (`nf_ct_attach`).
+    dir: Dir,
 }
 
 /// Answers awaited at most: a reject's answer follows its packet at once.
@@ -164,6 +166,17 @@ const MAX_REJECTED: usize = 64;
 enum Created {
     Flow(SessionKey),
     Query(QueryKey),
+}
+
+impl Dir {
+    /// The other way.
+    pub fn turned(self) -> Dir {
+        match self {
+            Dir::Original => Dir::Reply,
+            Dir::Reply => Dir::Original,
+            Dir::Unknown => Dir::Unknown,
+        }
+    }
 }
 
 impl Conntrack {
@@ -178,13 +191,15 @@ impl Conntrack {
             ct::ESTABLISHED => {}
             // An ICMP error goes the other way from the packet it quotes
             // (nf_conntrack_inet_error's IP_CT_IS_REPLY).
-            ct::RELATED => {
+            // (A reject's answer has its direction from the rejected packet already.)
+            ct::RELATED if self.dir == Dir::Unknown => {
                 self.dir = match self.quoted(s) {
                     Some(true) => Dir::Reply,
                     Some(false) => Dir::Original,
                     None => Dir::Unknown,
                 }
             }
+            ct::RELATED => {}
             _ => self.dir = Dir::Unknown,
         }
         Some(state)
@@ -365,9 +380,11 @@ impl Conntrack {
     /// to be attached to `s`'s entry. Nothing is awaited where the kernel sends nothing: no
     /// RST for an RST, no ICMP error about an ICMP error.
     pub fn rejected(&mut self, s: &Summary, reset: bool) {
-        let Some(r) = rejected_of(s, reset) else {
+        let Some(mut r) = rejected_of(s, reset) else {
             return;
         };
+        // Called right after the rejected packet was observed.
+        r.dir = self.dir;
         if self.rejected.len() >= MAX_REJECTED {
             self.rejected.pop_front();
         }
@@ -383,6 +400,7 @@ impl Conntrack {
         }
         let at = self.rejected.iter().position(|r| answers(s, r))?;
         let r = self.rejected.remove(at)?;
+        self.dir = r.dir.turned();
         if r.reset {
             if let Some(e) = Flow::of(s).and_then(|f| self.map.get_mut(&f.key)) {
                 // The kernel sets the rejected connection to CLOSE (`tcp_window.rs`).
@@ -543,6 +561,7 @@ fn rejected_of(s: &Summary, reset: bool) -> Option<Rejected> {
         proto,
         sport,
         dport,
+        dir: Dir::Unknown,
     })
 }
 

@@ -167,6 +167,7 @@ impl Firewall {
         let dropped_early = pre.as_ref().is_some_and(|o| o.verdict != Final::Accept);
         let notrack = pre.as_ref().is_some_and(|o| o.notrack);
         let mut ct = ct::INVALID;
+        let mut rejected_reply = false;
         let out = if dropped_early {
             // Dropped before conntrack: no connection is created.
             pre.take()?
@@ -181,6 +182,8 @@ impl Firewall {
                     let fw = (&mut self.compiled, &self.ruleset, &self.locality);
                     if rejects_at_output(fw, &p, reset, iface, ip_len, extra) {
                         ct = ct::RELATED;
+                        // The answer to the host's own new packet comes back the reply way.
+                        rejected_reply = true;
                     }
                 }
             }
@@ -196,7 +199,11 @@ impl Firewall {
             }
             extra.mark = pre.as_ref().map_or(0, |o| o.mark.unwrap_or(0));
             if !notrack {
-                extra.ct_dir = self.conntrack.direction();
+                extra.ct_dir = if rejected_reply {
+                    super::conntrack::Dir::Reply
+                } else {
+                    self.conntrack.direction()
+                };
             }
             let mut view = view_of(s, ct, iface, ip_len, extra)?;
             view.raw = raw;
