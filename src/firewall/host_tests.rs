@@ -4,45 +4,12 @@
 //! iptables' `MARK`/`CONNMARK` targets with `-m mark`/`-m connmark` and `--ctorigdstport` —
 //! parsed, judged packet after packet through the simulator, and written back by `--save`.
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use super::eval::Final;
 use super::model::*;
 use super::report::check_lines;
+use super::test_packets::{tcp, udp};
 use super::*;
-use crate::decode::{Proto, Summary, TcpInfo};
-
-fn v4(a: [u8; 4]) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(a))
-}
-
-fn tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, flags: u16) -> Summary {
-    Summary {
-        src: Some(v4(src)),
-        dst: Some(v4(dst)),
-        sport: Some(sport),
-        dport: Some(dport),
-        ip_proto: Some(6),
-        proto: Proto::Tcp,
-        tcp: Some(TcpInfo {
-            flags,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> Summary {
-    Summary {
-        src: Some(v4(src)),
-        dst: Some(v4(dst)),
-        sport: Some(sport),
-        dport: Some(dport),
-        ip_proto: Some(17),
-        proto: Proto::Udp,
-        ..Default::default()
-    }
-}
+use crate::decode::{Summary, TcpInfo};
 
 /// The SYN-ACK answering a SYN sent with sequence number 0 (what `tcp` gives it).
 fn syn_ack(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> Summary {

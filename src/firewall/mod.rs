@@ -38,3 +38,6 @@ mod atoms_tests;
 
 #[cfg(test)]
 mod host_tests;
+
+#[cfg(test)]
+mod test_packets;

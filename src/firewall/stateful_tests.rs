@@ -2,37 +2,14 @@
 //! with counts, `meta mark` and `ct mark` as the ruleset sets them, and sets filled by rules —
 //! parsed, judged packet after packet (through the simulator, so conntrack and the state kept
 //! across packets take part), and written back by `--save`.
-
-use std::net::{IpAddr, Ipv4Addr};
-
 use super::eval::{self, Final, Meters, PacketView, Seg};
 use super::model::*;
+use super::test_packets::{tcp, v4};
 use super::*;
-use crate::decode::{Proto, Summary, TcpInfo};
+use crate::decode::{Summary, TcpInfo};
 
 fn parse(src: &str) -> Ruleset {
     nft::parse(src, "t.nft").unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn v4(a: [u8; 4]) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(a))
-}
-
-/// A TCP segment `src:sport → dst:dport` with these flags.
-fn tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, flags: u16) -> Summary {
-    Summary {
-        src: Some(v4(src)),
-        dst: Some(v4(dst)),
-        sport: Some(sport),
-        dport: Some(dport),
-        ip_proto: Some(6),
-        proto: Proto::Tcp,
-        tcp: Some(TcpInfo {
-            flags,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }
 
 const SYN: u16 = TcpInfo::SYN;

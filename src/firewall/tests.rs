@@ -323,18 +323,8 @@ fn tcp_flag_forms_follow_nft() {
 #[test]
 fn conntrack_states_follow_the_kernel() {
     let mut c = conntrack::Conntrack::default();
-    let tcp = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, flags: u16| Summary {
-        src: Some(IpAddr::V4(Ipv4Addr::from(src))),
-        dst: Some(IpAddr::V4(Ipv4Addr::from(dst))),
-        sport: Some(sp),
-        dport: Some(dp),
-        ip_proto: Some(6),
-        proto: Proto::Tcp,
-        tcp: Some(TcpInfo {
-            flags,
-            ..Default::default()
-        }),
-        ..Default::default()
+    let tcp = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, flags: u16| {
+        super::test_packets::tcp(src, sp, dst, dp, flags)
     };
     // Only {SYN} or {ACK} starts a flow; PSH/URG/ECE/CWR do not count.
     assert_eq!(c.observe(&tcp(PEER, HOST, 1, 80, 0x12)), Some(ct::INVALID)); // SYN+ACK
@@ -426,18 +416,8 @@ fn flag_lists_and_reject_dependencies_follow_nft() {
 fn conntrack_corner_cases_follow_the_kernel() {
     use crate::decode::{IcmpInfo, Inner};
     let a = |x: [u8; 4]| IpAddr::V4(Ipv4Addr::from(x));
-    let tcp = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, flags: u16| Summary {
-        src: Some(a(src)),
-        dst: Some(a(dst)),
-        sport: Some(sp),
-        dport: Some(dp),
-        ip_proto: Some(6),
-        proto: Proto::Tcp,
-        tcp: Some(TcpInfo {
-            flags,
-            ..Default::default()
-        }),
-        ..Default::default()
+    let tcp = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, flags: u16| {
+        super::test_packets::tcp(src, sp, dst, dp, flags)
     };
     let icmp = |src: [u8; 4], dst: [u8; 4], typ: u8, id: u16| Summary {
         src: Some(a(src)),
@@ -952,33 +932,16 @@ mod lo {
     }
 
     pub fn tcp(src: &str, dst: &str, sp: u16, dp: u16, flags: u16) -> Summary {
-        Summary {
-            src: Some(a(src)),
-            dst: Some(a(dst)),
-            sport: Some(sp),
-            dport: Some(dp),
-            ip_proto: Some(6),
-            proto: Proto::Tcp,
-            tcp: Some(TcpInfo {
-                flags,
-                seq: 1000,
-                ack: if flags & TcpInfo::ACK != 0 { 5001 } else { 0 },
-                ..Default::default()
-            }),
-            ..Default::default()
+        let mut s = super::super::test_packets::tcp_at(a(src), sp, a(dst), dp, flags);
+        if let Some(t) = s.tcp.as_mut() {
+            t.seq = 1000;
+            t.ack = if flags & TcpInfo::ACK != 0 { 5001 } else { 0 };
         }
+        s
     }
 
     pub fn udp(src: &str, dst: &str, sp: u16, dp: u16) -> Summary {
-        Summary {
-            src: Some(a(src)),
-            dst: Some(a(dst)),
-            sport: Some(sp),
-            dport: Some(dp),
-            ip_proto: Some(17),
-            proto: Proto::Udp,
-            ..Default::default()
-        }
+        super::super::test_packets::udp_at(a(src), sp, a(dst), dp)
     }
 
     pub fn query(src: &str, dst: &str, typ: u8, id: u16) -> Summary {
