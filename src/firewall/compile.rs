@@ -120,7 +120,7 @@ impl Index {
 
 /// Everything a rule of the ruleset tests, as one hashable key: the parts no rule reads are
 /// left at their default (see `Reads`), so the flows that differ only there share one entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Signature {
     v6: bool,
     /// The address's class, or the address itself (`atoms::Proj`).
@@ -139,6 +139,30 @@ struct Signature {
     /// `None` when no rule reads any of it: one word hashed and compared, not ninety bytes.
     extra: Option<Extra>,
     class: Class,
+}
+
+/// The small fields packed into words, so a probe hashes six words instead of writing each
+/// field and `Option` tag (a tenth of the 10,000-rule bench). Equality stays field by field.
+impl std::hash::Hash for Signature {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let opt8 = |v: Option<u8>| v.map_or(0u64, |x| 0x100 | x as u64);
+        let opt32 = |v: Option<u32>| v.map_or(0u64, |x| (1 << 32) | x as u64);
+        let small = self.v6 as u64
+            | opt8(self.l4) << 1
+            | opt8(self.tcp_flags) << 10
+            | opt8(self.icmp) << 19
+            | opt8(self.icmpv6) << 28
+            | (self.ct as u64) << 37
+            | (self.class as u64) << 45;
+        h.write_u64(small);
+        h.write_u128(self.src);
+        h.write_u128(self.dst);
+        h.write_u64(opt32(self.sport) ^ opt32(self.dport).rotate_left(29));
+        h.write_u64(self.iface ^ (self.len as u64) << 7);
+        if let Some(e) = &self.extra {
+            e.hash(h);
+        }
+    }
 }
 
 fn name_hash(n: Option<&str>) -> u64 {
