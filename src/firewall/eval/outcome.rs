@@ -3,6 +3,8 @@
 
 use crate::firewall::model::*;
 
+use smallvec::SmallVec;
+
 use super::trace::Step;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -32,8 +34,10 @@ pub struct Outcome {
     /// The hook of that chain: whether a drop came before or after conntrack confirmed the
     /// packet's connection (on loopback, confirmed at postrouting, before input).
     pub hook: Option<Hook>,
-    /// Every rule that matched (their counters count this packet).
-    pub hits: Vec<RuleId>,
+    /// Every rule that matched (their counters count this packet). Inline for the few a
+    /// packet usually has: no allocation per packet (smallvec: a `Vec` that keeps its first
+    /// elements in place).
+    pub hits: SmallVec<[RuleId; 6]>,
     pub trace: Vec<Step>,
     /// False when something not simulated exactly took part: an approximate statement, an
     /// unsupported rule, a field the packet's record cannot tell, a NAT chain that acts on it.
@@ -52,7 +56,7 @@ impl Outcome {
             rule: None,
             chain: None,
             hook: None,
-            hits: Vec::new(),
+            hits: SmallVec::new(),
             trace: Vec::new(),
             exact: true,
             notrack: false,
