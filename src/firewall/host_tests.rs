@@ -583,3 +583,33 @@ fn iptables_strings_are_searched_in_the_packets_bytes() {
     let (v, exact, _) = j(&mut fw, b"GET / HTTP/1.1\r\nHost: cdn.example.org\r\n", 44);
     assert_eq!((v, exact), (Final::Accept, false));
 }
+
+#[test]
+fn set_element_comments_are_saved_with_their_elements() {
+    let src = "table inet t {
+        set s {
+            type inet_proto . inet_service
+            elements = { udp . 0 comment \"IANA Reserved\", tcp . 22 }
+        }
+        map m {
+            type inet_service : verdict
+            elements = { 22 comment \"ssh\" : accept, 80 : drop }
+        }
+    }
+    add element inet t s { tcp . 80 comment \"web\" }
+    delete element inet t m { 22 }";
+    let rs = nft::parse(src, "t.nft").unwrap();
+    let saved = save::to_nft(&rs);
+    assert!(
+        saved.contains(
+            "elements = { udp . 0 comment \"IANA Reserved\", tcp . 22, tcp . 80 comment \"web\" }"
+        ),
+        "{saved}"
+    );
+    assert!(saved.contains("elements = { 80 : drop }"), "{saved}");
+    let back = nft::parse(&saved, "saved.nft").unwrap();
+    assert_eq!(
+        back.tables[0].sets[0].comments,
+        rs.tables[0].sets[0].comments
+    );
+}

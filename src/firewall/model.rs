@@ -964,6 +964,8 @@ pub struct NamedSet {
     /// Further declarations kept as written (`flags interval`, `timeout 1h`, `size 65535`).
     pub decls: Vec<String>,
     pub elements: Vec<Value>,
+    /// The elements' `comment`s, by element (only kept and saved).
+    pub comments: Vec<(Value, String)>,
     /// A verdict map (`map m { type … : verdict; … }`): the verdict of each element.
     pub verdicts: Option<Vec<Verdict>>,
     /// Filled at run time (`add @set`, `update @set`): its members are what the rules put
@@ -984,6 +986,7 @@ impl NamedSet {
             ty: String::new(),
             decls: Vec::new(),
             elements: Vec::new(),
+            comments: Vec::new(),
             verdicts: None,
             dynamic: false,
             unsure: false,

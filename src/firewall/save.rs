@@ -120,6 +120,9 @@ fn write_set(out: &mut String, t: &Table, s: &NamedSet) {
             .enumerate()
             .map(|(i, v)| {
                 let mut e = element(&fields, v);
+                if let Some((_, c)) = s.comments.iter().find(|(x, _)| x == v) {
+                    let _ = write!(e, " comment {}", quoted(c));
+                }
                 if let Some(vs) = &s.verdicts {
                     if let Some(verdict) = vs.get(i) {
                         let _ = write!(e, " : {verdict}");

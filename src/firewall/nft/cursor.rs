@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::firewall::lexer::{Tok, Token};
+use crate::firewall::model::Value;
 use crate::firewall::syntax::{ParseError, Source};
 
 pub(super) struct Parser {
@@ -15,6 +16,9 @@ pub(super) struct Parser {
     pub(super) define_texts: Vec<(String, String)>,
     /// A variable was given another value or undefined: `$NAME` no longer names one value.
     pub(super) redefined: bool,
+    /// The `comment`s of the elements the last `elements` read, by element (kept by named
+    /// sets, so `--save` writes them back).
+    pub(super) element_comments: Vec<(Value, String)>,
 }
 
 pub(super) type R<T> = Result<T, ParseError>;

@@ -31,6 +31,7 @@ pub(super) fn parse_in(src: &str, file: &str, dir: &Path) -> R<Ruleset> {
         defines: HashMap::new(),
         define_texts: Vec::new(),
         redefined: false,
+        element_comments: Vec::new(),
     };
     let mut rs = p.file_body()?;
     rs.defines = std::mem::take(&mut p.define_texts);

@@ -105,6 +105,7 @@ impl Parser {
                     ti.and_then(|ti| rs.tables[ti].sets.iter_mut().find(|s| s.name == name))
                 {
                     s.elements.clear();
+                    s.comments.clear();
                     if let Some(v) = s.verdicts.as_mut() {
                         v.clear();
                     }
@@ -154,8 +155,9 @@ impl Parser {
                 let kinds = kinds_of_type(&t.sets[si].ty);
                 self.expect_punct("{")?;
                 let map = t.sets[si].verdicts.is_some();
-                let (gone, _) = self.elements(&kinds, map)?;
+                let (gone, _) = self.elements_of(&kinds, map, true)?;
                 let s = &mut t.sets[si];
+                s.comments.retain(|(v, _)| !gone.contains(v));
                 let mut k = 0;
                 while k < s.elements.len() {
                     if gone.contains(&s.elements[k]) {
@@ -311,6 +313,7 @@ impl Parser {
         let (els, verdicts) = self.elements(&kinds, map)?;
         let s = &mut t.sets[si];
         s.elements.extend(els);
+        s.comments.append(&mut self.element_comments);
         if let (Some(v), Some(new)) = (s.verdicts.as_mut(), verdicts) {
             v.extend(new);
         }

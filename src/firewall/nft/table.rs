@@ -119,6 +119,7 @@ impl Parser {
                     let (els, verdicts) = self.elements(&kinds, map)?;
                     set.elements = els;
                     set.verdicts = verdicts;
+                    set.comments = std::mem::take(&mut self.element_comments);
                 }
                 "comment" => {
                     set.decls

@@ -35,8 +35,20 @@ impl Parser {
         kinds: &[Kind],
         map: bool,
     ) -> R<(Vec<Value>, Option<Vec<Verdict>>)> {
+        self.elements_of(kinds, map, false)
+    }
+
+    /// `elements`, where a map's verdicts may be left out (`delete element … { 22 }`).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn elements_of(
+        &mut self,
+        kinds: &[Kind],
+        map: bool,
+        keys_only: bool,
+    ) -> R<(Vec<Value>, Option<Vec<Verdict>>)> {
         let mut els = Vec::new();
         let mut verdicts = map.then(Vec::new);
+        self.element_comments.clear();
         let mut depth = 0usize;
         loop {
             self.skip_newlines();
@@ -66,7 +78,10 @@ impl Parser {
                     }
                     Some("comment") => {
                         self.pos += 1;
-                        self.word("a comment")?;
+                        let c = self.word("a comment")?;
+                        if let Some(v) = els.last() {
+                            self.element_comments.push((Value::clone(v), c));
+                        }
                     }
                     Some("counter") => {
                         self.pos += 1;
@@ -76,10 +91,13 @@ impl Parser {
                 }
             }
             if let Some(v) = verdicts.as_mut() {
-                if !self.eat_word(":") {
+                if self.eat_word(":") {
+                    v.push(self.verdict_word()?);
+                } else if keys_only {
+                    v.push(Verdict::Continue);
+                } else {
                     return self.err("expected ':' and a verdict");
                 }
-                v.push(self.verdict_word()?);
             }
             self.skip_newlines();
             if !self.eat_punct(",") {
