@@ -342,7 +342,7 @@ impl Conntrack {
             // An ICMP error belongs to the connection it quotes (as `related` says).
             (None, Some(_)) if matches!(self.related(s), ct::RELATED) => match quoted_key(s)? {
                 Ok(k) => (1u8, k).hash(&mut h),
-                Err(k) => (0u8, k).hash(&mut h),
+                Err((k, _)) => (0u8, k).hash(&mut h),
             },
             (None, _) => (0u8, Flow::of(s)?.key).hash(&mut h),
         }
@@ -526,15 +526,7 @@ impl Conntrack {
                 let t = inner.query.map_or(0, |q| q.0);
                 Some(t == k.0)
             }
-            Err(k) => {
-                let e = self.map.get(&k)?;
-                let port = if s.quoted { s.sport.unwrap_or(0) } else { 0 };
-                let port = match inner.query {
-                    Some((_, id)) if matches!(inner.proto, 1 | 58) => id,
-                    _ => port,
-                };
-                Some(e.orig_src.addr == inner.src && e.orig_src.port == port)
-            }
+            Err((k, from)) => Some(self.map.get(&k)?.orig_src == from),
         }
     }
 }
@@ -596,8 +588,8 @@ fn answers(s: &Summary, r: &Rejected) -> bool {
 }
 
 /// The key of the flow an ICMP error quotes, as `Conntrack::related` finds it: a query flow
-/// (`Ok`) or a session (`Err`).
-fn quoted_key(s: &Summary) -> Option<Result<QueryKey, SessionKey>> {
+/// (`Ok`) or a session and the quoted packet's source in it (`Err`).
+fn quoted_key(s: &Summary) -> Option<Result<QueryKey, (SessionKey, Endpoint)>> {
     let inner = s.inner?;
     let (sp, dp) = (s.sport.unwrap_or(0), s.dport.unwrap_or(0));
     let (proto, sp, dp) = match (inner.proto, inner.query) {
@@ -627,5 +619,5 @@ fn quoted_key(s: &Summary) -> Option<Result<QueryKey, SessionKey>> {
         port: dp,
     };
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    Some(Err(SessionKey { proto, lo, hi }))
+    Some(Err((SessionKey { proto, lo, hi }, a)))
 }

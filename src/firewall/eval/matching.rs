@@ -286,20 +286,24 @@ fn string_tri(m: &Match, p: &PacketView<'_>) -> Tri {
     };
     let found = vs.iter().any(|v| {
         let Value::Name(s) = v else { return false };
-        let pat: Vec<u8> = if hex {
-            (0..s.len() / 2)
-                .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-                .collect()
-        } else {
-            s.as_bytes().to_vec()
+        // The pattern's bytes, read where they stand (no copy per packet): `--hex-string`
+        // keeps them as hex digits.
+        let n = if hex { s.len() / 2 } else { s.len() };
+        let byte = |i: usize| -> u8 {
+            if hex {
+                s.get(2 * i..2 * i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .unwrap_or(0)
+            } else {
+                s.as_bytes()[i]
+            }
         };
-        !pat.is_empty()
-            && hay.windows(pat.len()).any(|w| {
-                if icase {
-                    w.eq_ignore_ascii_case(&pat)
-                } else {
-                    w == pat.as_slice()
-                }
+        n > 0
+            && hay.windows(n).any(|w| {
+                w.iter().enumerate().all(|(i, &x)| {
+                    let y = byte(i);
+                    x == y || (icase && x.eq_ignore_ascii_case(&y))
+                })
             })
     });
     if !found && !b.whole && (to as usize) > b.ip.len() {
