@@ -112,10 +112,20 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["read", "interfaces"])]
     pub demo: bool,
 
-    /// Start a lab scenario (`udp-vs-tcp`, `handshake`, `firewall-blocks-ssh`, `port-scan`;
-    /// `--lab list` lists them): its generators run on loopback, captured live when permitted.
+    /// Start a lab scenario on the lab network (`--lab list` lists them): hosts, a router and
+    /// a firewall inside packetlab, no privilege needed; with --print, headless.
     #[arg(long, value_name = "SCENARIO")]
     pub lab: Option<String>,
+
+    /// Run the lab scenario's loopback generators instead (the kernel's own stack, captured
+    /// live when permitted).
+    #[arg(long, requires = "lab")]
+    pub lab_loopback: bool,
+
+    /// Headless lab: how many seconds of lab time to run (the lab's clock, not the wall's:
+    /// a run takes far less).
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    pub lab_seconds: f64,
 
     /// No reverse DNS lookups (names learned from DNS answers in the traffic are still shown
     /// when names are on, key r).

@@ -5,6 +5,7 @@
 use crate::capture::{Frame, FrameRef};
 use crate::decode::reassembly::Reassembler;
 use crate::decode::{decode, Summary};
+use crate::firewall::simulator::Enforced;
 use crate::firewall::{Firewall, Judgement};
 use crate::sessions::{Observed, SessionTable};
 use crate::store::{Packet, PacketStore};
@@ -44,6 +45,9 @@ pub struct Engine {
     /// Kept packets per verdict of each session: [accept, drop, reject, approximate]. Kept by
     /// `ingest` (the TUI's path) and recounted by `rejudge`; the headless path has no use for it.
     pub session_verdicts: SessionVerdicts,
+    /// The frames come with the verdicts the lab network enforced: rules changing does not
+    /// judge them again.
+    pub enforced: bool,
 }
 
 /// Packets per verdict (accept, drop, reject) and how many of them were approximate, by session.
@@ -77,12 +81,23 @@ impl Engine {
             throughput: Default::default(),
             names: Default::default(),
             session_verdicts: Default::default(),
+            enforced: false,
         }
     }
 
     /// Decodes a frame and accounts for it (totals and sessions), without keeping it: the
     /// headless hot path.
     pub fn summarize(&mut self, f: &FrameRef<'_>) -> Seen {
+        self.summarize_with(f, None)
+    }
+
+    /// `summarize` for a frame whose verdict was given where it happened (the lab network):
+    /// counted to the rules it hit, not judged again.
+    pub fn summarize_enforced(&mut self, f: &FrameRef<'_>, e: Option<&Enforced>) -> Seen {
+        self.summarize_with(f, Some(e))
+    }
+
+    fn summarize_with(&mut self, f: &FrameRef<'_>, given: Option<Option<&Enforced>>) -> Seen {
         let mut s = decode(f.link_type, f.data);
         self.reassembler.apply(&mut s);
         self.packets += 1;
@@ -95,7 +110,15 @@ impl Engine {
         let session = self.sessions.observe(&s, f.ts, f.orig_len);
         self.throughput.add(f.ts.secs(), &s, f.orig_len);
         self.names.learn(&s, f.data);
-        let judgement = self.judge(&s, f.data, f.iface, f.ts.0);
+        let judgement = match given {
+            None => self.judge(&s, f.data, f.iface, f.ts.0),
+            Some(e) => e.map(|e| {
+                if let Some(fw) = self.firewall.as_mut() {
+                    fw.count(&e.judgement, &e.hits, s.ip_len);
+                }
+                e.judgement
+            }),
+        };
         Seen {
             summary: s,
             session,
@@ -116,6 +139,11 @@ impl Engine {
     /// Judges every kept packet again, in order, from a clean slate: after a rule was toggled,
     /// moved or edited ("what if"). Counters then count the kept packets.
     pub fn rejudge(&mut self) {
+        // What the lab network enforced happened: its packets keep their verdicts, and the
+        // new rules act on what comes next.
+        if self.enforced {
+            return;
+        }
         let Some(fw) = self.firewall.as_mut() else {
             return;
         };
@@ -140,7 +168,16 @@ impl Engine {
     /// Decodes a frame, counts its verdict to its session, and keeps it in the ring; returns it
     /// as kept, so a caller that also filters it need not look it up again.
     pub fn ingest(&mut self, frame: Frame) -> &Packet {
-        let seen = self.summarize(&frame.as_ref());
+        self.ingest_with(frame, None)
+    }
+
+    /// `ingest` for a frame of the lab network, with the verdict it got there.
+    pub fn ingest_enforced(&mut self, frame: Frame, e: Option<&Enforced>) -> &Packet {
+        self.ingest_with(frame, Some(e))
+    }
+
+    fn ingest_with(&mut self, frame: Frame, given: Option<Option<&Enforced>>) -> &Packet {
+        let seen = self.summarize_with(&frame.as_ref(), given);
         let session = seen.session.map(|o| o.session);
         count_verdict(&mut self.session_verdicts, session, seen.judgement);
         self.store.push(Packet {

@@ -24,3 +24,4 @@ pub mod store;
 pub mod throughput;
 pub mod tui;
 pub mod ui;
+pub mod vnet;

@@ -47,9 +47,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             return Ok(0);
         }
-        if crate::scenario::find(name).is_none() {
+        let Some(sc) = crate::scenario::find(name) else {
             eprintln!("packetlab: no lab scenario {name:?} (packetlab --lab list shows them)");
             return Ok(2);
+        };
+        if cli.print.is_some() && !cli.lab_loopback {
+            return crate::headless::lab::print_lab(&cli, &sc);
         }
     }
     let input = choose_input(&cli);

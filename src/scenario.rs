@@ -1,5 +1,6 @@
-//! Lab scenarios (`--lab NAME`): small data files in `assets/lab/` naming the generators to
-//! start, the lab settings, an optional ruleset, what to explain and what to watch.
+//! Lab scenarios (`--lab NAME`): small data files in `assets/lab/` naming the lab network's
+//! ruleset and WAN link, what to explain and what to watch, and the loopback generators that
+//! show the same lesson with the kernel's own stack (`--lab-loopback NAME`).
 
 /// The scenario files, built into the binary (the lab must work from any directory).
 const FILES: &[(&str, &str)] = &[
@@ -10,28 +11,61 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../assets/lab/firewall-blocks-ssh.lab"),
     ),
     ("port-scan", include_str!("../assets/lab/port-scan.lab")),
+    ("dns", include_str!("../assets/lab/dns.lab")),
+    ("nat", include_str!("../assets/lab/nat.lab")),
+    (
+        "address-classes",
+        include_str!("../assets/lab/address-classes.lab"),
+    ),
 ];
 
 /// Rulesets scenarios refer to, by file name.
-const RULES: &[(&str, &str)] = &[(
-    "firewall-blocks-ssh.nft",
-    include_str!("../assets/lab/firewall-blocks-ssh.nft"),
-)];
+const RULES: &[(&str, &str)] = &[
+    (
+        "firewall-blocks-ssh.nft",
+        include_str!("../assets/lab/firewall-blocks-ssh.nft"),
+    ),
+    (
+        "firewall-blocks-ssh-loopback.nft",
+        include_str!("../assets/lab/firewall-blocks-ssh-loopback.nft"),
+    ),
+    ("port-scan.nft", include_str!("../assets/lab/port-scan.nft")),
+    ("nat.nft", include_str!("../assets/lab/nat.nft")),
+    ("open.nft", include_str!("../assets/lab/open.nft")),
+];
 
+/// A scenario: what runs on the lab network (the apps are `vnet::scenarios`, by name), its
+/// ruleset and WAN link, what to read and watch; and what the loopback lab
+/// (`--lab-loopback`) starts for the same lesson.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scenario {
     pub name: String,
     pub title: String,
-    /// Generator names (`udp-echo`, `tcp-long`, …) to start.
-    pub start: Vec<String>,
-    pub loss: Option<f64>,
-    pub rate: Option<u32>,
-    pub payload: Option<usize>,
-    /// The ruleset's nft text, when the scenario loads one.
+    /// The lab network's ruleset (nft text), run by the router and every host.
     pub rules: Option<(String, &'static str)>,
+    /// The WAN link's loss, duplication and reordering (percent) and delay (ms).
+    pub loss: Option<f64>,
+    pub dup: Option<f64>,
+    pub reorder: Option<f64>,
+    pub delay_ms: Option<u64>,
     /// Sections of `assets/explain.md` to show at the start.
     pub explain: Vec<String>,
     pub watch: String,
+    /// Loopback generator names (`udp-echo`, `tcp-long`, …) to start.
+    pub start: Vec<String>,
+    pub loopback_rules: Option<(String, &'static str)>,
+    pub loopback_watch: Option<String>,
+    pub rate: Option<u32>,
+    pub payload: Option<usize>,
+}
+
+fn ruleset(at: &str, v: &str) -> Result<(String, &'static str), String> {
+    let text = RULES
+        .iter()
+        .find(|(f, _)| *f == v)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| format!("{at}: no ruleset {v} in assets/lab"))?;
+    Ok((format!("assets/lab/{v}"), text))
 }
 
 /// Parses one scenario file: `key: value` lines, `#` comments. An unknown key or a bad number
@@ -52,20 +86,18 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
         match k.trim() {
             "name" => s.name = v.to_string(),
             "title" => s.title = v.to_string(),
-            "start" => s.start = v.split_whitespace().map(str::to_string).collect(),
+            "loopback" => s.start = v.split_whitespace().map(str::to_string).collect(),
             "loss" => s.loss = Some(v.parse().map_err(|_| num("loss"))?),
+            "dup" => s.dup = Some(v.parse().map_err(|_| num("dup"))?),
+            "reorder" => s.reorder = Some(v.parse().map_err(|_| num("reorder"))?),
+            "delay" => s.delay_ms = Some(v.parse().map_err(|_| num("delay"))?),
             "rate" => s.rate = Some(v.parse().map_err(|_| num("rate"))?),
             "payload" => s.payload = Some(v.parse().map_err(|_| num("payload"))?),
-            "rules" => {
-                let text = RULES
-                    .iter()
-                    .find(|(f, _)| *f == v)
-                    .map(|(_, t)| *t)
-                    .ok_or_else(|| format!("{at}: no ruleset {v} in assets/lab"))?;
-                s.rules = Some((format!("assets/lab/{v}"), text));
-            }
+            "rules" => s.rules = Some(ruleset(&at, v)?),
+            "loopback-rules" => s.loopback_rules = Some(ruleset(&at, v)?),
             "explain" => s.explain = v.split_whitespace().map(str::to_string).collect(),
             "watch" => s.watch = v.to_string(),
+            "loopback-watch" => s.loopback_watch = Some(v.to_string()),
             other => return Err(format!("{at}: unknown key {other:?}")),
         }
     }
@@ -98,7 +130,10 @@ mod tests {
                 "udp-vs-tcp",
                 "handshake",
                 "firewall-blocks-ssh",
-                "port-scan"
+                "port-scan",
+                "dns",
+                "nat",
+                "address-classes"
             ]
         );
         for s in &all {
@@ -120,9 +155,19 @@ mod tests {
                     s.name
                 );
             }
-            if let Some((file, text)) = &s.rules {
+            for (file, text) in s.rules.iter().chain(&s.loopback_rules) {
                 crate::firewall::nft::parse(text, file).unwrap();
             }
+            assert!(
+                s.rules.is_some(),
+                "{}: the lab network needs a ruleset",
+                s.name
+            );
+            assert!(
+                crate::vnet::scenarios::known(&s.name),
+                "{}: no apps for the lab network",
+                s.name
+            );
         }
         assert_eq!(find("udp-vs-tcp").unwrap().loss, Some(10.0));
     }

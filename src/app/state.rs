@@ -497,7 +497,7 @@ impl App {
         }
         // A scenario's rules replace the starter's, never rules the person loaded.
         let replaceable = self.engine.firewall.is_none() || self.starter_rules;
-        if let (Some((file, text)), true) = (&sc.rules, replaceable) {
+        if let (Some((file, text)), true) = (&sc.loopback_rules, replaceable) {
             match crate::firewall::nft::parse(text, file) {
                 Ok(rs) => {
                     let fw = crate::firewall::Firewall::new(rs, file.clone(), Default::default());

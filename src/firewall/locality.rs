@@ -18,6 +18,9 @@ pub struct Locality {
     /// The packets come from a live capture: their timestamps are the capture's clock, not
     /// the kernel's at the hook, so a verdict that reads the time is approximate.
     pub live: bool,
+    /// An end host of the virtual lab network: only its input and output hooks are run (the
+    /// lab's router runs the rest), and what is not its own is not forwarded.
+    pub end_host: bool,
 }
 
 impl Locality {
@@ -81,7 +84,16 @@ impl Locality {
             // No host given (a capture file without --local): the host is whoever receives.
             return &[Ingress, Prerouting, Input];
         }
-        match (self.is_local(src), self.is_local(dst), self.receives(dst)) {
+        let mine = (self.is_local(src), self.is_local(dst), self.receives(dst));
+        if self.end_host {
+            return match mine {
+                (true, true, _) => &[Output, Input],
+                (true, false, _) => &[Output],
+                (false, _, true) => &[Input],
+                (false, _, false) => &[],
+            };
+        }
+        match mine {
             (true, true, _) => &[Output, Postrouting, Prerouting, Input],
             (true, false, _) => &[Output, Postrouting],
             (false, _, true) => &[Ingress, Prerouting, Input],

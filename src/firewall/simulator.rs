@@ -48,6 +48,25 @@ pub struct Firewall {
     tz: jiff::tz::TimeZone,
 }
 
+/// A judgement made by a node of the lab network on its own copy of the ruleset, carried with
+/// the frame it judged to the engine that shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enforced {
+    pub judgement: Judgement,
+    pub hits: smallvec::SmallVec<[RuleId; 6]>,
+}
+
+/// The devices a packet is judged on: the capture's one (an observer's), or both as the
+/// node that handles it knows them.
+#[derive(Clone, Copy)]
+enum Devices<'a> {
+    Captured(Option<&'a str>),
+    Known {
+        iif: Option<&'a str>,
+        oif: Option<&'a str>,
+    },
+}
+
 /// A packet's judgement, kept with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Judgement {
@@ -134,17 +153,48 @@ impl Firewall {
         ip_len: u32,
         ts_ns: u64,
     ) -> Option<(Judgement, Outcome)> {
+        self.judge_on(s, frame, Devices::Captured(iface), ip_len, ts_ns)
+    }
+
+    /// `judge_frame` where the node knows both devices (the lab network's router and hosts):
+    /// `iif` the one it came in on (none when the node sends it), `oif` the one it leaves by
+    /// (none when the node receives it).
+    pub fn judge_via(
+        &mut self,
+        s: &Summary,
+        frame: &[u8],
+        (iif, oif): (Option<&'_ str>, Option<&'_ str>),
+        ip_len: u32,
+        ts_ns: u64,
+    ) -> Option<(Judgement, Outcome)> {
+        self.judge_on(s, frame, Devices::Known { iif, oif }, ip_len, ts_ns)
+    }
+
+    fn judge_on(
+        &mut self,
+        s: &Summary,
+        frame: &[u8],
+        devs: Devices<'_>,
+        ip_len: u32,
+        ts_ns: u64,
+    ) -> Option<(Judgement, Outcome)> {
         let raw = bytes_of(s, frame);
         let src = s.src?;
         let dst = s.final_dst.or(s.dst)?;
         if !self.conntrack.sees(s) {
             return None;
         }
-        let iface = iface.or(self.locality.iface.as_deref());
         let hooks = self.locality.hooks(src, dst);
+        if hooks.is_empty() {
+            return None;
+        }
         // A forwarded packet was captured on one of its interfaces, in or out: its input
         // interface is taken to be that one, its output interface is not known.
         let forwarded = hooks.contains(&Hook::Forward);
+        let iface = match devs {
+            Devices::Captured(i) => i.or(self.locality.iface.as_deref()),
+            Devices::Known { iif, oif } => iif.or(oif),
+        };
         let mut extra = extra_of(s, ts_ns);
         extra.dst_local = hooks.contains(&Hook::Input);
         extra.utc_off = self.utc_offset(ts_ns);
@@ -152,9 +202,7 @@ impl Firewall {
         if self.has_pre_ct {
             let mut view = view_of(s, ct::INVALID, iface, ip_len, extra)?;
             view.raw = raw;
-            if forwarded {
-                view.oif = None;
-            }
+            set_devs(&mut view, devs, forwarded);
             let out = self.compiled.walk(
                 &self.ruleset,
                 hooks,
@@ -207,9 +255,7 @@ impl Firewall {
             }
             let mut view = view_of(s, ct, iface, ip_len, extra)?;
             view.raw = raw;
-            if forwarded {
-                view.oif = None;
-            }
+            set_devs(&mut view, devs, forwarded);
             let seg = if self.has_pre_ct {
                 eval::Seg::PostCt
             } else {
@@ -253,6 +299,19 @@ impl Firewall {
             exact: out.exact,
         };
         Some((j, out))
+    }
+
+    /// Counts a judgement made elsewhere (by a node of the lab network, on its own copy of
+    /// this ruleset) as if this firewall had made it: the pane's counters then show what the
+    /// network enforced.
+    pub fn count(&mut self, j: &Judgement, hits: &[RuleId], ip_len: u32) {
+        for id in hits {
+            let c = self.counters.entry(*id).or_default();
+            c.packets += 1;
+            c.bytes += ip_len as u64;
+        }
+        self.verdicts[j.verdict as usize] += 1;
+        self.inexact += u64::from(!j.exact);
     }
 
     /// The zone's offset from UTC at `ts_ns` when a rule reads the time (else 0): what
@@ -299,6 +358,19 @@ impl Firewall {
             table.name,
             table.chains[c as usize].name
         )
+    }
+}
+
+/// The devices a node knows replace the capture's one; a forwarded packet's output device
+/// is not known from a capture.
+fn set_devs<'a>(view: &mut PacketView<'a>, devs: Devices<'a>, forwarded: bool) {
+    match devs {
+        Devices::Known { iif, oif } => {
+            view.iif = iif;
+            view.oif = oif;
+        }
+        Devices::Captured(_) if forwarded => view.oif = None,
+        Devices::Captured(_) => {}
     }
 }
 

@@ -59,21 +59,66 @@ fn keeps(filter: Option<&DisplayFilter>, f: &FrameRef<'_>, seen: &Seen) -> bool 
 }
 
 pub fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
-    let Ok(filter) = display_filter(cli) else {
-        return Ok(2);
-    };
-    let mut reader = match CaptureReader::open(path) {
+    let reader = match CaptureReader::open(path) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("packetlab: {e}");
             return Ok(1);
         }
     };
+    let streaming = path.as_os_str() == "-";
+    let engine = Engine::with_limits(1, cli.max_sessions);
+    print_frames(cli, &mut FileFrames(reader), engine, streaming)
+}
+
+/// A source of frames for the headless loop: a capture file, or the lab network.
+pub trait Frames {
+    /// The next frame, the interfaces known so far, and (for the lab network) the verdict
+    /// the frame got where it happened.
+    fn next(&mut self) -> std::result::Result<Option<Next<'_>>, String>;
+    /// What the lab counted, when the frames are the lab's.
+    fn lab_summary(&self) -> Option<crate::vnet::run::LabSummary> {
+        None
+    }
+}
+
+pub struct Next<'a> {
+    pub frame: FrameRef<'a>,
+    pub ifaces: &'a [Interface],
+    pub given: Option<Option<&'a crate::firewall::simulator::Enforced>>,
+}
+
+struct FileFrames(CaptureReader);
+
+impl Frames for FileFrames {
+    fn next(&mut self) -> std::result::Result<Option<Next<'_>>, String> {
+        match self.0.next_frame_with_interfaces() {
+            Ok(Some((frame, ifaces))) => Ok(Some(Next {
+                frame,
+                ifaces,
+                given: None,
+            })),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The headless loop over any source: decode, account, judge (or take the given verdict),
+/// filter, print; then the end-of-input views.
+pub fn print_frames(
+    cli: &Cli,
+    src: &mut dyn Frames,
+    mut engine: Engine,
+    streaming: bool,
+) -> Result<i32> {
+    let Ok(filter) = display_filter(cli) else {
+        return Ok(2);
+    };
     let stdout = io::stdout();
     let json = cli.format == Format::Json;
     let mut printer = PacketPrinter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), json);
     let per_packet = cli.print == Some(PrintWhat::Packets);
-    let streaming = path.as_os_str() == "-";
     let mut follower: Option<crate::follow::Follower> = None;
     if cli.print == Some(PrintWhat::Follow) && cli.session.is_none() {
         eprintln!("packetlab: --print follow needs --session N (the id --print sessions shows)");
@@ -81,21 +126,26 @@ pub fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
     }
     let mut stats = Stats::default();
     let mut writer = match &cli.write {
-        Some(p) => Some(open_writer(p, reader.interfaces().to_vec())?),
+        Some(p) => Some(open_writer(p, Vec::new())?),
         None => None,
     };
-    let mut engine = Engine::with_limits(1, cli.max_sessions);
-    match load_firewall(cli, &[]) {
-        Ok(fw) => engine.firewall = fw,
-        Err(e) => {
-            eprintln!("packetlab: {e}");
-            return Ok(2);
+    if engine.firewall.is_none() {
+        match load_firewall(cli, &[]) {
+            Ok(fw) => engine.firewall = fw,
+            Err(e) => {
+                eprintln!("packetlab: {e}");
+                return Ok(2);
+            }
         }
     }
     let limit = cli.count.unwrap_or(u64::MAX);
     let mut code = 0;
     while engine.packets < limit {
-        let (f, ifaces) = match reader.next_frame_with_interfaces() {
+        let Next {
+            frame: f,
+            ifaces,
+            given,
+        } = match src.next() {
             Ok(Some(x)) => x,
             Ok(None) => break,
             Err(e) => {
@@ -107,7 +157,10 @@ pub fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
         if ifaces.len() != engine.iface_names.len() {
             engine.iface_names = ifaces.iter().map(|i| i.name.clone()).collect();
         }
-        let s = engine.summarize(&f);
+        let s = match given {
+            None => engine.summarize(&f),
+            Some(e) => engine.summarize_enforced(&f, e),
+        };
         if let Some(w) = writer.as_mut() {
             w.learn_interfaces(ifaces);
             w.write(&f)?;
@@ -139,8 +192,9 @@ pub fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
             return Err(e.into());
         }
     }
+    let lab = src.lab_summary();
     match cli.print {
-        Some(PrintWhat::Stats) => stats.print(&engine, json)?,
+        Some(PrintWhat::Stats) => stats.print(&engine, json, lab.as_ref())?,
         Some(PrintWhat::Rules) => {
             if let Some(fw) = &engine.firewall {
                 print::print_rules(&mut io::stdout().lock(), fw, json)?;
@@ -174,6 +228,11 @@ pub fn print_file(cli: &Cli, path: &Path) -> Result<i32> {
     if let Some(mut w) = writer {
         w.flush()?;
     }
+    if let (Some(l), false) = (&lab, cli.print == Some(PrintWhat::Stats)) {
+        for line in l.lines() {
+            eprintln!("{line}");
+        }
+    }
     // The process ends right after: freeing a full session table (100,000 sessions) one by one
     // costs 5–7 % of a run (BENCHMARKS.md) for nothing.
     std::mem::forget(engine);
@@ -195,7 +254,12 @@ impl Stats {
         self.by_proto[s.proto as usize & 31] += 1;
     }
 
-    fn print(&self, e: &Engine, json: bool) -> io::Result<()> {
+    fn print(
+        &self,
+        e: &Engine,
+        json: bool,
+        lab: Option<&crate::vnet::run::LabSummary>,
+    ) -> io::Result<()> {
         let mut out = io::stdout().lock();
         let by_proto: std::collections::BTreeMap<&str, u64> = crate::decode::Proto::ALL
             .iter()
@@ -203,10 +267,18 @@ impl Stats {
             .map(|p| (p.name(), self.by_proto[*p as usize & 31]))
             .collect();
         if json {
-            let v = serde_json::json!({
+            let mut v = serde_json::json!({
                 "packets": e.packets, "bytes": e.bytes, "malformed": e.malformed,
                 "protocols": by_proto,
             });
+            if let Some(l) = lab {
+                v["lab"] = serde_json::to_value(l).unwrap_or_default();
+                if let Some(fw) = &e.firewall {
+                    v["verdicts"] = serde_json::json!({
+                        "accept": fw.verdicts[0], "drop": fw.verdicts[1], "reject": fw.verdicts[2],
+                    });
+                }
+            }
             return writeln!(out, "{v}");
         }
         writeln!(
@@ -216,6 +288,11 @@ impl Stats {
         )?;
         for (p, n) in &by_proto {
             writeln!(out, "  {p:<10} {n}")?;
+        }
+        if let Some(l) = lab {
+            for line in l.lines() {
+                writeln!(out, "{line}")?;
+            }
         }
         Ok(())
     }

@@ -63,6 +63,21 @@ fn in_zone(name: &str) -> bool {
 /// The responder's answer to `query`, or `None` for something it does not answer at all (a
 /// response, or less than a header).
 pub fn respond(query: &[u8]) -> Option<Vec<u8>> {
+    respond_with(query, |name, qtype| {
+        in_zone(name).then(|| match qtype {
+            TYPE_A => Some(Ipv4Addr::LOCALHOST.octets().to_vec()),
+            TYPE_AAAA => Some(Ipv6Addr::LOCALHOST.octets().to_vec()),
+            _ => None,
+        })
+    })
+}
+
+/// `respond` with the zone given by `lookup`: for a name and type, `None` when the name does
+/// not exist (NXDOMAIN), `Some(None)` when it has no record of that type, else the record.
+pub fn respond_with(
+    query: &[u8],
+    lookup: impl Fn(&str, u16) -> Option<Option<Vec<u8>>>,
+) -> Option<Vec<u8>> {
     let h = Header::parse(query)?;
     if h.is_response() {
         return None;
@@ -85,13 +100,9 @@ pub fn respond(query: &[u8]) -> Option<Vec<u8>> {
         r.extend_from_slice(&[0; 8]);
         return Some(r);
     };
-    let rdata: Option<Vec<u8>> = match qtype {
-        TYPE_A => Some(Ipv4Addr::LOCALHOST.octets().to_vec()),
-        TYPE_AAAA => Some(Ipv6Addr::LOCALHOST.octets().to_vec()),
-        _ => None,
-    };
-    let known = in_zone(&name);
-    let answer = rdata.filter(|_| known && qclass == CLASS_IN);
+    let found = lookup(&name, qtype);
+    let known = found.is_some();
+    let answer = found.flatten().filter(|_| qclass == CLASS_IN);
     let rcode = if known { RCODE_NOERROR } else { RCODE_NXDOMAIN };
     r.extend_from_slice(&flags(rcode).to_be_bytes());
     r.extend_from_slice(&1u16.to_be_bytes()); // QDCOUNT

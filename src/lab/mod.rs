@@ -31,7 +31,7 @@ mod port_scan;
 pub mod ports;
 pub mod seq;
 mod settings;
-mod smol_stack;
+pub(crate) mod smol_stack;
 mod snapshot;
 mod ssh_like;
 mod stats;

@@ -1,0 +1,97 @@
+//! `--lab NAME --print …`: a scenario on the lab network, headless. No terminal, no
+//! privilege, no socket: the network runs in lab time as fast as it can, and its frames go
+//! through the same loop as a capture file's.
+
+use std::collections::VecDeque;
+
+use color_eyre::eyre::Result;
+
+use super::drive::{print_frames, Frames, Next};
+use crate::capture::{Frame, Interface, Timestamp};
+use crate::cli::Cli;
+use crate::engine::Engine;
+use crate::firewall::simulator::Enforced;
+use crate::firewall::Firewall;
+use crate::scenario::Scenario;
+use crate::vnet::run::{LabRun, LabSummary};
+
+/// Lab time per step: frames come out in order, a tenth of a second at a time.
+const STEP: u64 = 100_000;
+
+struct LabFrames {
+    run: LabRun,
+    until: u64,
+    queue: VecDeque<(Frame, Option<Enforced>)>,
+    current: Option<(Frame, Option<Enforced>)>,
+    ifaces: Vec<Interface>,
+}
+
+impl Frames for LabFrames {
+    fn next(&mut self) -> std::result::Result<Option<Next<'_>>, String> {
+        while self.queue.is_empty() {
+            let now = self.run.net.now();
+            if now >= self.until {
+                return Ok(None);
+            }
+            self.queue
+                .extend(self.run.advance((now + STEP).min(self.until)));
+        }
+        self.current = self.queue.pop_front();
+        let Some((f, e)) = &self.current else {
+            return Ok(None);
+        };
+        Ok(Some(Next {
+            frame: f.as_ref(),
+            ifaces: &self.ifaces,
+            given: Some(e.as_ref()),
+        }))
+    }
+
+    fn lab_summary(&self) -> Option<LabSummary> {
+        Some(self.run.summary())
+    }
+}
+
+/// The ruleset the run enforces: `--rules FILE` when given, else the scenario's own.
+pub fn lab_firewall(cli: &Cli, sc: &Scenario) -> std::result::Result<Firewall, String> {
+    if let Some(path) = &cli.rules {
+        return Firewall::load(path, Default::default());
+    }
+    let Some((file, text)) = &sc.rules else {
+        return Err(format!("lab scenario {} has no ruleset", sc.name));
+    };
+    let rs = crate::firewall::nft::parse(text, file).map_err(|e| e.to_string())?;
+    Ok(Firewall::new(rs, file.clone(), Default::default()))
+}
+
+pub fn print_lab(cli: &Cli, sc: &Scenario) -> Result<i32> {
+    let fw = match lab_firewall(cli, sc) {
+        Ok(fw) => fw,
+        Err(e) => {
+            eprintln!("packetlab: {e}");
+            return Ok(2);
+        }
+    };
+    if !(cli.lab_seconds.is_finite() && cli.lab_seconds > 0.0 && cli.lab_seconds <= 86_400.0) {
+        eprintln!("packetlab: --lab-seconds must be more than 0 and at most 86400");
+        return Ok(2);
+    }
+    let run = match LabRun::new(sc, &fw.ruleset, 1, Timestamp::now()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("packetlab: {e}");
+            return Ok(2);
+        }
+    };
+    let mut engine = Engine::with_limits(1, cli.max_sessions);
+    engine.enforced = true;
+    engine.firewall = Some(fw);
+    let mut frames = LabFrames {
+        run,
+        until: (cli.lab_seconds * 1e6) as u64,
+        queue: VecDeque::new(),
+        current: None,
+        ifaces: LabRun::interfaces(),
+    };
+    print_frames(cli, &mut frames, engine, false)
+}
