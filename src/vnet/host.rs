@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use smoltcp::iface::{Config, Interface, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 
 use super::apps::{App, Cx, IcmpNote, Report};
 use super::enforce::{Decision, Judged, NodeFirewall};
@@ -108,9 +108,7 @@ impl Host {
                 let _ = a.push(IpCidr::new(ll.into(), 16));
             }
         });
-        let _ = iface
-            .routes_mut()
-            .add_default_ipv4_route(Ipv4Address::from(spec.gateway));
+        let _ = iface.routes_mut().add_default_ipv4_route(spec.gateway);
         let mut addrs: Vec<IpAddr> = vec![spec.port.v4.into(), spec.port.v6.into(), ll6.into()];
         addrs.extend(spec.link_local_v4.map(IpAddr::V4));
         // The host resolves its gateway when its link comes up, as a kernel does on the first

@@ -51,7 +51,7 @@ impl Cx<'_> {
     /// A fresh ephemeral port (49152–65535, as Linux's default range ends).
     pub fn port(&mut self) -> u16 {
         let p = *self.next_port;
-        *self.next_port = if p >= 65535 { 49152 } else { p + 1 };
+        *self.next_port = if p == u16::MAX { 49152 } else { p + 1 };
         p
     }
 }
