@@ -27,6 +27,10 @@ pub enum Input {
     Nothing {
         reason: String,
     },
+    /// The lab network running this scenario (`--lab NAME`): no privilege needed.
+    LabNet {
+        scenario: crate::scenario::Scenario,
+    },
 }
 
 /// Where the bundled demo capture is: next to the binary's crate in a checkout, or installed.
@@ -50,8 +54,14 @@ pub fn grant_hint() -> String {
 }
 
 pub fn choose_input(cli: &Cli) -> Input {
-    if cli.lab.is_some() && cli.read.is_none() && cli.interfaces.is_empty() {
-        // The lab's traffic is on loopback: capture there when permitted.
+    let own_input = cli.read.is_none() && cli.interfaces.is_empty();
+    if let (Some(name), false, true) = (&cli.lab, cli.lab_loopback, own_input) {
+        if let Some(scenario) = crate::scenario::find(name) {
+            return Input::LabNet { scenario };
+        }
+    }
+    if cli.lab.is_some() && own_input {
+        // The loopback lab's traffic is on loopback: capture there when permitted.
         return if live::permitted() {
             Input::Live {
                 interfaces: vec!["lo".into()],
@@ -153,4 +163,23 @@ fn locality(cli: &Cli, live: &[String]) -> Result<crate::firewall::Locality, Str
         );
     }
     Ok(locality)
+}
+
+/// The lab network's ruleset: `--rules FILE` when given, else the scenario's own.
+pub fn lab_firewall(
+    cli: &Cli,
+    sc: &crate::scenario::Scenario,
+) -> Result<crate::firewall::Firewall, String> {
+    if let Some(path) = cli.rules.as_ref().filter(|_| !no_rules(cli)) {
+        return crate::firewall::Firewall::load(path, Default::default());
+    }
+    let Some((file, text)) = &sc.rules else {
+        return Err(format!("lab scenario {} has no ruleset", sc.name));
+    };
+    let rs = crate::firewall::nft::parse(text, file).map_err(|e| e.to_string())?;
+    Ok(crate::firewall::Firewall::new(
+        rs,
+        file.clone(),
+        Default::default(),
+    ))
 }

@@ -47,12 +47,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             return Ok(0);
         }
-        let Some(sc) = crate::scenario::find(name) else {
+        if crate::scenario::find(name).is_none() {
             eprintln!("packetlab: no lab scenario {name:?} (packetlab --lab list shows them)");
             return Ok(2);
-        };
-        if cli.print.is_some() && !cli.lab_loopback {
-            return crate::headless::lab::print_lab(&cli, &sc);
         }
     }
     let input = choose_input(&cli);
@@ -64,6 +61,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         return match (what, input) {
             (_, Input::File { path, .. }) => drive::print_file(&cli, &path),
             (_, Input::Live { interfaces }) => drive::print_live(&cli, &interfaces),
+            (_, Input::LabNet { scenario }) => crate::headless::lab::print_lab(&cli, &scenario),
             (_, Input::Nothing { reason }) => {
                 eprintln!("packetlab: {reason}");
                 Ok(EXIT_NOT_PERMITTED)

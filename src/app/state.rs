@@ -186,6 +186,8 @@ pub enum SourceKind {
     Live(Vec<String>),
     File(String),
     Demo(String),
+    /// The lab network of this scenario.
+    LabNet(String),
 }
 
 /// The detail tree and hex view of the selected packet, built once when it is opened.
@@ -327,6 +329,10 @@ pub struct App {
     pub filter_history: Vec<String>,
     /// The traffic lab as last seen (its generators run as tasks of the event loop), when shown.
     pub lab: Option<LabSnapshot>,
+    /// The lab network's counters as last published, when it runs (`--lab NAME`).
+    pub lab_net: Option<crate::vnet::run::LabSummary>,
+    /// The rules changed since the lab network was last given them.
+    pub rules_changed: bool,
     /// Why the lab's packets will not be seen, and what to do (a file is shown, or capture is
     /// not permitted); `None` when they are captured.
     pub lab_capture_hint: Option<String>,
@@ -396,6 +402,8 @@ impl App {
             filter_history: Vec::new(),
             explain: None,
             lab: None,
+            lab_net: None,
+            rules_changed: false,
             lab_capture_hint: None,
             lab_selected: 0,
             scenario: None,
@@ -416,7 +424,27 @@ impl App {
 
     /// Takes in one frame: into the engine, and into the packet filter when it passes.
     pub fn ingest(&mut self, frame: Frame) {
-        let p = self.engine.ingest(frame);
+        self.ingest_with(frame, None);
+    }
+
+    /// A frame of the lab network, with the verdict its node enforced.
+    pub fn ingest_enforced(
+        &mut self,
+        frame: Frame,
+        e: Option<&crate::firewall::simulator::Enforced>,
+    ) {
+        self.ingest_with(frame, Some(e));
+    }
+
+    fn ingest_with(
+        &mut self,
+        frame: Frame,
+        given: Option<Option<&crate::firewall::simulator::Enforced>>,
+    ) {
+        let p = match given {
+            None => self.engine.ingest(frame),
+            Some(e) => self.engine.ingest_enforced(frame, e),
+        };
         let Some(f) = self.packet_filter.as_mut() else {
             return;
         };
@@ -432,6 +460,7 @@ impl App {
 
     /// Judges every kept packet again after the rules changed, and recounts per session.
     pub fn rejudge(&mut self) {
+        self.rules_changed = true;
         self.engine.rejudge();
         self.analyze_rules();
         self.sessions.invalidate();
@@ -466,6 +495,18 @@ impl App {
             &self.engine.session_verdicts,
             only.as_ref(),
         )
+    }
+
+    /// Shows a scenario running on the lab network: its notice says what to watch, its
+    /// explanations are at `x`, the lab pane has the focus. The network itself was started
+    /// with the source.
+    pub fn start_lab_network(&mut self, sc: crate::scenario::Scenario) {
+        self.notice = Some(format!(
+            "Lab network: {} — {} (Space on a rule: the network enforces it at once)",
+            sc.title, sc.watch
+        ));
+        self.focus = Focus::Lab;
+        self.scenario = Some(sc);
     }
 
     /// Starts a lab scenario: its settings, its ruleset (unless one is loaded), its generators

@@ -5,12 +5,15 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::{Frame, Interface};
+use crate::firewall::simulator::Enforced;
 
 /// Capacity of the frame channel, in batches.
 pub const CHANNEL_BATCHES: usize = 256;
 
 pub enum SourceMsg {
     Frames(Vec<Frame>),
+    /// Frames of the lab network, each with the verdict its receiving node enforced.
+    Enforced(Vec<(Frame, Option<Enforced>)>),
     /// The interfaces a file declared (sent whenever the list grows).
     Interfaces(Vec<Interface>),
     /// A problem that ends this source; what was read before it is kept.

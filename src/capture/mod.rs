@@ -3,6 +3,7 @@
 
 pub mod channel;
 pub mod file;
+pub mod lab_net;
 pub mod live;
 pub mod replay;
 pub mod write;

@@ -11,7 +11,6 @@ use crate::capture::{Frame, Interface, Timestamp};
 use crate::cli::Cli;
 use crate::engine::Engine;
 use crate::firewall::simulator::Enforced;
-use crate::firewall::Firewall;
 use crate::scenario::Scenario;
 use crate::vnet::run::{LabRun, LabSummary};
 
@@ -52,20 +51,8 @@ impl Frames for LabFrames {
     }
 }
 
-/// The ruleset the run enforces: `--rules FILE` when given, else the scenario's own.
-pub fn lab_firewall(cli: &Cli, sc: &Scenario) -> std::result::Result<Firewall, String> {
-    if let Some(path) = &cli.rules {
-        return Firewall::load(path, Default::default());
-    }
-    let Some((file, text)) = &sc.rules else {
-        return Err(format!("lab scenario {} has no ruleset", sc.name));
-    };
-    let rs = crate::firewall::nft::parse(text, file).map_err(|e| e.to_string())?;
-    Ok(Firewall::new(rs, file.clone(), Default::default()))
-}
-
 pub fn print_lab(cli: &Cli, sc: &Scenario) -> Result<i32> {
-    let fw = match lab_firewall(cli, sc) {
+    let fw = match crate::launch::lab_firewall(cli, sc) {
         Ok(fw) => fw,
         Err(e) => {
             eprintln!("packetlab: {e}");

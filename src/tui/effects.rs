@@ -28,6 +28,8 @@ pub struct World {
     pub resolver: Option<crate::names::Resolver>,
     pub lab: Lab,
     pub source_handles: Vec<JoinHandle<()>>,
+    /// The lab network's thread, when it is the source.
+    pub lab_net: Option<crate::capture::lab_net::LabNetHandle>,
 }
 
 /// What the loop does after the effects of a key.
@@ -95,7 +97,7 @@ impl World {
             SourceKind::Live(names) if names.iter().any(|n| n == "lo") => return,
             SourceKind::Live(names) => names.clone(),
             SourceKind::Demo(_) => Vec::new(),
-            SourceKind::File(_) => return,
+            SourceKind::File(_) | SourceKind::LabNet(_) => return,
         };
         if !live::permitted() {
             return;
@@ -155,6 +157,24 @@ impl World {
     /// The app's copy of the lab: settings and every generator's counters.
     pub fn refresh_lab(&self, app: &mut App) {
         app.lab = Some(self.lab.snapshot());
+        if let Some(n) = &self.lab_net {
+            if let Some(s) = n.summary.lock().ok().and_then(|s| s.clone()) {
+                app.lab_net = Some(s);
+            }
+        }
+    }
+
+    /// The lab network enforces what the firewall pane shows: after any change to the rules
+    /// (a toggle, an edit, a load) it gets the new ruleset.
+    pub fn sync_lab_rules(&self, app: &mut App) {
+        if !std::mem::take(&mut app.rules_changed) {
+            return;
+        }
+        if let (Some(n), Some(fw)) = (&self.lab_net, &app.engine.firewall) {
+            let _ = n.cmd.send(crate::capture::lab_net::LabNetCmd::Rules(
+                fw.ruleset.clone(),
+            ));
+        }
     }
 
     /// Asks the resolver for the names the app wants, and gives the app the names found so far.

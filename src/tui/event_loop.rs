@@ -50,6 +50,7 @@ pub async fn run(
                     if world.carry_out(app, fx) == Next::Quit {
                         break;
                     }
+                    world.sync_lab_rules(app);
                     world.refresh_names(app);
                     fit(terminal, app)?;
                     // Draw at once: a key press must not wait for the next frame tick.
@@ -111,6 +112,33 @@ pub async fn run(
 }
 
 /// Takes in the message `first` and whatever else is waiting, up to [`FRAMES_PER_TURN`] frames.
+/// One frame into the app (and `-w`); `false` once `-c` is reached.
+fn take_one(
+    app: &mut App,
+    world: &mut World,
+    f: crate::capture::Frame,
+    given: Option<Option<&crate::firewall::simulator::Enforced>>,
+    limit: u64,
+) -> bool {
+    if app.engine.packets >= limit {
+        world.stats.stop.store(true, Ordering::Relaxed);
+        app.source_done = true;
+        return false;
+    }
+    if let Some(w) = world.writer.as_mut() {
+        if let Err(e) = w.write(&f.as_ref()) {
+            app.errors
+                .push(format!("writing the capture file failed: {e}"));
+            world.writer = None;
+        }
+    }
+    match given {
+        None => app.ingest(f),
+        Some(e) => app.ingest_enforced(f, e),
+    }
+    true
+}
+
 fn take_frames(app: &mut App, world: &mut World, first: Option<SourceMsg>, limit: u64) {
     let mut taken = 0;
     let mut next = first;
@@ -119,19 +147,17 @@ fn take_frames(app: &mut App, world: &mut World, first: Option<SourceMsg>, limit
             Some(SourceMsg::Frames(frames)) => {
                 taken += frames.len();
                 for f in frames {
-                    if app.engine.packets >= limit {
-                        world.stats.stop.store(true, Ordering::Relaxed);
-                        app.source_done = true;
+                    if !take_one(app, world, f, None, limit) {
                         break;
                     }
-                    if let Some(w) = world.writer.as_mut() {
-                        if let Err(e) = w.write(&f.as_ref()) {
-                            app.errors
-                                .push(format!("writing the capture file failed: {e}"));
-                            world.writer = None;
-                        }
+                }
+            }
+            Some(SourceMsg::Enforced(frames)) => {
+                taken += frames.len();
+                for (f, e) in frames {
+                    if !take_one(app, world, f, Some(e.as_ref()), limit) {
+                        break;
                     }
-                    app.ingest(f);
                 }
             }
             Some(SourceMsg::Interfaces(ifaces)) => {

@@ -46,7 +46,17 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         Input::Live { interfaces } => interfaces.clone(),
         _ => Vec::new(),
     };
-    let starter = match tui_firewall(&cli, &live_names) {
+    let lab_scenario = match &input {
+        Input::LabNet { scenario } => Some(scenario.clone()),
+        _ => None,
+    };
+    let firewall = match &lab_scenario {
+        Some(sc) => crate::launch::lab_firewall(&cli, sc).map(|fw| Some((fw, false))),
+        None => tui_firewall(&cli, &live_names),
+    };
+    engine.enforced = lab_scenario.is_some();
+    let mut lab_net = None;
+    let starter = match firewall {
         Ok(fw) => {
             let starter = fw.as_ref().is_some_and(|(_, s)| *s);
             engine.firewall = fw.map(|(fw, _)| fw);
@@ -85,6 +95,35 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
                 Some(reason),
                 Vec::new(),
                 Vec::new(),
+            )
+        }
+        Input::LabNet { scenario } => {
+            let Some(fw) = &engine.firewall else {
+                return Ok(2);
+            };
+            let run = match crate::vnet::LabRun::new(
+                &scenario,
+                &fw.ruleset,
+                std::process::id() as u64,
+                crate::capture::Timestamp::now(),
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("packetlab: {e}");
+                    return Ok(2);
+                }
+            };
+            let first = run.summary();
+            let (handle, h) = crate::capture::lab_net::spawn(run, stats.clone(), tx);
+            if let Ok(mut s) = handle.summary.lock() {
+                *s = Some(first);
+            }
+            lab_net = Some(handle);
+            (
+                SourceKind::LabNet(scenario.name.clone()),
+                None,
+                crate::vnet::LabRun::interfaces(),
+                vec![h],
             )
         }
         Input::Live { interfaces } => match live::start(&interfaces, stats.clone(), tx) {
@@ -143,10 +182,14 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         resolver: (!cli.no_resolve).then(crate::names::Resolver::start),
         lab: crate::lab::Lab::new(tokio::runtime::Handle::current()),
         source_handles: handles,
+        lab_net,
     };
     world.refresh_lab(&mut app);
-    // `--lab NAME`: its scenario starts in the lab pane.
-    if let Some(sc) = cli.lab.as_deref().and_then(crate::scenario::find) {
+    // `--lab NAME`: its scenario runs on the lab network, or (`--lab-loopback`) starts its
+    // generators in the lab pane.
+    if let Some(sc) = lab_scenario {
+        app.start_lab_network(sc);
+    } else if let Some(sc) = cli.lab.as_deref().and_then(crate::scenario::find) {
         let fx = app.start_scenario(sc);
         world.carry_out(&mut app, fx);
     }
@@ -168,7 +211,7 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     world.stats.stop.store(true, Ordering::Relaxed);
     // Live receivers wake every 50 ms to see `stop`; a file or stdin reader may be blocked in a
     // read that never returns (an idle pipe), so it is left to end with the process.
-    if matches!(app.source, SourceKind::Live(_)) {
+    if matches!(app.source, SourceKind::Live(_) | SourceKind::LabNet(_)) {
         for h in world.source_handles.drain(..) {
             let _ = h.join();
         }

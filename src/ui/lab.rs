@@ -14,6 +14,9 @@ use crate::lab::{GeneratorKind, GeneratorStats};
 use crate::sanitize::sanitize;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    if let Some(net) = &app.lab_net {
+        return super::lab_net::render(f, area, app, net);
+    }
     let Some(lab) = &app.lab else { return };
     let s = &lab.settings;
     if area.height < 3 {

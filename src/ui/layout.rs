@@ -123,6 +123,13 @@ pub fn layout(area: Rect, app: &App) -> Areas {
 /// Rows the lab pane takes: one line while it is idle and not focused; while generators run,
 /// a row for each of them; focused, all of them (as many as half the screen allows).
 fn lab_height(app: &App, main_h: u16) -> u16 {
+    if let Some(net) = &app.lab_net {
+        // The lab network is what this screen is about: its pane is open, a third of the
+        // screen (half when focused).
+        let want = 2 + super::lab_net::wanted_rows(net);
+        let share = if app.focus == Focus::Lab { 2 } else { 3 };
+        return want.min((main_h / share).max(5)).min(main_h);
+    }
     let Some(lab) = &app.lab else { return 0 };
     let running = lab.generators.iter().filter(|g| g.stats.running).count() as u16;
     // Borders, the header row and the hint line.

@@ -9,6 +9,7 @@ mod graphs;
 mod help;
 mod hex;
 mod lab;
+pub(crate) mod lab_net;
 pub mod layout;
 mod session_detail;
 mod sessions;

@@ -57,7 +57,7 @@ impl Cx<'_> {
 }
 
 /// A program on a host.
-pub trait App {
+pub trait App: Send {
     /// Runs at `cx.now`; returns when it next needs to run.
     fn step(&mut self, cx: &mut Cx<'_>) -> u64;
     fn report(&self, host: &'static str) -> Report;

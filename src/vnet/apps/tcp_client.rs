@@ -39,8 +39,12 @@ struct Conn {
     echoed: usize,
     sent: usize,
     last_msg: u64,
+    hold_until: u64,
     done: bool,
 }
+
+/// How long a logged-in SSH session stays open.
+const SSH_SESSION: u64 = 3_000_000;
 
 #[derive(Default, Clone, Copy)]
 struct Counts {
@@ -102,6 +106,7 @@ impl TcpClient {
             echoed: 0,
             sent: 0,
             last_msg: 0,
+            hold_until: 0,
             done: false,
         });
     }
@@ -204,7 +209,15 @@ impl TcpClient {
                     c.got.clear();
                     c.phase = 1;
                 } else if c.phase == 1 && c.got.windows(4).any(|w| w == b"ok\r\n") {
+                    // Logged in: a short interactive session, a command a second.
+                    c.phase = 2;
+                    c.last_msg = now;
+                    c.hold_until = now + SSH_SESSION;
+                } else if c.phase == 2 && now >= c.hold_until {
                     finish(s, c, &mut self.n);
+                } else if c.phase == 2 && now >= c.last_msg + 1_000_000 {
+                    c.last_msg = now;
+                    send(s, b"uptime\r\n", &mut self.n.bytes_sent);
                 }
             }
             Talk::Http => {
@@ -288,6 +301,8 @@ impl App for TcpClient {
                 wake = wake.min(c.started + self.plan.timeout);
             } else if self.plan.long {
                 wake = wake.min(c.last_msg + self.plan.every);
+            } else if c.phase == 2 {
+                wake = wake.min(c.hold_until.min(c.last_msg + 1_000_000));
             }
         }
         let _ = Duration::ZERO;

@@ -92,6 +92,10 @@ impl App for TcpServer {
                         match self.talk {
                             Talk::Echo => slot.pending.extend_from_slice(&buf[..n]),
                             Talk::Sink => {}
+                            // Logged in, the "shell" answers each line.
+                            Talk::Ssh if slot.answered => {
+                                slot.pending.extend_from_slice(b"up 42 days\r\n")
+                            }
                             Talk::Ssh | Talk::Http if slot.got.len() < 8192 => {
                                 slot.got.extend_from_slice(&buf[..n])
                             }
