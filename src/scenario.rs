@@ -17,6 +17,7 @@ const FILES: &[(&str, &str)] = &[
         "address-classes",
         include_str!("../assets/lab/address-classes.lab"),
     ),
+    ("bulk", include_str!("../assets/lab/bulk.lab")),
 ];
 
 /// Rulesets scenarios refer to, by file name.
@@ -133,7 +134,8 @@ mod tests {
                 "port-scan",
                 "dns",
                 "nat",
-                "address-classes"
+                "address-classes",
+                "bulk"
             ]
         );
         for s in &all {

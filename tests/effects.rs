@@ -218,6 +218,40 @@ fn lab_keys_ask_the_loop_to_toggle_tune_and_run_scenarios() {
 }
 
 #[test]
+fn s_on_the_lab_network_asks_for_the_next_scenario_with_its_rules() {
+    let mut a = app(Some(RULES));
+    a.lab_net = Some(packetlab::vnet::run::LabSummary::default());
+    a.start_lab_network(packetlab::scenario::find("udp-vs-tcp").unwrap());
+    assert_eq!(
+        a.focus,
+        Focus::Firewall,
+        "the rules are what the person acts on"
+    );
+    a.apply(Action::Lab);
+    assert_eq!(a.focus, Focus::Lab);
+    let fx = key(&mut a, KeyCode::Char('s'));
+    let [Effect::LabNetwork { scenario, rules }] = &fx[..] else {
+        panic!("{fx:?}");
+    };
+    assert_eq!(scenario, "handshake");
+    // The scenario's ruleset is the pane's now, and the network gets that one.
+    let fw = a.engine.firewall.as_ref().unwrap();
+    assert_eq!(fw.source, "assets/lab/open.nft");
+    assert_eq!(rules.rules().count(), fw.ruleset.rules().count());
+    assert!(a.notice.as_deref().unwrap().starts_with("Lab network: "));
+    // Rules the person loaded stay.
+    a.own_rules = true;
+    let fx = key(&mut a, KeyCode::Char('s'));
+    assert!(
+        matches!(&fx[..], [Effect::LabNetwork { scenario, .. }] if scenario == "firewall-blocks-ssh")
+    );
+    assert_eq!(
+        a.engine.firewall.as_ref().unwrap().source,
+        "assets/lab/open.nft"
+    );
+}
+
+#[test]
 fn keys_that_only_change_the_view_have_no_effect() {
     let mut a = app(Some(RULES));
     for code in [

@@ -99,7 +99,7 @@ fn every_scenario_runs_unprivileged_and_makes_its_traffic() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(names.len(), 7, "{list}");
+    assert_eq!(names.len(), 8, "{list}");
     for name in names {
         let s = stats(name, &["--lab-seconds", "6"]);
         let pkts = s["packets"].as_u64().unwrap();

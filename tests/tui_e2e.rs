@@ -333,7 +333,7 @@ fn lab_udp_vs_tcp_scenario_from_a_key_shows_sessions_and_loss() {
     // Start the first scenario, udp-vs-tcp, with s: UDP and TCP over the lossy link at 50
     // messages a second.
     t.keys(&["s"]);
-    t.wait_for("Lab: UDP and TCP over the same lossy link");
+    t.wait_for("Lab: UDP and TCP over the same lossy");
     t.wait_for("Lab — 50 msg/s");
     std::thread::sleep(Duration::from_secs(4));
     let s = t.screen();

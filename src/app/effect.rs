@@ -31,6 +31,11 @@ pub enum Effect {
     },
     /// Start, stop or tune the lab's generators (tasks of the event loop).
     Lab(LabCmd),
+    /// Build the lab network anew for this scenario, enforcing these rules.
+    LabNetwork {
+        scenario: String,
+        rules: crate::firewall::model::Ruleset,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -333,6 +333,9 @@ pub struct App {
     pub lab_net: Option<crate::vnet::run::LabSummary>,
     /// The rules changed since the lab network was last given them.
     pub rules_changed: bool,
+    /// The rules are the person's (--rules, or loaded with R): another lab scenario keeps
+    /// them.
+    pub own_rules: bool,
     /// Why the lab's packets will not be seen, and what to do (a file is shown, or capture is
     /// not permitted); `None` when they are captured.
     pub lab_capture_hint: Option<String>,
@@ -404,6 +407,7 @@ impl App {
             lab: None,
             lab_net: None,
             rules_changed: false,
+            own_rules: false,
             lab_capture_hint: None,
             lab_selected: 0,
             scenario: None,
@@ -497,16 +501,60 @@ impl App {
         )
     }
 
+    /// Whether there is a lab pane: the loopback lab's, or the lab network's.
+    pub fn shows_lab(&self) -> bool {
+        self.lab.is_some() || self.lab_net.is_some()
+    }
+
     /// Shows a scenario running on the lab network: its notice says what to watch, its
     /// explanations are at `x`, the lab pane has the focus. The network itself was started
     /// with the source.
     pub fn start_lab_network(&mut self, sc: crate::scenario::Scenario) {
         self.notice = Some(format!(
-            "Lab network: {} — {} (Space on a rule: the network enforces it at once)",
-            sc.title, sc.watch
+            "Lab network: {}. Space on a rule changes what the network enforces; x explains; \
+             s / S in the lab pane: another scenario",
+            sc.title
         ));
-        self.focus = Focus::Lab;
+        // The firewall is what the person acts on; the lab pane says what to watch.
+        self.focus = if self.engine.firewall.is_some() {
+            Focus::Firewall
+        } else {
+            Focus::Lab
+        };
         self.scenario = Some(sc);
+    }
+
+    /// `s`/`S` on the lab network: another scenario. Its ruleset replaces the pane's (unless
+    /// the person loaded theirs with --rules or R), and the network is built anew for it.
+    pub fn switch_lab_network(&mut self, sc: crate::scenario::Scenario) -> Vec<Effect> {
+        if !self.own_rules {
+            if let Some((file, text)) = &sc.rules {
+                match crate::firewall::nft::parse(text, file) {
+                    Ok(rs) => {
+                        let fw =
+                            crate::firewall::Firewall::new(rs, file.clone(), Default::default());
+                        self.firewall.selected = 0;
+                        self.firewall.move_by(&fw, 0);
+                        self.engine.firewall = Some(fw);
+                        self.analyze_rules();
+                    }
+                    Err(e) => self.errors.push(e.to_string()),
+                }
+            }
+        }
+        let rules = self.engine.firewall.as_ref().map(|f| f.ruleset.clone());
+        self.rules_changed = false;
+        let name = sc.name.clone();
+        self.start_lab_network(sc);
+        // Still in the lab pane: s again goes on to the next.
+        self.focus = Focus::Lab;
+        match rules {
+            Some(rs) => vec![Effect::LabNetwork {
+                scenario: name,
+                rules: rs,
+            }],
+            None => Vec::new(),
+        }
     }
 
     /// Starts a lab scenario: its settings, its ruleset (unless one is loaded), its generators
@@ -558,7 +606,8 @@ impl App {
             .filter(|n| !n.starts_with("Lab: "))
             .map(|n| format!(" ({n})"))
             .unwrap_or_default();
-        self.notice = Some(format!("Lab: {} — {}{keep}", sc.title, sc.watch));
+        let watch = sc.loopback_watch.as_deref().unwrap_or(&sc.watch);
+        self.notice = Some(format!("Lab: {} — {watch}{keep}", sc.title));
         self.focus = Focus::Lab;
         self.scenario = Some(sc);
         fx

@@ -24,6 +24,8 @@ pub enum LabNetCmd {
     /// The ruleset changed (a toggle, an edit, a load): the nodes enforce this one now.
     Rules(Ruleset),
     Link(LinkConfig),
+    /// Another scenario: a new network, from the start.
+    Restart(Box<LabRun>),
 }
 
 /// The loop's side of the running network.
@@ -55,13 +57,17 @@ fn drive(
     summary: &Mutex<Option<LabSummary>>,
 ) {
     let _ = tx.blocking_send(SourceMsg::Interfaces(LabRun::interfaces()));
-    let start = Instant::now();
+    let mut start = Instant::now();
     let mut published = start;
     while !stats.stop.load(Ordering::Relaxed) {
         while let Ok(c) = rx.try_recv() {
             match c {
                 LabNetCmd::Rules(rs) => run.net.set_rules(&rs),
                 LabNetCmd::Link(l) => run.net.wan = l,
+                LabNetCmd::Restart(r) => {
+                    *run = *r;
+                    start = Instant::now();
+                }
             }
         }
         let frames = run.advance(start.elapsed().as_micros() as u64);

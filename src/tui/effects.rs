@@ -78,6 +78,9 @@ impl World {
                     lab_touched = true;
                     self.lab_command(app, cmd);
                 }
+                Effect::LabNetwork { scenario, rules } => {
+                    self.restart_lab_network(app, &scenario, &rules);
+                }
             }
         }
         if lab_touched {
@@ -161,6 +164,33 @@ impl World {
             if let Some(s) = n.summary.lock().ok().and_then(|s| s.clone()) {
                 app.lab_net = Some(s);
             }
+        }
+    }
+
+    /// Another scenario on the lab network: built anew, its first counters shown at once.
+    fn restart_lab_network(
+        &self,
+        app: &mut App,
+        name: &str,
+        rules: &crate::firewall::model::Ruleset,
+    ) {
+        let (Some(n), Some(sc)) = (&self.lab_net, crate::scenario::find(name)) else {
+            return;
+        };
+        match crate::vnet::LabRun::new(
+            &sc,
+            rules,
+            std::process::id() as u64,
+            crate::capture::Timestamp::now(),
+        ) {
+            Ok(run) => {
+                app.lab_net = Some(run.summary());
+                app.source = crate::app::state::SourceKind::LabNet(sc.name.clone());
+                let _ = n
+                    .cmd
+                    .send(crate::capture::lab_net::LabNetCmd::Restart(Box::new(run)));
+            }
+            Err(e) => app.errors.push(e),
         }
     }
 

@@ -149,6 +149,7 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     let is_live = matches!(kind, SourceKind::Live(_));
     let mut app = App::new(engine, kind);
     app.starter_rules = starter;
+    app.own_rules = cli.rules.is_some();
     if let Some(fw) = &app.engine.firewall {
         app.firewall.move_by(fw, 0);
     }

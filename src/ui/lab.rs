@@ -135,7 +135,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         .collect();
     let watch = match (&app.scenario, &app.lab_capture_hint) {
         (_, Some(hint)) => format!("The lab's packets: {hint}"),
-        (Some(s), None) => s.watch.clone(),
+        (Some(s), None) => s.loopback_watch.clone().unwrap_or_else(|| s.watch.clone()),
         (None, None) => {
             "Enter starts/stops a generator; x explains it; + - < > ( ) tune it.".into()
         }

@@ -58,7 +58,11 @@ pub fn layout(area: Rect, app: &App) -> Areas {
     // Top to bottom: sessions beside the firewall, the lab, the packets (list, then detail and
     // hex). The packet list is what people came for: it keeps 8 rows, or 3 each for list,
     // detail and hex once a packet is open; the rest is shared.
-    let lab_h = app.lab.as_ref().map_or(0, |_| lab_height(app, main.height));
+    let lab_h = if app.shows_lab() {
+        lab_height(app, main.height)
+    } else {
+        0
+    };
     // List alone: borders, header and 8 rows; with a packet open: 6 for the list, 5 below.
     let packets_min = 11;
     let rest = main.height.saturating_sub(lab_h);
@@ -72,7 +76,7 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         Constraint::Fill(1),
     ])
     .areas(main);
-    if app.lab.is_some() {
+    if app.shows_lab() {
         a.lab = Some(lab);
     }
     // The firewall shares the top row with the sessions; an open session detail takes its

@@ -22,7 +22,7 @@ pub struct LabRun {
 }
 
 /// What the lab's programs and nodes counted, for `--print stats` and the lab pane.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct LabSummary {
     pub scenario: String,
     pub seconds: f64,

@@ -12,7 +12,7 @@ use super::topology::{ALICE, BOB, RESOLVER, SERVER};
 /// The ports the port scan asks, and the server's listeners among them.
 pub const SCAN_PORTS: [u16; 12] = [7, 9, 21, 22, 23, 25, 53, 80, 443, 3306, 8080, 8443];
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 8] = [
     "udp-vs-tcp",
     "handshake",
     "firewall-blocks-ssh",
@@ -20,6 +20,7 @@ const NAMES: [&str; 7] = [
     "dns",
     "nat",
     "address-classes",
+    "bulk",
 ];
 
 pub fn known(name: &str) -> bool {
@@ -156,6 +157,16 @@ pub fn install(name: &str, net: &mut Network) -> bool {
             on(
                 a,
                 Box::new(UdpClient::new("multicast", (mdns, 5353), SEC, 32).one_way()),
+            );
+        }
+        "bulk" => {
+            let mut p = plan("tcp bulk", server(9), Talk::Sink, 0);
+            p.max_open = 2;
+            p.msg = 1 << 30;
+            on(a, Box::new(TcpClient::new(p, 0)));
+            on(
+                b,
+                Box::new(UdpClient::new("udp stream", server(7), MS, 1000)),
             );
         }
         _ => return false,

@@ -278,6 +278,7 @@ impl App {
             Ok(new) => {
                 self.engine.firewall = Some(new);
                 self.starter_rules = false;
+                self.own_rules = true;
                 self.notice = Some(format!("Loaded {path}"));
                 self.firewall.selected = 0;
                 if let Some(fw) = &self.engine.firewall {

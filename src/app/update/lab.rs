@@ -8,6 +8,15 @@ use crate::app::state::{App, Focus};
 impl App {
     /// Starts or stops the selected lab generator.
     pub(crate) fn toggle_generator(&mut self) -> Vec<Effect> {
+        if self.lab_net.is_some() {
+            // The network runs the scenario's programs; the loopback generators are the
+            // other lab (--lab-loopback).
+            self.notice = Some(
+                "The lab network runs its scenario's programs: s / S picks another scenario,                  x explains this one"
+                    .into(),
+            );
+            return Vec::new();
+        }
         if self.lab.is_none() {
             return Vec::new();
         }

@@ -122,7 +122,7 @@ impl App {
                     3 if self.detail.is_some() => Focus::Detail,
                     4 if self.detail.is_some() => Focus::Hex,
                     5 if self.engine.firewall.is_some() => Focus::Firewall,
-                    6 if self.lab.is_some() => Focus::Lab,
+                    6 if self.shows_lab() => Focus::Lab,
                     _ => self.focus,
                 }
             }
@@ -141,6 +141,9 @@ impl App {
                     (Some(i), Action::SortNext) => (i + 1) % n,
                     (Some(i), _) => (i + n - 1) % n,
                 };
+                if self.lab_net.is_some() {
+                    return self.switch_lab_network(all[next].clone());
+                }
                 return self.start_scenario(all[next].clone());
             }
             Action::SortNext if self.focus == Focus::Sessions => {
@@ -215,7 +218,7 @@ impl App {
             | Action::SaveRules => {}
             Action::Explain => self.explain = self.explanation(),
             Action::Lab => {
-                if self.lab.is_some() {
+                if self.shows_lab() {
                     self.focus = Focus::Lab;
                 }
             }
@@ -259,7 +262,7 @@ impl App {
             }
             Action::FocusNext => {
                 let fw = self.engine.firewall.is_some();
-                let lab = self.lab.is_some();
+                let lab = self.shows_lab();
                 self.focus = match (self.focus, self.detail.is_some()) {
                     (Focus::Sessions, _) if lab => Focus::Lab,
                     (Focus::Sessions | Focus::Lab, _) if fw => Focus::Firewall,

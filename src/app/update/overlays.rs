@@ -104,6 +104,15 @@ impl App {
                     explain::for_session(s, self.engine.session_verdicts.get(&s.id)),
                 )
             }
+            Focus::Lab if self.lab_net.is_some() => {
+                // The lab network: the scenario's lesson, then each concept it shows.
+                let sc = self.scenario.as_ref()?;
+                let names: Vec<&str> = sc.explain.iter().map(String::as_str).collect();
+                return Some((
+                    format!("Lab network: {}", sc.title),
+                    explain::compose(&names),
+                ));
+            }
             Focus::Lab => {
                 let k = crate::lab::GeneratorKind::ALL[self.lab_selected];
                 return Some((k.name().to_string(), vec![k.lesson()]));

@@ -231,8 +231,9 @@ impl TcpClient {
                 }
             }
             Talk::Sink => {
-                if c.sent < plan.msg {
-                    let chunk = message((plan.msg - c.sent).min(BUF), c.sent);
+                let room = s.send_capacity() - s.send_queue();
+                if c.sent < plan.msg && room > 0 {
+                    let chunk = message((plan.msg - c.sent).min(room), c.sent);
                     c.sent += send(s, &chunk, &mut self.n.bytes_sent);
                 } else if s.send_queue() == 0 {
                     finish(s, c, &mut self.n);
