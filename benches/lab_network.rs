@@ -1,4 +1,4 @@
-//! The lab network's own speed: the `bulk` scenario (two TCP transfers and a UDP stream
+//! The lab network's own speed: the `bulk` scenario (three TCP transfers and a UDP stream
 //! across the router) with a 10-rule ruleset enforced on every node, run as fast as it goes
 //! for two seconds of lab time. Throughput is frames carried on the links per second of
 //! wall time, on one core.

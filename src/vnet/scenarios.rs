@@ -161,7 +161,7 @@ pub fn install(name: &str, net: &mut Network) -> bool {
         }
         "bulk" => {
             let mut p = plan("tcp bulk", server(9), Talk::Sink, 0);
-            p.max_open = 2;
+            p.max_open = 3;
             p.msg = 1 << 30;
             on(a, Box::new(TcpClient::new(p, 0)));
             on(
