@@ -29,7 +29,7 @@ pub enum Input {
     },
     /// The lab network running this scenario (`--lab NAME`): no privilege needed.
     LabNet {
-        scenario: crate::scenario::Scenario,
+        scenario: Box<crate::scenario::Scenario>,
     },
 }
 
@@ -57,7 +57,9 @@ pub fn choose_input(cli: &Cli) -> Input {
     let own_input = cli.read.is_none() && cli.interfaces.is_empty();
     if let (Some(name), false, true) = (&cli.lab, cli.lab_loopback, own_input) {
         if let Some(scenario) = crate::scenario::find(name) {
-            return Input::LabNet { scenario };
+            return Input::LabNet {
+                scenario: Box::new(scenario),
+            };
         }
     }
     if cli.lab.is_some() && own_input {

@@ -47,7 +47,7 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
         _ => Vec::new(),
     };
     let lab_scenario = match &input {
-        Input::LabNet { scenario } => Some(scenario.clone()),
+        Input::LabNet { scenario } => Some((**scenario).clone()),
         _ => None,
     };
     let firewall = match &lab_scenario {

@@ -23,5 +23,8 @@ pub mod run;
 pub mod scenarios;
 pub mod topology;
 
+#[cfg(test)]
+mod robust_tests;
+
 pub use net::{Captured, Network};
 pub use run::LabRun;

@@ -219,6 +219,19 @@ impl Network {
         });
     }
 
+    /// Puts a frame on a segment as if a node outside the topology had sent it (tests,
+    /// and what a person might replay into the lab).
+    pub fn inject(&mut self, seg: Segment, data: Vec<u8>) {
+        self.order += 1;
+        self.queue.push(Reverse(InFlight {
+            at: self.now,
+            order: self.order,
+            seg: seg as u8,
+            from: u8::MAX,
+            data,
+        }));
+    }
+
     /// Runs the network up to virtual time `until` (microseconds).
     pub fn run_until(&mut self, until: u64) {
         let mut guard = 0u32;
