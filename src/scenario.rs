@@ -18,6 +18,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../assets/lab/address-classes.lab"),
     ),
     ("bulk", include_str!("../assets/lab/bulk.lab")),
+    (
+        "port-forward",
+        include_str!("../assets/lab/port-forward.lab"),
+    ),
 ];
 
 /// Rulesets scenarios refer to, by file name.
@@ -33,6 +37,10 @@ const RULES: &[(&str, &str)] = &[
     ("port-scan.nft", include_str!("../assets/lab/port-scan.nft")),
     ("nat.nft", include_str!("../assets/lab/nat.nft")),
     ("open.nft", include_str!("../assets/lab/open.nft")),
+    (
+        "port-forward.nft",
+        include_str!("../assets/lab/port-forward.nft"),
+    ),
 ];
 
 /// A scenario: what runs on the lab network (the apps are `vnet::scenarios`, by name), its
@@ -135,7 +143,8 @@ mod tests {
                 "dns",
                 "nat",
                 "address-classes",
-                "bulk"
+                "bulk",
+                "port-forward"
             ]
         );
         for s in &all {

@@ -13,21 +13,26 @@ use std::process::Command;
 use serde_json::Value;
 
 /// The binary where `nobody` can run it (the build folder may be closed to other users).
+/// Copied once per test process: the tests run in parallel, and a binary being written
+/// cannot be executed ("text file busy").
 fn runnable_bin() -> PathBuf {
-    let bin = common::bin();
-    if !common::is_root() {
-        return bin;
-    }
-    let dir = std::env::temp_dir().join(format!("packetlab-lab-network-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let copy = dir.join("packetlab");
-    if !copy.exists() {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = common::bin();
+        if !common::is_root() {
+            return bin;
+        }
+        let dir =
+            std::env::temp_dir().join(format!("packetlab-lab-network-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join("packetlab");
         std::fs::copy(&bin, &copy).unwrap();
-    }
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    copy
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    })
+    .clone()
 }
 
 /// Runs packetlab with `args`, as `nobody` when the tests run as root. Returns stdout.
@@ -99,7 +104,7 @@ fn every_scenario_runs_unprivileged_and_makes_its_traffic() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(names.len(), 8, "{list}");
+    assert_eq!(names.len(), 9, "{list}");
     for name in names {
         let s = stats(name, &["--lab-seconds", "6"]);
         let pkts = s["packets"].as_u64().unwrap();
@@ -241,6 +246,32 @@ fn nat_shows_the_routers_address_on_the_wan() {
     }
     assert!(wan.iter().any(|p| p["src"] == "203.0.113.1"));
     assert!(wan.iter().any(|p| p["dst"] == "203.0.113.1"));
+}
+
+#[test]
+fn a_port_forward_reaches_the_server_inside_through_dnat() {
+    let pk = packets("port-forward", &["--lab-seconds", "5"]);
+    let tcp = |p: &&Value| p["ip_proto"] == 6;
+    let wan: Vec<&Value> = pk.iter().filter(|p| p["iface"] == 1).filter(tcp).collect();
+    let lan: Vec<&Value> = pk.iter().filter(|p| p["iface"] == 0).filter(tcp).collect();
+    // The client asks the router's port; the router forwards to bob's.
+    assert!(wan
+        .iter()
+        .any(|p| p["dst"] == "203.0.113.1" && p["dport"] == 8080));
+    assert!(lan
+        .iter()
+        .any(|p| p["dst"] == "192.168.1.11" && p["dport"] == 80));
+    // bob's answers leave the router as from its own port 8080; nothing private on the WAN.
+    assert!(wan
+        .iter()
+        .any(|p| p["src"] == "203.0.113.1" && p["sport"] == 8080));
+    for p in &wan {
+        assert!(!p["src"].as_str().unwrap().starts_with("192.168."), "{p}");
+    }
+    let s = stats("port-forward", &["--lab-seconds", "5"]);
+    let http = app(&s, "server", "http →");
+    assert!(counter(http, "completed") >= 2, "{http}");
+    assert!(counter(app(&s, "bob", "http"), "accepted") >= 2);
 }
 
 #[test]

@@ -41,8 +41,11 @@ pub struct Judged {
     pub judgement: Judgement,
     pub hits: SmallVec<[RuleId; 6]>,
     pub snat: Option<SourceNat>,
-    /// A destination NAT rule matched: not carried out by the lab yet (see the README).
-    pub dnat: bool,
+    /// `dnat to ADDR[:PORT]` matched the connection's first packet: where it goes instead.
+    pub dnat: Option<(Ipv4Addr, Option<u16>)>,
+    /// A NAT rule the lab does not carry out matched (`redirect`, a dnat to something not an
+    /// IPv4 address).
+    pub nat_ignored: bool,
 }
 
 pub struct NodeFirewall {
@@ -116,7 +119,8 @@ impl NodeFirewall {
             }
         };
         let mut snat = None;
-        let mut dnat = false;
+        let mut dnat = None;
+        let mut nat_ignored = false;
         for id in &out.hits {
             let Some(r) = rs.rule(*id) else { continue };
             for a in &r.actions {
@@ -126,8 +130,11 @@ impl NodeFirewall {
                         snat = Some(SourceNat::Masquerade);
                     } else if t.starts_with("snat") && snat.is_none() {
                         snat = snat_target(t).map(SourceNat::To);
-                    } else if t.starts_with("dnat") || t.starts_with("redirect") {
-                        dnat = true;
+                    } else if t.starts_with("dnat") && dnat.is_none() {
+                        dnat = dnat_target(t);
+                        nat_ignored |= dnat.is_none();
+                    } else if t.starts_with("redirect") || t.starts_with("dnat") {
+                        nat_ignored = true;
                     }
                 }
             }
@@ -138,6 +145,7 @@ impl NodeFirewall {
             hits: out.hits,
             snat,
             dnat,
+            nat_ignored,
         })
     }
 }
@@ -147,6 +155,17 @@ fn snat_target(t: &str) -> Option<Ipv4Addr> {
     let to = t.split(" to ").nth(1)?.trim();
     let addr = to.split([':', '-', ' ']).next()?;
     addr.parse().ok()
+}
+
+/// The address and port of `dnat [ip] to ADDR[:PORT]` (the first of a range).
+fn dnat_target(t: &str) -> Option<(Ipv4Addr, Option<u16>)> {
+    let to = t.split(" to ").nth(1)?.trim();
+    let to = to.split(' ').next()?;
+    let (addr, port) = match to.split_once(':') {
+        Some((a, p)) => (a, p.split('-').next().and_then(|p| p.parse().ok())),
+        None => (to.split('-').next()?, None),
+    };
+    Some((addr.parse().ok()?, port))
 }
 
 #[cfg(test)]
@@ -164,5 +183,14 @@ mod tests {
             Some(Ipv4Addr::new(203, 0, 113, 7))
         );
         assert_eq!(snat_target("snat to $x"), None);
+        assert_eq!(
+            dnat_target("dnat ip to 192.168.1.11:80"),
+            Some((Ipv4Addr::new(192, 168, 1, 11), Some(80)))
+        );
+        assert_eq!(
+            dnat_target("dnat to 192.168.1.11"),
+            Some((Ipv4Addr::new(192, 168, 1, 11), None))
+        );
+        assert_eq!(dnat_target("dnat to [2001:db8::1]:80"), None);
     }
 }

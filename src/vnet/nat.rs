@@ -15,6 +15,10 @@ pub struct Nat {
     out: HashMap<(u8, End, End), End>,
     /// (protocol, remote end, WAN end) → the LAN end.
     back: HashMap<(u8, End, End), End>,
+    /// Destination NAT: (protocol, client end, the router's end it asked) → the inside end.
+    dnat_in: HashMap<(u8, End, End), End>,
+    /// (protocol, inside end, client end) → the router's end the replies come from.
+    dnat_back: HashMap<(u8, End, End), End>,
     pub translated: u64,
 }
 
@@ -102,9 +106,63 @@ impl Nat {
         true
     }
 
+    /// A packet to one of the router's ends whose connection a `dnat` rule redirected: its
+    /// destination becomes the inside end. Returns whether it was one.
+    pub fn dnat_existing(&mut self, ip: &mut [u8]) -> bool {
+        let Some((h, sp, dp)) = ends(ip) else {
+            return false;
+        };
+        let Some(&inside) = self.dnat_in.get(&(h.proto, (h.src, sp), (h.dst, dp))) else {
+            return false;
+        };
+        frame::rewrite(ip, false, inside.0, Some(inside.1));
+        self.translated += 1;
+        true
+    }
+
+    /// A `dnat to ADDR[:PORT]` on a connection's first packet: the translation is kept and
+    /// the packet rewritten.
+    pub fn dnat_new(&mut self, ip: &mut [u8], to: (Ipv4Addr, Option<u16>)) -> bool {
+        let Some((h, sp, dp)) = ends(ip) else {
+            return false;
+        };
+        if self.dnat_in.len() >= MAX {
+            return false;
+        }
+        let inside = (to.0, to.1.unwrap_or(dp));
+        self.dnat_in
+            .insert((h.proto, (h.src, sp), (h.dst, dp)), inside);
+        self.dnat_back
+            .insert((h.proto, inside, (h.src, sp)), (h.dst, dp));
+        frame::rewrite(ip, false, inside.0, Some(inside.1));
+        self.translated += 1;
+        true
+    }
+
+    /// A reply from the inside end of a redirected connection: its source becomes the
+    /// router's end the client asked.
+    pub fn dnat_reply(&mut self, ip: &mut [u8]) -> bool {
+        let Some((h, sp, dp)) = ends(ip) else {
+            return false;
+        };
+        let Some(&outer) = self.dnat_back.get(&(h.proto, (h.src, sp), (h.dst, dp))) else {
+            return false;
+        };
+        frame::rewrite(ip, true, outer.0, Some(outer.1));
+        self.translated += 1;
+        true
+    }
+
     pub fn flows(&self) -> usize {
         self.out.len()
     }
+}
+
+/// The header and the two ports (or echo id) of a packet NAT can key.
+fn ends(ip: &[u8]) -> Option<(V4, u16, u16)> {
+    let h = V4::parse(ip)?;
+    let (sp, dp) = h.ports(ip)?;
+    Some((h, sp, dp))
 }
 
 #[cfg(test)]

@@ -42,7 +42,11 @@ fn random_and_mangled_frames_break_nothing() {
     for i in 0..20_000 {
         let base = &seeds[rng.usize(0..seeds.len())];
         let f = mangled(&mut rng, base);
-        let seg = if i % 2 == 0 { Segment::Lan } else { Segment::Wan };
+        let seg = if i % 2 == 0 {
+            Segment::Lan
+        } else {
+            Segment::Wan
+        };
         net.inject(seg, f.clone());
         if f.len() > 14 {
             let mut ip = f[14..].to_vec();

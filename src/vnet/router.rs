@@ -25,8 +25,8 @@ pub struct RouterCounters {
     pub no_route: u64,
     pub ttl_expired: u64,
     pub nat_translated: u64,
-    /// NAT rules that rewrite destinations (dnat, redirect), met but not carried out.
-    pub dnat_ignored: u64,
+    /// NAT rules met but not carried out (redirect, a dnat to an IPv6 address).
+    pub nat_ignored: u64,
     pub not_ipv4: u64,
 }
 
@@ -196,20 +196,38 @@ impl Router {
     fn ipv4_in(&mut self, pi: usize, src_mac: Mac, mut ip: Vec<u8>, now: u64) -> Option<Judged> {
         let h = V4::parse(&ip)?;
         ip.truncate(h.total);
-        if pi == self.port_on(Segment::Wan) && self.is_mine(h.dst) && self.nat.inbound(&mut ip) {
+        // Translations conntrack already holds come first (the kernel's NAT at prerouting):
+        // a reply to a masqueraded connection, or a packet of a redirected one.
+        let mine = self.is_mine(h.dst);
+        if mine
+            && ((pi == self.port_on(Segment::Wan) && self.nat.inbound(&mut ip))
+                || self.nat.dnat_existing(&mut ip))
+        {
             self.counters.nat_translated += 1;
         }
-        let h = V4::parse(&ip)?;
-        let local = self.is_mine(h.dst) || h.dst.is_broadcast();
-        let out = if local { None } else { self.route(h.dst) };
-        let eth = frame::eth_frame(self.ports[pi].mac, src_mac, frame::ETH_IPV4, &ip);
-        let devs = (Some(self.ports[pi].dev), out.map(|o| self.ports[o].dev));
         let ts = self.epoch_ns + now * 1000;
-        let judged = self.fw.judge(&eth, devs, ts);
-        let decision = judged.as_ref().map_or(Decision::Accept, |j| j.decision);
-        if judged.as_ref().is_some_and(|j| j.dnat) {
-            self.counters.dnat_ignored += 1;
+        let (mut h, mut local, mut out, mut judged) = self.judge_in(pi, src_mac, &ip, ts)?;
+        if judged.as_ref().is_some_and(|j| j.nat_ignored) {
+            self.counters.nat_ignored += 1;
         }
+        // A dnat rule on a new connection's first packet: it goes to the inside address, and
+        // the forward and postrouting hooks judge it there, as the kernel's do after the
+        // prerouting NAT. The first walk's hits (the dnat rule) count too.
+        if let Some(to) = judged.as_ref().and_then(|j| j.dnat).filter(|_| local) {
+            if self.nat.dnat_new(&mut ip, to) {
+                self.counters.nat_translated += 1;
+                let first = judged.take();
+                (h, local, out, judged) = self.judge_in(pi, src_mac, &ip, ts)?;
+                if let (Some(j), Some(f)) = (judged.as_mut(), first) {
+                    for id in f.hits {
+                        if !j.hits.contains(&id) {
+                            j.hits.push(id);
+                        }
+                    }
+                }
+            }
+        }
+        let decision = judged.as_ref().map_or(Decision::Accept, |j| j.decision);
         match decision {
             Decision::Drop => {
                 self.counters.dropped += 1;
@@ -261,13 +279,32 @@ impl Router {
             SourceNat::Masquerade => self.ports[out].v4,
             SourceNat::To(a) => a,
         });
-        if self.nat.outbound(&mut ip, snat) {
+        if self.nat.dnat_reply(&mut ip) || self.nat.outbound(&mut ip, snat) {
             self.counters.nat_translated += 1;
         }
         self.counters.forwarded += 1;
         self.send(out, h.dst, ip);
         self.stamp_waiting(now);
         judged
+    }
+
+    /// The ruleset's judgement of `ip` arriving on port `pi`: the header, whether it is for
+    /// the router itself, the port it would leave by, and the judgement.
+    #[allow(clippy::type_complexity)]
+    fn judge_in(
+        &mut self,
+        pi: usize,
+        src_mac: Mac,
+        ip: &[u8],
+        ts: u64,
+    ) -> Option<(V4, bool, Option<usize>, Option<Judged>)> {
+        let h = V4::parse(ip)?;
+        let local = self.is_mine(h.dst) || h.dst.is_broadcast();
+        let out = if local { None } else { self.route(h.dst) };
+        let eth = frame::eth_frame(self.ports[pi].mac, src_mac, frame::ETH_IPV4, ip);
+        let devs = (Some(self.ports[pi].dev), out.map(|o| self.ports[o].dev));
+        let judged = self.fw.judge(&eth, devs, ts);
+        Some((h, local, out, judged))
     }
 
     /// What the router's own stack answers: pings, and closed ports for TCP and UDP (it runs

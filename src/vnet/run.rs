@@ -143,10 +143,10 @@ impl LabSummary {
             "  gw        forwarded {}, dropped {}, rejected {}, to itself {}, NAT {}, no route {}, TTL expired {}",
             r.forwarded, r.dropped, r.rejected, r.local, r.nat_translated, r.no_route, r.ttl_expired
         ));
-        if r.dnat_ignored > 0 {
+        if r.nat_ignored > 0 {
             out.push(format!(
-                "  gw        {} packets met a dnat/redirect rule, which the lab does not carry out",
-                r.dnat_ignored
+                "  gw        {} packets met a NAT rule the lab does not carry out (redirect, IPv6)",
+                r.nat_ignored
             ));
         }
         for h in &self.hosts {

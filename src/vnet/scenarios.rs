@@ -12,7 +12,7 @@ use super::topology::{ALICE, BOB, RESOLVER, SERVER};
 /// The ports the port scan asks, and the server's listeners among them.
 pub const SCAN_PORTS: [u16; 12] = [7, 9, 21, 22, 23, 25, 53, 80, 443, 3306, 8080, 8443];
 
-const NAMES: [&str; 8] = [
+const NAMES: [&str; 9] = [
     "udp-vs-tcp",
     "handshake",
     "firewall-blocks-ssh",
@@ -21,6 +21,7 @@ const NAMES: [&str; 8] = [
     "nat",
     "address-classes",
     "bulk",
+    "port-forward",
 ];
 
 pub fn known(name: &str) -> bool {
@@ -168,6 +169,12 @@ pub fn install(name: &str, net: &mut Network) -> bool {
                 b,
                 Box::new(UdpClient::new("udp stream", server(7), MS, 1000)),
             );
+        }
+        "port-forward" => {
+            on(b, Box::new(TcpServer::new("http", 80, Talk::Http)));
+            let gw: IpAddr = super::topology::GW_WAN.v4.into();
+            let p = plan("http", (gw, 8080), Talk::Http, 2 * SEC);
+            on(SERVER.name, Box::new(TcpClient::new(p, 0)));
         }
         _ => return false,
     }
