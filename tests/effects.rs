@@ -229,6 +229,17 @@ fn s_on_the_lab_network_asks_for_the_next_scenario_with_its_rules() {
     );
     a.apply(Action::Lab);
     assert_eq!(a.focus, Focus::Lab);
+    // ( ) < > + - tune the WAN link: 10 % loss becomes 15 %, 20 ms becomes 40.
+    let fx = key(&mut a, KeyCode::Char(')'));
+    assert!(
+        matches!(&fx[..], [Effect::LabNetLink(l)] if l.loss_pct == 15.0),
+        "{fx:?}"
+    );
+    let fx = key(&mut a, KeyCode::Char('>'));
+    assert!(
+        matches!(&fx[..], [Effect::LabNetLink(l)] if l.delay.as_millis() == 40),
+        "{fx:?}"
+    );
     let fx = key(&mut a, KeyCode::Char('s'));
     let [Effect::LabNetwork { scenario, rules }] = &fx[..] else {
         panic!("{fx:?}");

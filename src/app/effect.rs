@@ -31,6 +31,8 @@ pub enum Effect {
     },
     /// Start, stop or tune the lab's generators (tasks of the event loop).
     Lab(LabCmd),
+    /// The lab network's WAN link from now on.
+    LabNetLink(crate::lab::LinkConfig),
     /// Build the lab network anew for this scenario, enforcing these rules.
     LabNetwork {
         scenario: String,

@@ -333,6 +333,8 @@ pub struct App {
     pub lab_net: Option<crate::vnet::run::LabSummary>,
     /// The rules changed since the lab network was last given them.
     pub rules_changed: bool,
+    /// The lab network's WAN link as the keys set it.
+    pub lab_link: crate::lab::LinkConfig,
     /// The rules are the person's (--rules, or loaded with R): another lab scenario keeps
     /// them.
     pub own_rules: bool,
@@ -408,6 +410,7 @@ impl App {
             lab_net: None,
             rules_changed: false,
             own_rules: false,
+            lab_link: Default::default(),
             lab_capture_hint: None,
             lab_selected: 0,
             scenario: None,
@@ -515,6 +518,7 @@ impl App {
              s / S in the lab pane: another scenario",
             sc.title
         ));
+        self.lab_link = crate::vnet::run::wan_link(&sc);
         // The firewall is what the person acts on; the lab pane says what to watch.
         self.focus = if self.engine.firewall.is_some() {
             Focus::Firewall

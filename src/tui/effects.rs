@@ -78,6 +78,11 @@ impl World {
                     lab_touched = true;
                     self.lab_command(app, cmd);
                 }
+                Effect::LabNetLink(l) => {
+                    if let Some(n) = &self.lab_net {
+                        let _ = n.cmd.send(crate::capture::lab_net::LabNetCmd::Link(l));
+                    }
+                }
                 Effect::LabNetwork { scenario, rules } => {
                     self.restart_lab_network(app, &scenario, &rules);
                 }

@@ -55,9 +55,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, s: &LabSummary) {
         f.render_widget(Paragraph::new(line), area);
         return;
     }
+    let l = &app.lab_link;
     let title = format!(
-        " Lab network — {} — lab time {:.1} s ",
-        s.scenario, s.seconds
+        " Lab network — {} — lab time {:.1} s — WAN {:.0} % loss, {:.0} % dup, {:.0} % reorder, {} ms ",
+        s.scenario,
+        s.seconds,
+        l.loss_pct,
+        l.dup_pct,
+        l.reorder_pct,
+        l.delay.as_millis()
     );
     let block = pane(title, app.focus == Focus::Lab);
     let inner = block.inner(area);
@@ -118,8 +124,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, s: &LabSummary) {
         ),
         w,
     )));
+    let keys = if app.focus == Focus::Lab {
+        "( ) loss  < > delay  + - reorder  s S scenario  x explain — "
+    } else {
+        ""
+    };
     lines.push(Line::styled(
-        ellipsize(&sanitize(&watch), w),
+        ellipsize(&sanitize(&format!("{keys}{watch}")), w),
         theme::tag(false),
     ));
     f.render_widget(Paragraph::new(lines), inner);

@@ -43,12 +43,7 @@ impl LabRun {
                 sc.name
             ));
         }
-        net.wan = LinkConfig {
-            loss_pct: sc.loss.unwrap_or(0.0),
-            dup_pct: sc.dup.unwrap_or(0.0),
-            reorder_pct: sc.reorder.unwrap_or(0.0),
-            delay: Duration::from_millis(sc.delay_ms.unwrap_or(5)),
-        };
+        net.wan = wan_link(sc);
         Ok(LabRun {
             net,
             name: sc.name.clone(),
@@ -118,6 +113,16 @@ impl LabRun {
                 "reordered": w.reordered,
             }),
         }
+    }
+}
+
+/// The WAN link a scenario asks for (5 ms and no impairment by default).
+pub fn wan_link(sc: &Scenario) -> LinkConfig {
+    LinkConfig {
+        loss_pct: sc.loss.unwrap_or(0.0),
+        dup_pct: sc.dup.unwrap_or(0.0),
+        reorder_pct: sc.reorder.unwrap_or(0.0),
+        delay: Duration::from_millis(sc.delay_ms.unwrap_or(5)),
     }
 }
 

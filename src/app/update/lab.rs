@@ -30,6 +30,23 @@ impl App {
         if self.focus != Focus::Lab {
             return Vec::new();
         }
+        if self.lab_net.is_some() {
+            // The lab network's knobs are its WAN link's.
+            let l = &mut self.lab_link;
+            let ms = l.delay.as_millis() as u64;
+            match a {
+                Action::MoreLoss => l.loss_pct = (l.loss_pct + 5.0).min(90.0),
+                Action::LessLoss => l.loss_pct = (l.loss_pct - 5.0).max(0.0),
+                Action::Bigger => {
+                    l.delay = std::time::Duration::from_millis((ms * 2).clamp(1, 2000))
+                }
+                Action::Smaller => l.delay = std::time::Duration::from_millis(ms / 2),
+                Action::Faster => l.reorder_pct = (l.reorder_pct + 5.0).min(50.0),
+                Action::Slower => l.reorder_pct = (l.reorder_pct - 5.0).max(0.0),
+                _ => return Vec::new(),
+            }
+            return vec![Effect::LabNetLink(*l)];
+        }
         let Some(lab) = self.lab.as_mut() else {
             return Vec::new();
         };
