@@ -24,6 +24,8 @@ pub mod scenarios;
 pub mod topology;
 
 #[cfg(test)]
+mod net_tests;
+#[cfg(test)]
 mod robust_tests;
 
 pub use net::{Captured, Network};
