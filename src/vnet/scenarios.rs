@@ -154,10 +154,15 @@ pub fn install(name: &str, net: &mut Network) -> bool {
             on(a, Box::new(Ping::new(BOB.port.v4.into(), SEC, 0x0a01)));
             on(a, Box::new(Ping::new(bob_ll.into(), SEC, 0x0a02)));
             on(a, Box::new(Ping::new(SERVER.port.v4.into(), SEC, 0x0a03)));
+            // IPv6 on the LAN: bob's unique local address and his link-local one.
+            on(a, Box::new(Ping::new(BOB.port.v6.into(), SEC, 0x0a04)));
+            let bob_ll6 = super::topology::link_local_v6(BOB.port.mac);
+            on(a, Box::new(Ping::new(bob_ll6.into(), SEC, 0x0a05)));
             let mdns: IpAddr = std::net::Ipv4Addr::new(224, 0, 0, 251).into();
+            let query = crate::lab::dns::build_query(0, "printer.local", crate::lab::dns::TYPE_A);
             on(
                 a,
-                Box::new(UdpClient::new("multicast", (mdns, 5353), SEC, 32).one_way()),
+                Box::new(UdpClient::new("mDNS query", (mdns, 5353), SEC, 32).one_way(query)),
             );
         }
         "bulk" => {

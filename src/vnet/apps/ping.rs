@@ -67,8 +67,14 @@ impl App for Ping {
             self.waiting.pop_first();
         }
         let s = cx.sockets.get_mut::<icmp::Socket>(h);
+        // ICMP echo request 8 / reply 0; ICMPv6 128 / 129.
+        let (request, reply) = if self.to.is_ipv6() {
+            (128, 129)
+        } else {
+            (8, 0)
+        };
         while let Ok((m, _)) = s.recv() {
-            if m.len() >= 8 && m[0] == 0 {
+            if m.len() >= 8 && m[0] == reply {
                 let seq = u16::from_be_bytes([m[6], m[7]]);
                 if self.waiting.remove(&seq).is_some() {
                     self.replies += 1;
@@ -80,12 +86,15 @@ impl App for Ping {
         self.waiting.retain(|_, at| *at + 2 * SEC > now);
         self.timed_out += (before - self.waiting.len()) as u64;
         if now >= self.next {
-            let mut m = vec![8u8, 0, 0, 0];
+            let mut m = vec![request, 0, 0, 0];
             m.extend_from_slice(&self.ident.to_be_bytes());
             m.extend_from_slice(&self.seq.to_be_bytes());
             m.extend_from_slice(b"packetlab ping payload 0123456789abcdef");
-            let c = frame::checksum(&m, 0);
-            m[2..4].copy_from_slice(&c.to_be_bytes());
+            // smoltcp computes the checksum as it sends (for ICMPv6 over the pseudo-header).
+            if !self.to.is_ipv6() {
+                let c = frame::checksum(&m, 0);
+                m[2..4].copy_from_slice(&c.to_be_bytes());
+            }
             let to = IpAddress::from(self.to);
             if s.send_slice(&m, to).is_ok() {
                 self.waiting.insert(self.seq, now);

@@ -74,6 +74,8 @@ pub struct UdpClient {
     unreachable: u64,
     /// Whether an echo is expected (not for a multicast sender).
     echoes: bool,
+    /// What every datagram carries, instead of its number.
+    fixed: Option<Vec<u8>>,
 }
 
 impl UdpClient {
@@ -91,12 +93,15 @@ impl UdpClient {
             back: Arrivals::default(),
             unreachable: 0,
             echoes: true,
+            fixed: None,
         }
     }
 
-    /// A sender nothing answers (multicast): it counts what it sent, not what it lost.
-    pub fn one_way(mut self) -> UdpClient {
+    /// A sender nothing answers (multicast): it counts what it sent, not what it lost;
+    /// `payload` is what each datagram carries.
+    pub fn one_way(mut self, payload: Vec<u8>) -> UdpClient {
         self.echoes = false;
+        self.fixed = Some(payload);
         self
     }
 
@@ -133,8 +138,14 @@ impl App for UdpClient {
             }
         }
         if cx.now >= self.next {
-            let mut d = vec![b'u'; self.size];
-            d[..8].copy_from_slice(&self.sent.to_be_bytes());
+            let d = match &self.fixed {
+                Some(p) => p.clone(),
+                None => {
+                    let mut d = vec![b'u'; self.size];
+                    d[..8].copy_from_slice(&self.sent.to_be_bytes());
+                    d
+                }
+            };
             if s.send_slice(&d, self.to).is_ok() {
                 self.sent_at.push_back((cx.now, self.sent));
                 if self.sent_at.len() > 4096 {
