@@ -122,6 +122,12 @@ pub struct Cli {
     #[arg(long, requires = "lab")]
     pub lab_loopback: bool,
 
+    /// With root: the lab network's topology as network namespaces (packetlab-*), the ruleset
+    /// loaded with nft, real kernel sockets; each packet the kernel's router received shown
+    /// with the simulator's verdict and the kernel's (headless, with --print).
+    #[arg(long, requires = "lab", conflicts_with = "lab_loopback")]
+    pub lab_kernel: bool,
+
     /// Headless lab: how many seconds of lab time to run (the lab's clock, not the wall's:
     /// a run takes far less).
     #[arg(long, value_name = "S", default_value_t = 10.0)]

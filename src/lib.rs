@@ -12,6 +12,7 @@ pub mod filter;
 pub mod firewall;
 pub mod follow;
 pub mod headless;
+pub mod kernel_lab;
 pub mod lab;
 pub mod launch;
 pub mod names;

@@ -47,9 +47,18 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             return Ok(0);
         }
-        if crate::scenario::find(name).is_none() {
+        let Some(sc) = crate::scenario::find(name) else {
             eprintln!("packetlab: no lab scenario {name:?} (packetlab --lab list shows them)");
             return Ok(2);
+        };
+        if cli.lab_kernel {
+            if cli.print.is_none() {
+                eprintln!(
+                    "packetlab: --lab-kernel runs headless: add --print packets|sessions|stats"
+                );
+                return Ok(2);
+            }
+            return crate::kernel_lab::print_kernel(&cli, &sc);
         }
     }
     let input = choose_input(&cli);

@@ -31,6 +31,9 @@ pub struct LabSummary {
     /// Per host: its firewall's drops and rejects, its TCP retransmissions.
     pub hosts: Vec<serde_json::Value>,
     pub wan: serde_json::Value,
+    /// `--lab-kernel`: the simulator's verdicts beside the kernel's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<crate::kernel_lab::compare::Agreement>,
 }
 
 impl LabRun {
@@ -112,6 +115,7 @@ impl LabRun {
                 "offered": w.offered, "lost": w.dropped, "duplicated": w.duplicated,
                 "reordered": w.reordered,
             }),
+            kernel: None,
         }
     }
 }
@@ -130,6 +134,39 @@ impl LabSummary {
     /// Text lines: one per program, the router's and hosts' counters, the WAN link's.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![format!("lab {} after {:.1} s", self.scenario, self.seconds)];
+        if let Some(k) = &self.kernel {
+            out.push(format!(
+                "  kernel    the router's verdicts: {} of {} packets agree with the simulator ({} for the router itself, not compared)",
+                k.agree, k.compared, k.local
+            ));
+            if k.capture_lost > 0 {
+                out.push(format!(
+                    "  kernel    the capture lost {} frames: the comparison is incomplete",
+                    k.capture_lost
+                ));
+            }
+            for d in &k.disagreements {
+                out.push(format!(
+                    "  DIFFERS   packet {}: simulated {}, kernel {:?}: {}",
+                    d.packet, d.simulated, d.kernel, d.info
+                ));
+            }
+            out.extend(self.apps.iter().map(|r| {
+                let c: Vec<String> = r
+                    .counters
+                    .iter()
+                    .filter(|(_, v)| *v > 0)
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                let d = r
+                    .detail
+                    .as_ref()
+                    .map(|d| format!(" [{d}]"))
+                    .unwrap_or_default();
+                format!("  {:<9} {}: {}{d}", r.host, r.app, c.join(", "))
+            }));
+            return out;
+        }
         for r in &self.apps {
             let c: Vec<String> = r
                 .counters

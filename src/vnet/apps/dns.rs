@@ -12,7 +12,7 @@ use crate::lab::dns as wire;
 use crate::vnet::topology;
 
 /// The lab zone: `NAME.lab.test` for every host and `gw.lab.test`.
-fn lookup(name: &str, qtype: u16) -> Option<Option<Vec<u8>>> {
+pub fn lab_zone(name: &str, qtype: u16) -> Option<Option<Vec<u8>>> {
     let n = name.trim_end_matches('.').to_ascii_lowercase();
     let host = n.strip_suffix(".lab.test")?;
     let (v4, v6) = if host == "gw" {
@@ -53,7 +53,7 @@ impl App for DnsServer {
         let s = cx.sockets.get_mut::<udp::Socket>(h);
         let mut buf = [0u8; 600];
         while let Ok((n, meta)) = s.recv_slice(&mut buf) {
-            if let Some(r) = wire::respond_with(&buf[..n], lookup) {
+            if let Some(r) = wire::respond_with(&buf[..n], lab_zone) {
                 if s.send_slice(&r, meta.endpoint).is_ok() {
                     self.answered += 1;
                 }

@@ -9,7 +9,7 @@ mod tcp_client;
 mod tcp_server;
 mod udp;
 
-pub use dns::{DnsClient, DnsServer};
+pub use dns::{lab_zone, DnsClient, DnsServer};
 pub use ping::Ping;
 pub use scan::Scanner;
 pub use tcp_client::{TcpClient, TcpPlan};

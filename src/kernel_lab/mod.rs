@@ -1,0 +1,166 @@
+//! `--lab-kernel NAME` (root): the lab network's topology as network namespaces with the
+//! kernel's own stacks, the ruleset loaded into each with nft, the scenario's programs on
+//! real sockets; packetlab captures the two switches (the bridges `lab-lan0`, `lab-wan0`) and
+//! shows each packet the kernel's router received with the simulator's verdict beside what
+//! the kernel did, and the agreement.
+//!
+//! Side effects live here: namespaces and veths (`netns.rs`, made inside the new
+//! namespaces, removed on exit, on Ctrl-C, and at the next start after a crash), threads in
+//! the namespaces (`traffic.rs`), the capture. The comparison is `compare.rs`.
+
+pub mod capture;
+pub mod compare;
+pub mod netns;
+pub mod traffic;
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::Result;
+
+use crate::capture::channel::SourceStats;
+use crate::capture::{Frame, Interface};
+use crate::cli::Cli;
+use crate::engine::Engine;
+use crate::firewall::simulator::Enforced;
+use crate::headless::drive::{print_frames, Frames, Next};
+use crate::scenario::Scenario;
+use crate::vnet::run::LabSummary;
+
+/// The nft text the nodes load: the `--rules` file, or the scenario's.
+fn nft_text(cli: &Cli, sc: &Scenario) -> std::result::Result<String, String> {
+    match &cli.rules {
+        Some(p) => {
+            let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            if crate::firewall::iptables::looks_like(&t) {
+                return Err(format!(
+                    "{}: --lab-kernel loads nft rulesets (this one is iptables-save)",
+                    p.display()
+                ));
+            }
+            Ok(t)
+        }
+        None => sc
+            .rules
+            .as_ref()
+            .map(|(_, t)| t.to_string())
+            .ok_or_else(|| format!("lab scenario {} has no ruleset", sc.name)),
+    }
+}
+
+struct Captured {
+    frames: VecDeque<(Frame, Option<Enforced>)>,
+    current: Option<(Frame, Option<Enforced>)>,
+    ifaces: Vec<Interface>,
+    summary: LabSummary,
+}
+
+impl Frames for Captured {
+    fn next(&mut self) -> std::result::Result<Option<Next<'_>>, String> {
+        self.current = self.frames.pop_front();
+        let Some((f, e)) = &self.current else {
+            return Ok(None);
+        };
+        Ok(Some(Next {
+            frame: f.as_ref(),
+            ifaces: &self.ifaces,
+            given: Some(e.as_ref()),
+        }))
+    }
+
+    fn lab_summary(&self) -> Option<LabSummary> {
+        Some(self.summary.clone())
+    }
+}
+
+pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("packetlab: --lab-kernel makes network namespaces: it needs root");
+        return Ok(2);
+    }
+    for n in netns::remove_stale() {
+        eprintln!("packetlab: removed {n}, left by a run that ended without cleaning up");
+    }
+    let (fw, text) = match (crate::launch::lab_firewall(cli, sc), nft_text(cli, sc)) {
+        (Ok(fw), Ok(t)) => (fw, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("packetlab: {e}");
+            return Ok(2);
+        }
+    };
+    let ns = match netns::Namespaces::build().and_then(|ns| ns.load_rules(&text).map(|_| ns)) {
+        Ok(ns) => ns,
+        Err(e) => {
+            eprintln!("packetlab: {e}");
+            return Ok(1);
+        }
+    };
+    let stats = Arc::new(SourceStats::default());
+    crate::headless::drive::stop_on_signal(stats.clone());
+    let sw = ns.name("sw");
+    let cap_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = cap_stop.clone();
+    let capture = std::thread::spawn(move || -> std::result::Result<(Vec<Frame>, u64), String> {
+        netns::enter(&sw)?;
+        let names: Vec<&str> = crate::vnet::topology::Segment::ALL
+            .iter()
+            .map(|s| s.iface())
+            .collect();
+        capture::run(&names, stop2)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let traffic = traffic::start(&sc.name, &ns);
+    let until = Instant::now() + Duration::from_secs_f64(cli.lab_seconds.clamp(0.5, 3600.0));
+    while Instant::now() < until && !stats.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reports = traffic.finish();
+    // What is still in flight comes in before the capture stops.
+    std::thread::sleep(Duration::from_millis(300));
+    cap_stop.store(true, Ordering::Relaxed);
+    let (mut frames, lost) = match capture.join() {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => {
+            eprintln!("packetlab: capture in the lab's switches: {e}");
+            return Ok(1);
+        }
+        Err(_) => return Ok(1),
+    };
+    let limit = cli.count.unwrap_or(u64::MAX) as usize;
+    drop(ns);
+    frames.truncate(limit);
+    let (judged, mut agreement) = compare::compare(&frames, &fw.ruleset);
+    agreement.capture_lost = lost;
+    let summary = LabSummary {
+        scenario: sc.name.clone(),
+        seconds: cli.lab_seconds,
+        apps: reports,
+        kernel: Some(agreement.clone()),
+        ..LabSummary::default()
+    };
+    let mut engine = Engine::with_limits(1, cli.max_sessions);
+    engine.enforced = true;
+    engine.firewall = Some(fw);
+    let mut src = Captured {
+        frames: frames
+            .into_iter()
+            .zip(judged)
+            .map(|(f, j)| {
+                let e = j.map(|j| Enforced {
+                    judgement: j.judgement,
+                    hits: j.hits,
+                });
+                (f, e)
+            })
+            .collect(),
+        current: None,
+        ifaces: crate::vnet::LabRun::interfaces(),
+        summary,
+    };
+    let code = print_frames(cli, &mut src, engine, false)?;
+    let ok = agreement.compared == agreement.agree && lost == 0;
+    Ok(if ok { code } else { code.max(3) })
+}
