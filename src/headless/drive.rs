@@ -448,11 +448,6 @@ fn join_for_a_while(handles: Vec<std::thread::JoinHandle<()>>, max: std::time::D
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM stop live capture cleanly so the summary and `-w` file are complete.
-/// Ctrl-C or SIGTERM stop the sources sharing `stats` (the run then ends in order).
-pub fn stop_on_signal(stats: Arc<SourceStats>) {
-    ctrlc_stop(stats)
-}
-
 fn ctrlc_stop(stats: Arc<SourceStats>) {
     std::thread::spawn(move || {
         let rt = match tokio::runtime::Builder::new_current_thread()

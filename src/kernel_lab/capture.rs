@@ -77,7 +77,7 @@ pub fn run(names: &[&str], stop: Arc<AtomicBool>) -> Result<(Vec<Frame>, u64), S
             continue; // the timeout: look at `stop`
         }
         // What a bridge sends out is also seen: only what it receives counts.
-        if from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+        if from.sll_pkttype == libc::PACKET_OUTGOING {
             continue;
         }
         let Some(iface) = index.iter().position(|i| *i == from.sll_ifindex) else {

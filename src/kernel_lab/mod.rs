@@ -14,13 +14,12 @@ pub mod netns;
 pub mod traffic;
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::Result;
 
-use crate::capture::channel::SourceStats;
 use crate::capture::{Frame, Interface};
 use crate::cli::Cli;
 use crate::engine::Engine;
@@ -75,12 +74,35 @@ impl Frames for Captured {
     }
 }
 
+/// Set by SIGINT or SIGTERM: the run stops and removes its namespaces.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::Relaxed);
+}
+
+/// Installs the handler before anything is made, so that no signal can end the run between
+/// making a namespace and removing it.
+fn catch_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe); the sigaction
+        // struct is fully initialised (zeroed, then the handler set) before the call.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
 pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("packetlab: --lab-kernel makes network namespaces: it needs root");
         return Ok(2);
     }
+    catch_signals();
     for n in netns::remove_stale() {
         eprintln!("packetlab: removed {n}, left by a run that ended without cleaning up");
     }
@@ -98,8 +120,6 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
             return Ok(1);
         }
     };
-    let stats = Arc::new(SourceStats::default());
-    crate::headless::drive::stop_on_signal(stats.clone());
     let sw = ns.name("sw");
     let cap_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = cap_stop.clone();
@@ -114,7 +134,7 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
     std::thread::sleep(Duration::from_millis(200));
     let traffic = traffic::start(&sc.name, &ns);
     let until = Instant::now() + Duration::from_secs_f64(cli.lab_seconds.clamp(0.5, 3600.0));
-    while Instant::now() < until && !stats.stop.load(Ordering::Relaxed) {
+    while Instant::now() < until && !SIGNALLED.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let reports = traffic.finish();
