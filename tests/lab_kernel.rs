@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// One run at a time: every start removes the namespaces of dead runs, which the SIGKILL
+/// test needs to find still there.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn ready() -> bool {
     if !common::is_root() {
         common::require_or_skip("--lab-kernel needs root (network namespaces)");
@@ -68,6 +72,7 @@ fn every_scenario_agrees_with_the_kernel_and_leaves_nothing() {
     if !ready() {
         return;
     }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let list = Command::new(common::bin())
         .args(["--lab", "list"])
         .output()
@@ -101,6 +106,7 @@ fn sigint_and_sigkill_leave_no_namespace_for_long() {
     if !ready() {
         return;
     }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // SIGINT: the run ends in order and removes its namespaces.
     let child = start("handshake", "60");
     wait_for_namespaces(&child);

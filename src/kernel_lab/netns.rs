@@ -9,6 +9,8 @@ use std::process::Command;
 use crate::vnet::topology::{self, HostSpec, Port, GW_LAN, GW_WAN};
 
 pub const PREFIX: &str = "packetlab-";
+/// The namespaces of a run, after `packetlab-PID-`.
+const NODES: [&str; 6] = ["sw", "gw", "alice", "bob", "server", "resolver"];
 
 /// The namespaces of one run; removed on drop.
 pub struct Namespaces {
@@ -50,26 +52,22 @@ pub fn remove_stale() -> Vec<String> {
         let Some(rest) = name.strip_prefix(PREFIX) else {
             continue;
         };
-        let pid: Option<u32> = rest.split('-').next().and_then(|p| p.parse().ok());
-        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        // Only names this module makes (`packetlab-PID-NODE`): anything else is not ours.
+        let Some((pid, node)) = rest.split_once('-') else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if !NODES.contains(&node) {
+            continue;
+        }
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
         if !alive && ip(&["netns", "del", name]).is_ok() {
             removed.push(name.to_string());
         }
     }
     removed
-}
-
-/// Every `packetlab-…` namespace there is now.
-pub fn existing() -> Vec<String> {
-    let Ok(o) = Command::new("ip").args(["netns", "list"]).output() else {
-        return Vec::new();
-    };
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(PREFIX))
-        .map(str::to_string)
-        .collect()
 }
 
 impl Namespaces {
@@ -83,7 +81,7 @@ impl Namespaces {
             pid: std::process::id(),
             made: Vec::new(),
         };
-        for node in ["sw", "gw", "alice", "bob", "server", "resolver"] {
+        for node in NODES {
             let n = ns.name(node);
             ip(&["netns", "add", &n])?;
             ns.made.push(n.clone());
