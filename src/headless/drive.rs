@@ -19,6 +19,7 @@ use crate::capture::Interface;
 use crate::cli::{Cli, Format, PrintWhat};
 use crate::engine::{Engine, Seen};
 use crate::filter::{DisplayFilter, FilterPacket};
+use crate::firewall::simulator::Enforced;
 use crate::launch::{load_firewall, EXIT_NOT_PERMITTED};
 
 /// How often live printing looks for a new socket-owner scan when no frames arrive.
@@ -85,7 +86,23 @@ pub trait Frames {
 pub struct Next<'a> {
     pub frame: FrameRef<'a>,
     pub ifaces: &'a [Interface],
-    pub given: Option<Option<&'a crate::firewall::simulator::Enforced>>,
+    pub given: Option<Option<&'a Enforced>>,
+}
+
+/// A frame of an enforced source (the lab network, the kernel lab): the front of `queue`,
+/// moved to `current`, where the frame it lends lives until the next call.
+pub fn next_enforced<'a>(
+    queue: &mut std::collections::VecDeque<(crate::capture::Frame, Option<Enforced>)>,
+    current: &'a mut Option<(crate::capture::Frame, Option<Enforced>)>,
+    ifaces: &'a [Interface],
+) -> Option<Next<'a>> {
+    *current = queue.pop_front();
+    let (f, e) = current.as_ref()?;
+    Some(Next {
+        frame: f.as_ref(),
+        ifaces,
+        given: Some(e.as_ref()),
+    })
 }
 
 struct FileFrames(CaptureReader);

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use color_eyre::eyre::Result;
 
-use super::drive::{print_frames, Frames, Next};
+use super::drive::{next_enforced, print_frames, Frames, Next};
 use crate::capture::{Frame, Interface, Timestamp};
 use crate::cli::Cli;
 use crate::engine::Engine;
@@ -35,15 +35,11 @@ impl Frames for LabFrames {
             self.queue
                 .extend(self.run.advance((now + STEP).min(self.until)));
         }
-        self.current = self.queue.pop_front();
-        let Some((f, e)) = &self.current else {
-            return Ok(None);
-        };
-        Ok(Some(Next {
-            frame: f.as_ref(),
-            ifaces: &self.ifaces,
-            given: Some(e.as_ref()),
-        }))
+        Ok(next_enforced(
+            &mut self.queue,
+            &mut self.current,
+            &self.ifaces,
+        ))
     }
 
     fn lab_summary(&self) -> Option<LabSummary> {

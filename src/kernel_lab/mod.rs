@@ -24,7 +24,7 @@ use crate::capture::{Frame, Interface};
 use crate::cli::Cli;
 use crate::engine::Engine;
 use crate::firewall::simulator::Enforced;
-use crate::headless::drive::{print_frames, Frames, Next};
+use crate::headless::drive::{next_enforced, print_frames, Frames, Next};
 use crate::scenario::Scenario;
 use crate::vnet::run::LabSummary;
 
@@ -58,15 +58,11 @@ struct Captured {
 
 impl Frames for Captured {
     fn next(&mut self) -> std::result::Result<Option<Next<'_>>, String> {
-        self.current = self.frames.pop_front();
-        let Some((f, e)) = &self.current else {
-            return Ok(None);
-        };
-        Ok(Some(Next {
-            frame: f.as_ref(),
-            ifaces: &self.ifaces,
-            given: Some(e.as_ref()),
-        }))
+        Ok(next_enforced(
+            &mut self.frames,
+            &mut self.current,
+            &self.ifaces,
+        ))
     }
 
     fn lab_summary(&self) -> Option<LabSummary> {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::netns::{enter, Namespaces};
 use crate::vnet::apps::Report;
 use crate::vnet::scenarios::SCAN_PORTS;
-use crate::vnet::topology::{self, BOB, GW_WAN, RESOLVER, SERVER};
+use crate::vnet::topology::{BOB, GW_WAN, RESOLVER, SERVER};
 
 /// One program's counters, shared with its threads.
 pub struct Counted {
@@ -273,7 +273,6 @@ pub fn start(name: &str, ns: &Namespaces) -> Traffic {
         }
         _ => {}
     }
-    let _ = topology::HOSTS;
     t
 }
 

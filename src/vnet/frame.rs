@@ -113,23 +113,9 @@ pub struct V4 {
 
 impl V4 {
     pub fn parse(ip: &[u8]) -> Option<V4> {
-        if ip.len() < 20 || ip[0] >> 4 != 4 {
-            return None;
-        }
-        let hlen = usize::from(ip[0] & 0xf) * 4;
+        let h = V4::parse_quoted(ip)?;
         let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        if hlen < 20 || total < hlen || total > ip.len() {
-            return None;
-        }
-        Some(V4 {
-            src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
-            dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
-            proto: ip[9],
-            ttl: ip[8],
-            hlen,
-            total,
-            later_fragment: u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0,
-        })
+        (total >= h.hlen && total <= ip.len()).then_some(h)
     }
 
     /// The header of a packet an ICMP error quotes, which may be cut short: its length is

@@ -151,35 +151,10 @@ impl LabSummary {
                     d.packet, d.simulated, d.kernel, d.info
                 ));
             }
-            out.extend(self.apps.iter().map(|r| {
-                let c: Vec<String> = r
-                    .counters
-                    .iter()
-                    .filter(|(_, v)| *v > 0)
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect();
-                let d = r
-                    .detail
-                    .as_ref()
-                    .map(|d| format!(" [{d}]"))
-                    .unwrap_or_default();
-                format!("  {:<9} {}: {}{d}", r.host, r.app, c.join(", "))
-            }));
+            out.extend(self.apps.iter().map(app_line));
             return out;
         }
-        for r in &self.apps {
-            let c: Vec<String> = r
-                .counters
-                .iter()
-                .filter(|(_, v)| *v > 0)
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            let mut l = format!("  {:<9} {}: {}", r.host, r.app, c.join(", "));
-            if let Some(d) = &r.detail {
-                l.push_str(&format!(" [{d}]"));
-            }
-            out.push(l);
-        }
+        out.extend(self.apps.iter().map(app_line));
         let r = self.router;
         out.push(format!(
             "  gw        forwarded {}, dropped {}, rejected {}, to itself {}, NAT {}, no route {}, TTL expired {}",
@@ -213,4 +188,20 @@ impl LabSummary {
         ));
         out
     }
+}
+
+/// A program's line: its host, what it is, its counters that are not zero, its detail.
+fn app_line(r: &Report) -> String {
+    let c: Vec<String> = r
+        .counters
+        .iter()
+        .filter(|(_, v)| *v > 0)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let d = r
+        .detail
+        .as_ref()
+        .map(|d| format!(" [{d}]"))
+        .unwrap_or_default();
+    format!("  {:<9} {}: {}{d}", r.host, r.app, c.join(", "))
 }

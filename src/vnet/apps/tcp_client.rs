@@ -6,7 +6,6 @@ use std::net::IpAddr;
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State};
-use smoltcp::time::Duration;
 
 use super::{App, Cx, Report, Talk};
 
@@ -306,7 +305,6 @@ impl App for TcpClient {
                 wake = wake.min(c.hold_until.min(c.last_msg + 1_000_000));
             }
         }
-        let _ = Duration::ZERO;
         wake.max(cx.now + 1)
     }
 
