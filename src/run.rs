@@ -51,13 +51,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             eprintln!("packetlab: no lab scenario {name:?} (packetlab --lab list shows them)");
             return Ok(2);
         };
-        if cli.lab_kernel {
-            if cli.print.is_none() {
-                eprintln!(
-                    "packetlab: --lab-kernel runs headless: add --print packets|sessions|stats"
-                );
-                return Ok(2);
-            }
+        if cli.lab_kernel && cli.print.is_some() {
             return crate::kernel_lab::print_kernel(&cli, &sc);
         }
     }

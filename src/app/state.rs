@@ -268,6 +268,37 @@ impl Default for RateMeter {
     }
 }
 
+/// `--lab-kernel`'s comparison as the loop last heard it.
+#[derive(Clone, Debug, Default)]
+pub struct KernelView {
+    pub tally: crate::kernel_lab::compare::Tally,
+    /// Packet number → the disagreement in words; the newest `KEEP`.
+    pub differs: std::collections::BTreeMap<u64, String>,
+}
+
+impl KernelView {
+    pub const KEEP: usize = 10_000;
+
+    /// "kernel agrees 120/120", the count the firewall pane's title carries.
+    pub fn title(&self) -> String {
+        let t = self.tally;
+        let pct = if t.compared == 0 {
+            100.0
+        } else {
+            t.agree as f64 * 100.0 / t.compared as f64
+        };
+        let lost = if t.capture_lost > 0 {
+            format!(", {} lost", t.capture_lost)
+        } else {
+            String::new()
+        };
+        format!(
+            "kernel agrees {}/{} ({pct:.0} %){lost}",
+            t.agree, t.compared
+        )
+    }
+}
+
 pub struct App {
     pub engine: Engine,
     pub source: SourceKind,
@@ -331,6 +362,8 @@ pub struct App {
     pub lab: Option<LabSnapshot>,
     /// The lab network's counters as last published, when it runs (`--lab NAME`).
     pub lab_net: Option<crate::vnet::run::LabSummary>,
+    /// `--lab-kernel`: how the kernel's verdicts compare with the simulator's.
+    pub kernel: Option<KernelView>,
     /// The rules changed since the lab network was last given them.
     pub rules_changed: bool,
     /// The lab network's WAN link as the keys set it.
@@ -408,6 +441,7 @@ impl App {
             explain: None,
             lab: None,
             lab_net: None,
+            kernel: None,
             rules_changed: false,
             own_rules: false,
             lab_link: Default::default(),
@@ -430,6 +464,17 @@ impl App {
     }
 
     /// Takes in one frame: into the engine, and into the packet filter when it passes.
+    /// The packet just taken disagrees with the kernel (`--lab-kernel`): kept by its number,
+    /// for the packet list and the detail.
+    pub fn note_differs(&mut self, why: String) {
+        if let Some(k) = self.kernel.as_mut() {
+            k.differs.insert(self.engine.packets, why);
+            while k.differs.len() > KernelView::KEEP {
+                k.differs.pop_first();
+            }
+        }
+    }
+
     pub fn ingest(&mut self, frame: Frame) {
         self.ingest_with(frame, None);
     }
@@ -513,11 +558,19 @@ impl App {
     /// explanations are at `x`, the lab pane has the focus. The network itself was started
     /// with the source.
     pub fn start_lab_network(&mut self, sc: crate::scenario::Scenario) {
-        self.notice = Some(format!(
-            "Lab network: {}. Space on a rule changes what the network enforces; x explains; \
-             s / S in the lab pane: another scenario",
-            sc.title
-        ));
+        self.notice = Some(if self.kernel.is_some() {
+            format!(
+                "Kernel lab: {}, on the kernel's own stacks in namespaces. Space on a rule \
+                 loads the change into them too; ≠ marks a packet the kernel judged otherwise",
+                sc.title
+            )
+        } else {
+            format!(
+                "Lab network: {}. Space on a rule changes what the network enforces; x explains; \
+                 s / S in the lab pane: another scenario",
+                sc.title
+            )
+        });
         self.lab_link = crate::vnet::run::wan_link(&sc);
         // The firewall is what the person acts on; the lab pane says what to watch.
         self.focus = if self.engine.firewall.is_some() {

@@ -10,10 +10,22 @@ use crate::firewall::simulator::Enforced;
 /// Capacity of the frame channel, in batches.
 pub const CHANNEL_BATCHES: usize = 256;
 
+pub struct KernelFrame {
+    pub frame: Frame,
+    pub enforced: Option<Enforced>,
+    pub differs: Option<String>,
+}
+
 pub enum SourceMsg {
     Frames(Vec<Frame>),
     /// Frames of the lab network, each with the verdict its receiving node enforced.
     Enforced(Vec<(Frame, Option<Enforced>)>),
+    /// Frames of `--lab-kernel`: each with the simulator's verdict and, where the kernel did
+    /// otherwise, the disagreement in words; and the agreement so far.
+    Kernel {
+        frames: Vec<KernelFrame>,
+        tally: crate::kernel_lab::compare::Tally,
+    },
     /// The interfaces a file declared (sent whenever the list grows).
     Interfaces(Vec<Interface>),
     /// A problem that ends this source; what was read before it is kept.

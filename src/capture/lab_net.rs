@@ -26,12 +26,20 @@ pub enum LabNetCmd {
     Link(LinkConfig),
     /// Another scenario: a new network, from the start.
     Restart(Box<LabRun>),
+    /// Another scenario in the kernel lab: its programs in the same namespaces, its rules
+    /// loaded there.
+    Scenario {
+        name: String,
+        rules: Ruleset,
+    },
 }
 
 /// The loop's side of the running network.
 pub struct LabNetHandle {
     pub cmd: CmdSender<LabNetCmd>,
     pub summary: Arc<Mutex<Option<LabSummary>>>,
+    /// The kernel lab (`--lab-kernel`), not the simulated network.
+    pub kernel: bool,
 }
 
 pub fn spawn(
@@ -46,7 +54,14 @@ pub fn spawn(
         .name("lab-network".into())
         .spawn(move || drive(&mut run, &stats, &tx, &rx, &shared))
         .expect("spawning the lab network's thread");
-    (LabNetHandle { cmd, summary }, h)
+    (
+        LabNetHandle {
+            cmd,
+            summary,
+            kernel: false,
+        },
+        h,
+    )
 }
 
 fn drive(
@@ -68,6 +83,7 @@ fn drive(
                     *run = *r;
                     start = Instant::now();
                 }
+                LabNetCmd::Scenario { .. } => {}
             }
         }
         let frames = run.advance(start.elapsed().as_micros() as u64);

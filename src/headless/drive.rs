@@ -414,7 +414,7 @@ pub fn print_live(cli: &Cli, names: &[String]) -> Result<i32> {
                 }
             }
             Some(SourceMsg::Error(e)) => eprintln!("packetlab: {e}"),
-            Some(SourceMsg::Interfaces(_) | SourceMsg::Enforced(_)) => {}
+            Some(SourceMsg::Interfaces(_) | SourceMsg::Enforced(_) | SourceMsg::Kernel { .. }) => {}
             Some(SourceMsg::Done) => break,
         }
         if stats.stop.load(std::sync::atomic::Ordering::Relaxed) && rx.is_empty() {

@@ -4,15 +4,23 @@
 //! each be in order, but not with each other, and the comparison follows a packet across.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::capture::{Frame, LinkType, Timestamp};
 
+/// How often the socket's loss counter is read while capturing.
+const LOSS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Captures on the bridges named `names` (the frame's `iface` is the index in it) until
-/// `stop`; the calling thread must be in the namespace already.
-/// The frames, and how many the socket lost (its queue full).
-pub fn run(names: &[&str], stop: Arc<AtomicBool>) -> Result<(Vec<Frame>, u64), String> {
+/// `stop`, giving each frame to `each`; the calling thread must be in the namespace already.
+/// `lost` counts the frames the socket lost (its queue full), as it goes.
+pub fn stream(
+    names: &[&str],
+    stop: &AtomicBool,
+    lost: &AtomicU64,
+    each: &mut dyn FnMut(Frame),
+) -> Result<(), String> {
     let mut index = Vec::new();
     for n in names {
         let c = std::ffi::CString::new(*n).map_err(|e| e.to_string())?;
@@ -56,9 +64,13 @@ pub fn run(names: &[&str], stop: Arc<AtomicBool>) -> Result<(Vec<Frame>, u64), S
             std::mem::size_of::<libc::c_int>() as u32,
         );
     }
-    let mut frames = Vec::new();
     let mut buf = vec![0u8; 65_536];
+    let mut read_loss = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if read_loss.elapsed() >= LOSS_EVERY {
+            read_loss = std::time::Instant::now();
+            lost.fetch_add(drops(&sock), Ordering::Relaxed);
+        }
         // SAFETY: an all-zero sockaddr_ll is a valid value to be overwritten by recvfrom.
         let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
@@ -84,7 +96,7 @@ pub fn run(names: &[&str], stop: Arc<AtomicBool>) -> Result<(Vec<Frame>, u64), S
             continue;
         };
         let n = n as usize;
-        frames.push(Frame {
+        each(Frame {
             ts: Timestamp::now(),
             link_type: LinkType::ETHERNET,
             data: buf[..n].to_vec(),
@@ -92,6 +104,20 @@ pub fn run(names: &[&str], stop: Arc<AtomicBool>) -> Result<(Vec<Frame>, u64), S
             iface: iface as u16,
         });
     }
+    lost.fetch_add(drops(&sock), Ordering::Relaxed);
+    Ok(())
+}
+
+/// Captures until `stop` and returns the frames, and how many the socket lost.
+pub fn run(names: &[&str], stop: Arc<AtomicBool>) -> Result<(Vec<Frame>, u64), String> {
+    let lost = AtomicU64::new(0);
+    let mut frames = Vec::new();
+    stream(names, &stop, &lost, &mut |f| frames.push(f))?;
+    Ok((frames, lost.load(Ordering::Relaxed)))
+}
+
+/// The frames the socket lost since the last call (the kernel resets its count on reading).
+fn drops(sock: &OwnedFd) -> u64 {
     // SAFETY: an all-zero tpacket_stats is valid; getsockopt writes at most `len` bytes.
     let mut st: libc::tpacket_stats = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
@@ -105,5 +131,5 @@ pub fn run(names: &[&str], stop: Arc<AtomicBool>) -> Result<(Vec<Frame>, u64), S
             &mut len,
         );
     }
-    Ok((frames, u64::from(st.tp_drops)))
+    u64::from(st.tp_drops)
 }

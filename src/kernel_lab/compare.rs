@@ -37,15 +37,66 @@ pub struct Agreement {
     /// For the router itself and accepted there: the kernel's answer is not told apart from a
     /// drop by what the switches carry, so these are not compared.
     pub local: u64,
+    /// Received while the kernel's nodes were loading changed rules: either ruleset may
+    /// have judged them, so they are not compared.
+    pub during_change: u64,
     pub disagreements: Vec<Disagreement>,
     /// Frames the switches' capture socket lost: then the comparison is not complete.
     pub capture_lost: u64,
 }
 
-/// The IP id, protocol and length that follow a packet through forwarding and NAT.
-fn key(ip: &[u8]) -> Option<(u16, u8, u16)> {
+/// The agreement's numbers, for a title or a counter line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub compared: u64,
+    pub agree: u64,
+    pub local: u64,
+    pub during_change: u64,
+    pub capture_lost: u64,
+}
+
+impl Agreement {
+    pub fn tally(&self) -> Tally {
+        Tally {
+            compared: self.compared,
+            agree: self.agree,
+            local: self.local,
+            during_change: self.during_change,
+            capture_lost: self.capture_lost,
+        }
+    }
+}
+
+/// What follows a packet through forwarding and NAT: the IP id, protocol and length, and
+/// what NAT leaves alone above IP — TCP's sequence and acknowledgment numbers, the ICMP
+/// type, code and sequence, and a hash of the payload after the transport header. The IP id
+/// alone is not enough: two hosts' stacks may send the same id with the same length.
+fn key(ip: &[u8]) -> Option<(u16, u8, u16, u64)> {
     let h = V4::parse(ip)?;
-    Some((u16::from_be_bytes([ip[4], ip[5]]), h.proto, h.total as u16))
+    let l4 = ip.get(h.hlen..h.total.min(ip.len())).unwrap_or_default();
+    let (kept, payload): (&[u8], &[u8]) = match h.proto {
+        _ if h.later_fragment => (&[], l4),
+        6 if l4.len() >= 20 => {
+            let off = (usize::from(l4[12] >> 4) * 4).clamp(20, l4.len());
+            (&l4[4..12], &l4[off..])
+        }
+        17 if l4.len() >= 8 => (&[], &l4[8..]),
+        // An error's quoted packet is rewritten by NAT too: its IP id and protocol are not.
+        1 if l4.len() >= 8 + 20 && matches!(l4[0], 3 | 11 | 12) => (&l4[..2], &l4[12..18]),
+        1 if l4.len() >= 8 => (&l4[..2], &l4[6..]),
+        _ => (&[], l4),
+    };
+    // FNV-1a: a few dozen bytes, to tell packets apart, not to resist anyone.
+    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in kept.iter().chain(payload) {
+        x = (x ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Some((
+        u16::from_be_bytes([ip[4], ip[5]]),
+        h.proto,
+        h.total as u16,
+        x,
+    ))
 }
 
 fn ports_of(f: &Frame) -> Option<(V4, Vec<u8>)> {
@@ -56,14 +107,13 @@ fn ports_of(f: &Frame) -> Option<(V4, Vec<u8>)> {
     Some((V4::parse(p)?, p.to_vec()))
 }
 
-/// What the kernel's router did with the packet of `frames[i]`, arriving on segment `seg`.
-fn kernel_did(frames: &[Frame], i: usize, ip: &[u8]) -> Kernel {
-    let f = &frames[i];
+/// What the kernel's router did with `f`'s packet (`ip`), given the frames after it.
+fn kernel_did<'a>(f: &Frame, later: impl Iterator<Item = &'a Frame>, ip: &[u8]) -> Kernel {
     let Some(k) = key(ip) else {
         return Kernel::Nothing;
     };
     let gw = [GW_LAN.mac, GW_WAN.mac];
-    for g in &frames[i + 1..] {
+    for g in later {
         if g.ts.0 - f.ts.0 > WINDOW_NS {
             break;
         }
@@ -115,46 +165,181 @@ fn agrees(d: Decision, k: Kernel) -> bool {
     )
 }
 
-/// Runs the simulated router over the kernel's frames (in time order) and compares; returns
-/// the simulator's judgement for each frame (for the packet list) and the tally.
-pub fn compare(frames: &[Frame], rs: &Ruleset) -> (Vec<Option<Judged>>, Agreement) {
-    let t0 = frames.first().map_or(0, |f| f.ts.0);
-    let mut router = Router::new(rs.clone(), t0.max(0) as u64);
-    let mut out = Vec::with_capacity(frames.len());
-    let mut a = Agreement::default();
-    for (i, f) in frames.iter().enumerate() {
+/// A packet compared: the simulator's judgement, and (for a packet the kernel's router
+/// received) what the kernel did and whether the two agree.
+pub struct Compared {
+    pub frame: Frame,
+    pub judged: Option<Judged>,
+    pub kernel: Option<Kernel>,
+    /// `Some(false)`: a disagreement. `None`: not compared (not for the router, for the
+    /// router itself, or during a change of the rules).
+    pub agrees: Option<bool>,
+    /// The disagreement in words, for the packet list and the summary.
+    pub why: Option<String>,
+}
+
+struct Held {
+    frame: Frame,
+    judged: Option<Judged>,
+    /// The rules changed while it was on its way: either ruleset may have judged it.
+    changing: bool,
+}
+
+/// The simulated router fed the kernel's frames as they come; a packet's comparison is
+/// ready once the window for its forwarded copy or answer has passed.
+pub struct Comparer {
+    router: Router,
+    t0: Option<i64>,
+    held: std::collections::VecDeque<Held>,
+    /// Rules the kernel loaded: (loading began, loaded, the ruleset), in time order.
+    changes: std::collections::VecDeque<(i64, i64, Ruleset)>,
+    /// The span of the change in progress, whose packets are not compared.
+    changing: Option<(i64, i64)>,
+    numbered: u64,
+    pub agreement: Agreement,
+}
+
+impl Comparer {
+    pub fn new(rs: &Ruleset) -> Comparer {
+        Comparer {
+            router: Router::new(rs.clone(), 0),
+            t0: None,
+            held: std::collections::VecDeque::new(),
+            changes: std::collections::VecDeque::new(),
+            changing: None,
+            numbered: 0,
+            agreement: Agreement::default(),
+        }
+    }
+
+    /// The kernel's nodes loaded `rs` between `began` and `done` (ns): packets after it are
+    /// judged by it, packets in between are not compared.
+    pub fn rules_changed(&mut self, began: i64, done: i64, rs: Ruleset) {
+        self.changes.push_back((began, done, rs));
+    }
+
+    /// The router's counters, as the simulator kept them for the kernel's frames.
+    pub fn router(&self) -> crate::vnet::router::RouterCounters {
+        self.router.counters
+    }
+
+    pub fn push(&mut self, f: Frame) {
+        while self.changes.front().is_some_and(|c| c.0 <= f.ts.0) {
+            if let Some((began, done, rs)) = self.changes.pop_front() {
+                *self.router.firewall().ruleset_mut() = rs;
+                self.router.firewall().rules_changed();
+                self.changing = Some((began, done));
+            }
+        }
+        let changing = self
+            .changing
+            .is_some_and(|(b, d)| (b..=d).contains(&f.ts.0));
+        let t0 = *self.t0.get_or_insert(f.ts.0);
         let now = ((f.ts.0 - t0).max(0) / 1000) as u64;
         let pi = f.iface as usize;
-        let to_gw = frame::eth_parts(&f.data).is_some_and(|(d, ..)| d == router.mac(pi));
-        let judged = if to_gw && pi < 2 {
-            router.receive(pi, f.data.clone(), now)
+        let to_gw =
+            pi < 2 && frame::eth_parts(&f.data).is_some_and(|(d, ..)| d == self.router.mac(pi));
+        let judged = if to_gw {
+            self.router.receive(pi, f.data.clone(), now)
         } else {
             None
         };
-        let _ = router.take_output(now);
-        if let (Some(j), Some((h, ip))) = (&judged, ports_of(f)) {
-            let local = h.dst == GW_LAN.v4 || h.dst == GW_WAN.v4;
-            let k = kernel_did(frames, i, &ip);
-            if local && j.decision == Decision::Accept && k != Kernel::Forwarded {
-                a.local += 1;
+        let _ = self.router.take_output(now);
+        self.held.push_back(Held {
+            frame: f,
+            judged,
+            changing,
+        });
+    }
+
+    /// The packets whose window has passed by `now_ns` (all of them with `i64::MAX`), in order.
+    pub fn ready(&mut self, now_ns: i64) -> Vec<Compared> {
+        let mut out = Vec::new();
+        while self
+            .held
+            .front()
+            .is_some_and(|h| now_ns.saturating_sub(h.frame.ts.0) > WINDOW_NS)
+        {
+            let Some(h) = self.held.pop_front() else {
+                break;
+            };
+            out.push(self.judge(h));
+        }
+        out
+    }
+
+    fn judge(&mut self, h: Held) -> Compared {
+        self.numbered += 1;
+        let mut c = Compared {
+            frame: h.frame,
+            judged: h.judged,
+            kernel: None,
+            agrees: None,
+            why: None,
+        };
+        let (Some(j), Some((v4, ip))) = (&c.judged, ports_of(&c.frame)) else {
+            return c;
+        };
+        let k = kernel_did(&c.frame, self.held.iter().map(|h| &h.frame), &ip);
+        c.kernel = Some(k);
+        let local = v4.dst == GW_LAN.v4 || v4.dst == GW_WAN.v4;
+        let a = &mut self.agreement;
+        if local && j.decision == Decision::Accept && k != Kernel::Forwarded {
+            a.local += 1;
+        } else if h.changing {
+            a.during_change += 1;
+        } else {
+            a.compared += 1;
+            if agrees(j.decision, k) {
+                a.agree += 1;
+                c.agrees = Some(true);
             } else {
-                a.compared += 1;
-                if agrees(j.decision, k) {
-                    a.agree += 1;
-                } else if a.disagreements.len() < 50 {
-                    a.disagreements.push(Disagreement {
-                        packet: i as u64 + 1,
-                        simulated: format!("{:?}", j.decision),
-                        kernel: k,
-                        info: crate::decode::info::info(
-                            &crate::decode::decode(crate::capture::LinkType::ETHERNET, &f.data),
-                            &f.data,
-                        ),
-                    });
+                c.agrees = Some(false);
+                let info = crate::decode::info::info(
+                    &crate::decode::decode(crate::capture::LinkType::ETHERNET, &c.frame.data),
+                    &c.frame.data,
+                );
+                let d = Disagreement {
+                    packet: self.numbered,
+                    simulated: format!("{:?}", j.decision),
+                    kernel: k,
+                    info,
+                };
+                c.why = Some(format!(
+                    "the simulator: {}, the kernel: {}",
+                    d.simulated,
+                    k.word()
+                ));
+                if a.disagreements.len() < 50 {
+                    a.disagreements.push(d);
                 }
             }
         }
-        out.push(judged);
+        c
     }
-    (out, a)
 }
+
+impl Kernel {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kernel::Forwarded => "forwarded",
+            Kernel::Answered => "answered (reset or ICMP error)",
+            Kernel::Nothing => "nothing (dropped)",
+        }
+    }
+}
+
+/// Runs the simulated router over the kernel's frames (in time order) and compares; returns
+/// the simulator's judgement for each frame (for the packet list) and the tally.
+pub fn compare(frames: Vec<Frame>, rs: &Ruleset) -> (Vec<Compared>, Agreement) {
+    let mut c = Comparer::new(rs);
+    for f in frames {
+        c.push(f);
+    }
+    let out = c.ready(i64::MAX);
+    (out, c.agreement)
+}
+
+#[cfg(test)]
+#[path = "compare_tests.rs"]
+mod tests;

@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod compare;
+pub mod live;
 pub mod netns;
 pub mod traffic;
 
@@ -29,7 +30,7 @@ use crate::scenario::Scenario;
 use crate::vnet::run::LabSummary;
 
 /// The nft text the nodes load: the `--rules` file, or the scenario's.
-fn nft_text(cli: &Cli, sc: &Scenario) -> std::result::Result<String, String> {
+pub fn nft_text(cli: &Cli, sc: &Scenario) -> std::result::Result<String, String> {
     match &cli.rules {
         Some(p) => {
             let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -72,6 +73,11 @@ impl Frames for Captured {
 
 /// Set by SIGINT or SIGTERM: the run stops and removes its namespaces.
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether SIGINT or SIGTERM came (only caught once a kernel lab has started).
+pub fn signalled() -> bool {
+    SIGNALLED.load(Ordering::Relaxed)
+}
 
 extern "C" fn on_signal(_: libc::c_int) {
     SIGNALLED.store(true, Ordering::Relaxed);
@@ -148,7 +154,7 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
     let limit = cli.count.unwrap_or(u64::MAX) as usize;
     drop(ns);
     frames.truncate(limit);
-    let (judged, mut agreement) = compare::compare(&frames, &fw.ruleset);
+    let (compared, mut agreement) = compare::compare(frames, &fw.ruleset);
     agreement.capture_lost = lost;
     let summary = LabSummary {
         scenario: sc.name.clone(),
@@ -161,15 +167,14 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
     engine.enforced = true;
     engine.firewall = Some(fw);
     let mut src = Captured {
-        frames: frames
+        frames: compared
             .into_iter()
-            .zip(judged)
-            .map(|(f, j)| {
-                let e = j.map(|j| Enforced {
+            .map(|c| {
+                let e = c.judged.map(|j| Enforced {
                     judgement: j.judgement,
                     hits: j.hits,
                 });
-                (f, e)
+                (c.frame, e)
             })
             .collect(),
         current: None,

@@ -173,25 +173,43 @@ impl Namespaces {
     /// Loads the ruleset's nft text into every node.
     pub fn load_rules(&self, nft_text: &str) -> Result<(), String> {
         for node in ["gw", "alice", "bob", "server", "resolver"] {
-            let n = self.name(node);
-            let mut child = Command::new("ip")
-                .args(["netns", "exec", &n, "nft", "-f", "-"])
-                .stdin(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .map_err(|e| format!("nft: {e} (apt-get install nftables)"))?;
-            if let Some(mut i) = child.stdin.take() {
-                use std::io::Write;
-                i.write_all(nft_text.as_bytes())
-                    .map_err(|e| e.to_string())?;
-            }
-            let o = child.wait_with_output().map_err(|e| e.to_string())?;
-            if !o.status.success() {
-                return Err(format!(
-                    "nft -f in {n}: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ));
-            }
+            self.load_into(node, nft_text)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces every node's ruleset with this one (the hosts first, the router last);
+    /// returns when the router's load began and ended (ns, the capture's clock): what the
+    /// router received in between either ruleset may have judged.
+    pub fn replace_rules(&self, nft_text: &str) -> Result<(i64, i64), String> {
+        let text = format!("flush ruleset\n{nft_text}");
+        for node in ["alice", "bob", "server", "resolver"] {
+            self.load_into(node, &text)?;
+        }
+        let began = crate::capture::Timestamp::now().0;
+        self.load_into("gw", &text)?;
+        Ok((began, crate::capture::Timestamp::now().0))
+    }
+
+    fn load_into(&self, node: &str, nft_text: &str) -> Result<(), String> {
+        let n = self.name(node);
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &n, "nft", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("nft: {e} (apt-get install nftables)"))?;
+        if let Some(mut i) = child.stdin.take() {
+            use std::io::Write;
+            i.write_all(nft_text.as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
+        let o = child.wait_with_output().map_err(|e| e.to_string())?;
+        if !o.status.success() {
+            return Err(format!(
+                "nft -f in {n}: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
         }
         Ok(())
     }

@@ -78,11 +78,21 @@ impl World {
                     lab_touched = true;
                     self.lab_command(app, cmd);
                 }
-                Effect::LabNetLink(l) => {
-                    if let Some(n) = &self.lab_net {
+                Effect::LabNetLink(l) => match &self.lab_net {
+                    Some(n) if n.kernel => {
+                        app.lab_link = Default::default();
+                        app.notice = Some(
+                            "The kernel lab's links are not impaired: the comparison follows \
+                             each packet across the router, and a loss behind it would read \
+                             as the router's drop. --lab without --lab-kernel has the WAN knobs."
+                                .into(),
+                        );
+                    }
+                    Some(n) => {
                         let _ = n.cmd.send(crate::capture::lab_net::LabNetCmd::Link(l));
                     }
-                }
+                    None => {}
+                },
                 Effect::LabNetwork { scenario, rules } => {
                     self.restart_lab_network(app, &scenario, &rules);
                 }
@@ -182,6 +192,14 @@ impl World {
         let (Some(n), Some(sc)) = (&self.lab_net, crate::scenario::find(name)) else {
             return;
         };
+        if n.kernel {
+            app.source = crate::app::state::SourceKind::LabNet(sc.name.clone());
+            let _ = n.cmd.send(crate::capture::lab_net::LabNetCmd::Scenario {
+                name: sc.name.clone(),
+                rules: rules.clone(),
+            });
+            return;
+        }
         match crate::vnet::LabRun::new(
             &sc,
             rules,

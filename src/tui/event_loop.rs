@@ -86,6 +86,11 @@ pub async fn run(
                     // would spin on the dead tty, and nobody is watching. Leave.
                     break;
                 }
+                // SIGINT from outside (a Ctrl-C at the keyboard is a key): the kernel lab has
+                // ended and removed its namespaces; so does the program.
+                if crate::kernel_lab::signalled() {
+                    break;
+                }
                 dirty |= tick(app, world);
             },
             _ = frame_tick.tick() => {
@@ -157,6 +162,20 @@ fn take_frames(app: &mut App, world: &mut World, first: Option<SourceMsg>, limit
                 for (f, e) in frames {
                     if !take_one(app, world, f, Some(e.as_ref()), limit) {
                         break;
+                    }
+                }
+            }
+            Some(SourceMsg::Kernel { frames, tally }) => {
+                taken += frames.len();
+                if let Some(k) = app.kernel.as_mut() {
+                    k.tally = tally;
+                }
+                for kf in frames {
+                    if !take_one(app, world, kf.frame, Some(kf.enforced.as_ref()), limit) {
+                        break;
+                    }
+                    if let Some(why) = kf.differs {
+                        app.note_differs(why);
                     }
                 }
             }

@@ -38,6 +38,30 @@ pub fn no_color_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
+/// `--lab-kernel` in the TUI: the namespaces are made (and the ruleset loaded) here, before
+/// the terminal is taken, so that what fails is said where it can be read.
+fn start_kernel_lab(
+    cli: &Cli,
+    sc: &crate::scenario::Scenario,
+    rules: &crate::firewall::model::Ruleset,
+    stats: Arc<SourceStats>,
+    tx: mpsc::Sender<channel::SourceMsg>,
+) -> std::result::Result<
+    (
+        crate::capture::lab_net::LabNetHandle,
+        std::thread::JoinHandle<()>,
+    ),
+    String,
+> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("--lab-kernel makes network namespaces: it needs root".into());
+    }
+    let text = crate::kernel_lab::nft_text(cli, sc)?;
+    let p = crate::kernel_lab::live::prepare(&sc.name, &text, rules)?;
+    crate::kernel_lab::live::spawn(p, stats, tx)
+}
+
 async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     let stats = Arc::new(SourceStats::default());
     let (tx, rx) = mpsc::channel(channel::CHANNEL_BATCHES);
@@ -114,7 +138,17 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
                 }
             };
             let first = run.summary();
-            let (handle, h) = crate::capture::lab_net::spawn(run, stats.clone(), tx);
+            let (handle, h) = if cli.lab_kernel {
+                match start_kernel_lab(&cli, &scenario, &fw.ruleset, stats.clone(), tx) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        eprintln!("packetlab: {e}");
+                        return Ok(2);
+                    }
+                }
+            } else {
+                crate::capture::lab_net::spawn(run, stats.clone(), tx)
+            };
             if let Ok(mut s) = handle.summary.lock() {
                 *s = Some(first);
             }
@@ -148,6 +182,9 @@ async fn run_async(cli: Cli, input: Input) -> Result<i32> {
     };
     let is_live = matches!(kind, SourceKind::Live(_));
     let mut app = App::new(engine, kind);
+    if lab_net.as_ref().is_some_and(|n| n.kernel) {
+        app.kernel = Some(Default::default());
+    }
     app.starter_rules = starter;
     app.own_rules = cli.rules.is_some();
     if let Some(fw) = &app.engine.firewall {

@@ -147,18 +147,33 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 info_w,
             ))),
         ];
+        // --lab-kernel: a packet the kernel judged otherwise is marked (≠, also without
+        // colour) and its row stands out.
+        let differs = app
+            .kernel
+            .as_ref()
+            .is_some_and(|k| k.differs.contains_key(&p.no));
+        if differs && Some(i) != sel {
+            style = theme::differs();
+        }
         if judged {
+            let mark = if differs {
+                "≠"
+            } else if p.judgement.is_some_and(|j| !j.exact) {
+                "≈"
+            } else {
+                ""
+            };
             let v = match p.judgement {
-                Some(j) => Cell::from(if j.exact {
-                    j.verdict.name().to_string()
-                } else {
-                    format!("≈{}", j.verdict.name())
-                })
-                .style(if Some(i) == sel {
-                    theme::selected()
-                } else {
-                    super::firewall::verdict_style(j.verdict)
-                }),
+                Some(j) => {
+                    Cell::from(format!("{mark}{}", j.verdict.name())).style(if Some(i) == sel {
+                        theme::selected()
+                    } else if differs {
+                        theme::differs()
+                    } else {
+                        super::firewall::verdict_style(j.verdict)
+                    })
+                }
                 None => Cell::from("—").style(theme::tag(Some(i) == sel)),
             };
             cells.insert(5, v);

@@ -12,8 +12,16 @@ use crate::sanitize::sanitize;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let Some(d) = &app.detail else { return };
+    // A packet the kernel judged otherwise says so where it is looked at.
+    let differs = app
+        .kernel
+        .as_ref()
+        .and_then(|k| k.differs.get(&d.no))
+        .map(|w| format!("— ≠ KERNEL: {} ", sanitize(w)))
+        .unwrap_or_default();
+    let title = format!(" Packet {} detail {differs}", d.no);
     let block = pane(
-        format!(" Packet {} detail ", d.no),
+        ellipsize(&title, area.width.saturating_sub(2) as usize),
         app.focus == Focus::Detail,
     );
     let rows = super::layout::inner_rows(area, 0);

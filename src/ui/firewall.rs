@@ -52,7 +52,23 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     } else {
         fw.source.clone()
     };
-    let long = format!(" Firewall {long_name} — {a} accepted, {d} dropped, {r} rejected {inexact}");
+    // --lab-kernel: whether the kernel agrees is the first thing the title says.
+    let kernel = app
+        .kernel
+        .as_ref()
+        .map(|k| {
+            let t = k.tally;
+            let mark = if t.agree == t.compared { "" } else { "≠ " };
+            (
+                format!(" {mark}{} —", k.title()),
+                format!(" {mark}kernel {}/{}", t.agree, t.compared),
+            )
+        })
+        .unwrap_or_default();
+    let long = format!(
+        "{} Firewall {long_name} — {a} accepted, {d} dropped, {r} rejected {inexact}",
+        kernel.0
+    );
     let title = if long.chars().count() <= width {
         long
     } else {
@@ -63,7 +79,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 .file_name()
                 .map_or(fw.source.clone(), |n| n.to_string_lossy().into_owned())
         };
-        format!(" {short_name}: {a} acc {d} drop {r} rej {inexact}")
+        format!(
+            "{} {short_name}: {a} acc {d} drop {r} rej {inexact}",
+            kernel.1
+        )
     };
     let title = ellipsize(&title, width);
     let unsupported = fw.unsupported().len();

@@ -56,15 +56,24 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, s: &LabSummary) {
         return;
     }
     let l = &app.lab_link;
-    let title = format!(
-        " Lab network — {} — lab time {:.1} s — WAN {:.0} % loss, {:.0} % dup, {:.0} % reorder, {} ms ",
-        s.scenario,
-        s.seconds,
-        l.loss_pct,
-        l.dup_pct,
-        l.reorder_pct,
-        l.delay.as_millis()
-    );
+    let title = if s.kernel.is_some() {
+        format!(
+            " Kernel lab (namespaces packetlab-{}-*) — {} — {:.1} s ",
+            std::process::id(),
+            s.scenario,
+            s.seconds
+        )
+    } else {
+        format!(
+            " Lab network — {} — lab time {:.1} s — WAN {:.0} % loss, {:.0} % dup, {:.0} % reorder, {} ms ",
+            s.scenario,
+            s.seconds,
+            l.loss_pct,
+            l.dup_pct,
+            l.reorder_pct,
+            l.delay.as_millis()
+        )
+    };
     let block = pane(title, app.focus == Focus::Lab);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -117,14 +126,32 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, s: &LabSummary) {
         w,
     )));
     let link = &s.wan;
-    lines.push(Line::from(ellipsize(
-        &format!(
-            "WAN link {} frames  {} lost  {} duplicated  {} reordered",
-            link["offered"], link["lost"], link["duplicated"], link["reordered"]
+    // The kernel lab has no simulated link: its line is the comparison instead.
+    let (second, style) = match &s.kernel {
+        Some(k) => (
+            format!(
+                "kernel   {} of {} router verdicts agree with the simulator  {} to the router \
+                 itself  {} while rules changed  {} lost by the capture",
+                k.agree, k.compared, k.local, k.during_change, k.capture_lost
+            ),
+            if k.agree == k.compared && k.capture_lost == 0 {
+                Style::new()
+            } else {
+                theme::differs()
+            },
         ),
-        w,
-    )));
-    let keys = if app.focus == Focus::Lab {
+        None => (
+            format!(
+                "WAN link {} frames  {} lost  {} duplicated  {} reordered",
+                link["offered"], link["lost"], link["duplicated"], link["reordered"]
+            ),
+            Style::new(),
+        ),
+    };
+    lines.push(Line::styled(ellipsize(&second, w), style));
+    let keys = if s.kernel.is_some() && app.focus == Focus::Lab {
+        "s S scenario  x explain — "
+    } else if app.focus == Focus::Lab {
         "( ) loss  < > delay  + - reorder  s S scenario  x explain — "
     } else {
         ""

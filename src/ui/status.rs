@@ -16,6 +16,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         SourceKind::Live(i) => format!(" LIVE {} ", i.join(",")),
         SourceKind::File(p) => format!(" FILE {p} "),
         SourceKind::Demo(_) => " DEMO ".to_string(),
+        SourceKind::LabNet(name) if app.kernel.is_some() => format!(" KERNEL LAB {name} "),
         SourceKind::LabNet(name) => format!(" LAB {name} "),
     };
     let state = if app.paused {

@@ -51,6 +51,14 @@ pub fn selected() -> Style {
 pub fn header() -> Style {
     current().header
 }
+
+/// A packet the kernel judged otherwise than the simulator (`--lab-kernel`).
+pub fn differs() -> Style {
+    Style::new()
+        .fg(Color::White)
+        .bg(current().drop)
+        .add_modifier(Modifier::BOLD)
+}
 pub const HIGHLIGHT_BYTES: Style = Style::new().bg(Color::Yellow).fg(Color::Black);
 pub const LAYER: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
 pub const DIM: Style = Style::new().fg(Color::DarkGray);
