@@ -53,7 +53,7 @@ fn focused(screen: &str) -> String {
 fn differs(screen: &str) -> bool {
     screen
         .lines()
-        .any(|l| l.contains('≠') && !l.contains("marks a packet"))
+        .any(|l| l.contains('≠') && !l.contains("where it differs"))
 }
 
 /// The agreement in the firewall pane's title: (agree, compared).

@@ -558,18 +558,14 @@ impl App {
     /// explanations are at `x`, the lab pane has the focus. The network itself was started
     /// with the source.
     pub fn start_lab_network(&mut self, sc: crate::scenario::Scenario) {
+        // One line at 80 columns: the scenario's name is in the lab pane's title, what it
+        // shows at x.
         self.notice = Some(if self.kernel.is_some() {
-            format!(
-                "Kernel lab: {}, on the kernel's own stacks in namespaces. Space on a rule \
-                 loads the change into them too; ≠ marks a packet the kernel judged otherwise",
-                sc.title
-            )
+            "Kernel lab: Space loads a rule change into the kernel too; ≠ where it differs"
+                .to_string()
         } else {
-            format!(
-                "Lab network: {}. Space on a rule changes what the network enforces; x explains; \
-                 s / S in the lab pane: another scenario",
-                sc.title
-            )
+            "Lab network: Space on a rule changes what is enforced; x explain; s S scenario"
+                .to_string()
         });
         self.lab_link = crate::vnet::run::wan_link(&sc);
         // The firewall is what the person acts on; the lab pane says what to watch.

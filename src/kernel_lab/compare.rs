@@ -5,11 +5,14 @@
 //! or ICMP error about it sent back, or nothing (dropped).
 
 use crate::capture::Frame;
+use crate::firewall::model::RuleId;
 use crate::firewall::model::Ruleset;
+use crate::vnet::enforce::NodeFirewall;
 use crate::vnet::enforce::{Decision, Judged};
 use crate::vnet::frame::{self, V4};
 use crate::vnet::router::Router;
-use crate::vnet::topology::{GW_LAN, GW_WAN};
+use crate::vnet::topology::{link_local_v6, HostSpec, GW_LAN, GW_WAN, HOSTS};
+use std::net::IpAddr;
 
 /// How long after a packet its forwarded copy or answer may come.
 const WINDOW_NS: i64 = 300_000_000;
@@ -43,6 +46,8 @@ pub struct Agreement {
     pub disagreements: Vec<Disagreement>,
     /// Frames the switches' capture socket lost: then the comparison is not complete.
     pub capture_lost: u64,
+    /// Every node's rule counters, the kernel's beside the simulator's (headless runs).
+    pub counters: Vec<super::counters::RuleCount>,
 }
 
 /// The agreement's numbers, for a title or a counter line.
@@ -189,6 +194,9 @@ struct Held {
 /// ready once the window for its forwarded copy or answer has passed.
 pub struct Comparer {
     router: Router,
+    /// The hosts' copies of the ruleset (input and output), fed the frames each host sent
+    /// and was sent: for the rule counters of every node.
+    hosts: Vec<(&'static HostSpec, NodeFirewall)>,
     t0: Option<i64>,
     held: std::collections::VecDeque<Held>,
     /// Rules the kernel loaded: (loading began, loaded, the ruleset), in time order.
@@ -203,6 +211,18 @@ impl Comparer {
     pub fn new(rs: &Ruleset) -> Comparer {
         Comparer {
             router: Router::new(rs.clone(), 0),
+            hosts: HOSTS
+                .iter()
+                .map(|h| {
+                    let mut addrs: Vec<IpAddr> = vec![
+                        h.port.v4.into(),
+                        h.port.v6.into(),
+                        link_local_v6(h.port.mac).into(),
+                    ];
+                    addrs.extend(h.link_local_v4.map(IpAddr::V4));
+                    (h, NodeFirewall::new(rs.clone(), &addrs, true))
+                })
+                .collect(),
             t0: None,
             held: std::collections::VecDeque::new(),
             changes: std::collections::VecDeque::new(),
@@ -218,6 +238,19 @@ impl Comparer {
         self.changes.push_back((began, done, rs));
     }
 
+    /// The packets the simulator counted to rule `id` in node `node` (gw or a host).
+    pub fn rule_packets(&self, node: &str, id: RuleId) -> u64 {
+        let fw = if node == "gw" {
+            Some(self.router.firewall_ref())
+        } else {
+            self.hosts
+                .iter()
+                .find(|(h, _)| h.name == node)
+                .map(|(_, fw)| fw)
+        };
+        fw.map_or(0, |fw| fw.packets(id))
+    }
+
     /// The router's counters, as the simulator kept them for the kernel's frames.
     pub fn router(&self) -> crate::vnet::router::RouterCounters {
         self.router.counters
@@ -226,6 +259,10 @@ impl Comparer {
     pub fn push(&mut self, f: Frame) {
         while self.changes.front().is_some_and(|c| c.0 <= f.ts.0) {
             if let Some((began, done, rs)) = self.changes.pop_front() {
+                for (_, fw) in &mut self.hosts {
+                    *fw.ruleset_mut() = rs.clone();
+                    fw.rules_changed();
+                }
                 *self.router.firewall().ruleset_mut() = rs;
                 self.router.firewall().rules_changed();
                 self.changing = Some((began, done));
@@ -245,6 +282,16 @@ impl Comparer {
             None
         };
         let _ = self.router.take_output(now);
+        if let Some((dst, src, ..)) = frame::eth_parts(&f.data) {
+            let ts = (f.ts.0 - t0).max(0) as u64;
+            for (h, fw) in &mut self.hosts {
+                if dst == h.port.mac {
+                    let _ = fw.judge(&f.data, (Some(h.port.dev), None), ts);
+                } else if src == h.port.mac {
+                    let _ = fw.judge(&f.data, (None, Some(h.port.dev)), ts);
+                }
+            }
+        }
         self.held.push_back(Held {
             frame: f,
             judged,

@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod compare;
+pub mod counters;
 pub mod live;
 pub mod netns;
 pub mod traffic;
@@ -69,6 +70,19 @@ impl Frames for Captured {
     fn lab_summary(&self) -> Option<LabSummary> {
         Some(self.summary.clone())
     }
+}
+
+/// Every node's rule counters, or why they could not be read (said, and not compared).
+fn node_counters(ns: &netns::Namespaces) -> Vec<(&'static str, Option<counters::Snapshot>)> {
+    ["gw", "alice", "bob", "server", "resolver"]
+        .into_iter()
+        .map(|n| {
+            let s = counters::read(&ns.name(n))
+                .map_err(|e| eprintln!("packetlab: {e}"))
+                .ok();
+            (n, s)
+        })
+        .collect()
 }
 
 /// Set by SIGINT or SIGTERM: the run stops and removes its namespaces.
@@ -134,6 +148,9 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
         capture::run(&names, stop2)
     });
     std::thread::sleep(Duration::from_millis(200));
+    // The kernel's counters from here on are compared (what the nodes said at link-up,
+    // before the capture, is not).
+    let base = node_counters(&ns);
     let traffic = traffic::start(&sc.name, &ns);
     let until = Instant::now() + Duration::from_secs_f64(cli.lab_seconds.clamp(0.5, 3600.0));
     while Instant::now() < until && !SIGNALLED.load(Ordering::Relaxed) {
@@ -142,6 +159,7 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
     let reports = traffic.finish();
     // What is still in flight comes in before the capture stops.
     std::thread::sleep(Duration::from_millis(300));
+    let end = node_counters(&ns);
     cap_stop.store(true, Ordering::Relaxed);
     let (mut frames, lost) = match capture.join() {
         Ok(Ok(f)) => f,
@@ -153,9 +171,29 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
     };
     let limit = cli.count.unwrap_or(u64::MAX) as usize;
     drop(ns);
+    let whole = frames.len() <= limit;
     frames.truncate(limit);
-    let (compared, mut agreement) = compare::compare(frames, &fw.ruleset);
+    let mut cmp = compare::Comparer::new(&fw.ruleset);
+    for f in frames {
+        cmp.push(f);
+    }
+    let compared = cmp.ready(i64::MAX);
+    // Counters count the whole run: with -c cutting it short they are not compared.
+    let mut rule_counts = Vec::new();
+    if whole {
+        for ((node, b), (_, e)) in base.iter().zip(&end) {
+            let (Some(b), Some(e)) = (b, e) else {
+                continue;
+            };
+            let counted = counters::compare(node, &fw.ruleset, true, b, e, &|id| {
+                cmp.rule_packets(node, id)
+            });
+            rule_counts.extend(counted);
+        }
+    }
+    let mut agreement = cmp.agreement;
     agreement.capture_lost = lost;
+    agreement.counters = rule_counts;
     let summary = LabSummary {
         scenario: sc.name.clone(),
         seconds: cli.lab_seconds,
@@ -182,6 +220,7 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
         summary,
     };
     let code = print_frames(cli, &mut src, engine, false)?;
-    let ok = agreement.compared == agreement.agree && lost == 0;
+    let counted_alike = agreement.counters.iter().all(|c| c.kernel == c.simulated);
+    let ok = agreement.compared == agreement.agree && lost == 0 && counted_alike;
     Ok(if ok { code } else { code.max(3) })
 }

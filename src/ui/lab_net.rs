@@ -58,10 +58,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, s: &LabSummary) {
     let l = &app.lab_link;
     let title = if s.kernel.is_some() {
         format!(
-            " Kernel lab (namespaces packetlab-{}-*) — {} — {:.1} s ",
-            std::process::id(),
-            s.scenario,
-            s.seconds
+            " Kernel lab (namespaces packetlab-*) — {} — {:.1} s ",
+            s.scenario, s.seconds
         )
     } else {
         format!(
@@ -85,8 +83,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, s: &LabSummary) {
         .map(|sc| sc.watch.clone())
         .unwrap_or_default();
     let room = inner.height as usize;
-    // The router, the link and the watch line are kept; programs fill what is left.
-    let programs = room.saturating_sub(3);
+    // The router, the link and the watch line are kept; programs fill what is left. In four
+    // lines or fewer the watch line goes (it is at x): two programs are shown instead of one.
+    let show_watch = room > 4;
+    let programs = room.saturating_sub(2 + usize::from(show_watch));
     for rep in ordered(s).into_iter().take(programs) {
         let host = format!("{:<8} ", rep.host);
         let mut spans = vec![
@@ -156,10 +156,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, s: &LabSummary) {
     } else {
         ""
     };
-    lines.push(Line::styled(
-        ellipsize(&sanitize(&format!("{keys}{watch}")), w),
-        theme::tag(false),
-    ));
+    if show_watch {
+        lines.push(Line::styled(
+            ellipsize(&sanitize(&format!("{keys}{watch}")), w),
+            theme::tag(false),
+        ));
+    }
     f.render_widget(Paragraph::new(lines), inner);
 }
 

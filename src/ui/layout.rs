@@ -64,7 +64,13 @@ pub fn layout(area: Rect, app: &App) -> Areas {
         0
     };
     // List alone: borders, header and 8 rows; with a packet open: 6 for the list, 5 below.
-    let packets_min = 11;
+    // Beside a lab pane on a small screen, 7 rows: the sessions keep 3 (the lab is about
+    // connections as much as packets).
+    let packets_min = if lab_h > 1 && main.height < 30 {
+        10
+    } else {
+        11
+    };
     let rest = main.height.saturating_sub(lab_h);
     let share = if app.detail.is_some() { 30 } else { 45 };
     let top_h = (rest * share / 100)
@@ -132,7 +138,14 @@ fn lab_height(app: &App, main_h: u16) -> u16 {
         // screen (half when focused).
         let want = 2 + super::lab_net::wanted_rows(net);
         let share = if app.focus == Focus::Lab { 2 } else { 3 };
-        return want.min((main_h / share).max(5)).min(main_h);
+        // On a small screen, unfocused, it keeps 4 lines: the programs, the router, the
+        // link or the kernel (its watch line is at x).
+        let cap = if main_h < 30 && app.focus != Focus::Lab {
+            6
+        } else {
+            u16::MAX
+        };
+        return want.min((main_h / share).max(5)).min(cap).min(main_h);
     }
     let Some(lab) = &app.lab else { return 0 };
     let running = lab.generators.iter().filter(|g| g.stats.running).count() as u16;

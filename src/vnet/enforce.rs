@@ -73,6 +73,11 @@ impl NodeFirewall {
         &mut self.fw.ruleset
     }
 
+    /// The packets counted to rule `id` so far.
+    pub fn packets(&self, id: RuleId) -> u64 {
+        self.fw.counters.get(&id).map_or(0, |c| c.packets)
+    }
+
     /// After the ruleset was replaced or edited.
     pub fn rules_changed(&mut self) {
         self.fw.rules_changed();

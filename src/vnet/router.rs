@@ -65,6 +65,11 @@ impl Router {
         &mut self.fw
     }
 
+    /// Its firewall, to read (the counters).
+    pub fn firewall_ref(&self) -> &NodeFirewall {
+        &self.fw
+    }
+
     pub fn port_on(&self, seg: Segment) -> usize {
         self.ports
             .iter()

@@ -151,6 +151,24 @@ impl LabSummary {
                     d.packet, d.simulated, d.kernel, d.info
                 ));
             }
+            if !k.counters.is_empty() {
+                let alike = k
+                    .counters
+                    .iter()
+                    .filter(|c| c.kernel == c.simulated)
+                    .count();
+                let packets: u64 = k.counters.iter().map(|c| c.kernel).sum();
+                out.push(format!(
+                    "  kernel    every node's rule counters: {alike} of {} agree with the simulator's ({packets} packets counted by the kernel)",
+                    k.counters.len()
+                ));
+            }
+            for c in k.counters.iter().filter(|c| c.kernel != c.simulated) {
+                out.push(format!(
+                    "  DIFFERS   {} line {}: the kernel counted {}, the simulator {}: {}",
+                    c.node, c.line, c.kernel, c.simulated, c.rule
+                ));
+            }
             out.extend(self.apps.iter().map(app_line));
             return out;
         }
