@@ -109,16 +109,26 @@ fn every_nodes_rule_counters_agree_with_the_kernels_input_and_output_hooks_too()
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let rules = common::own_corpus().join("lab/hosts.nft");
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lab/hosts.nft");
     for scenario in ["firewall-blocks-ssh", "udp-vs-tcp"] {
-        let out = Command::new(common::bin())
-            .args(["--lab", scenario, "--lab-kernel", "--lab-seconds", "4"])
-            .args(["--print", "stats", "--format", "json", "--rules"])
-            .arg(&rules)
-            .output()
-            .unwrap();
+        // A node that sent a packet while its counters were read is not compared (its
+        // packet may be on either side of the reading): rare, and then the run is repeated.
+        let mut attempts = 0;
+        let (out, s) = loop {
+            let out = Command::new(common::bin())
+                .args(["--lab", scenario, "--lab-kernel", "--lab-seconds", "4"])
+                .args(["--print", "stats", "--format", "json", "--rules"])
+                .arg(&rules)
+                .output()
+                .unwrap();
+            let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+            attempts += 1;
+            let unsettled = s["lab"]["kernel"]["counters_unsettled"].as_array().unwrap();
+            if unsettled.is_empty() || attempts == 3 {
+                break (out, s);
+            }
+        };
         let err = String::from_utf8_lossy(&out.stderr);
-        let s: Value = serde_json::from_slice(&out.stdout).unwrap();
         let k = &s["lab"]["kernel"];
         assert!(
             out.status.success(),
@@ -147,7 +157,8 @@ fn every_nodes_rule_counters_agree_with_the_kernels_input_and_output_hooks_too()
                 assert!(hits("server", "dport 80") >= 2, "{k}");
                 assert_eq!(hits("gw", "dport 80"), 0);
             }
-            _ => assert!(hits("bob", "dport 7") >= 2, "{k}"),
+            // alice's datagrams to the server's UDP echo, dropped by the server's input.
+            _ => assert!(hits("server", "udp dport 7") >= 2, "{k}"),
         }
         assert_eq!(k["agree"], k["compared"], "{scenario}: {k}");
     }

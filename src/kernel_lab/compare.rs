@@ -48,6 +48,8 @@ pub struct Agreement {
     pub capture_lost: u64,
     /// Every node's rule counters, the kernel's beside the simulator's (headless runs).
     pub counters: Vec<super::counters::RuleCount>,
+    /// Nodes whose counters were not compared: a packet of theirs came while they were read.
+    pub counters_unsettled: Vec<String>,
 }
 
 /// The agreement's numbers, for a title or a counter line.
@@ -204,7 +206,20 @@ pub struct Comparer {
     /// The span of the change in progress, whose packets are not compared.
     changing: Option<(i64, i64)>,
     numbered: u64,
+    /// Readings of the kernel's counters, with the simulator's counts at the same moment.
+    readings: Vec<Reading>,
     pub agreement: Agreement,
+}
+
+/// A reading of one node's kernel counters, from `began` to `done` (ns): the simulator's
+/// counts of that node are taken at its end; a frame the node judged meanwhile may be on
+/// either side of the kernel's reading, which then cannot be compared ("unsettled").
+struct Reading {
+    node: &'static str,
+    began: i64,
+    done: i64,
+    taken: Option<std::collections::HashMap<RuleId, u64>>,
+    unsettled: bool,
 }
 
 impl Comparer {
@@ -228,6 +243,7 @@ impl Comparer {
             changes: std::collections::VecDeque::new(),
             changing: None,
             numbered: 0,
+            readings: Vec::new(),
             agreement: Agreement::default(),
         }
     }
@@ -239,7 +255,7 @@ impl Comparer {
     }
 
     /// The packets the simulator counted to rule `id` in node `node` (gw or a host).
-    pub fn rule_packets(&self, node: &str, id: RuleId) -> u64 {
+    fn node_counts(&self, node: &str) -> std::collections::HashMap<RuleId, u64> {
         let fw = if node == "gw" {
             Some(self.router.firewall_ref())
         } else {
@@ -248,7 +264,59 @@ impl Comparer {
                 .find(|(h, _)| h.name == node)
                 .map(|(_, fw)| fw)
         };
-        fw.map_or(0, |fw| fw.packets(id))
+        fw.map(|fw| fw.all_packets()).unwrap_or_default()
+    }
+
+    /// The kernel's counters of `node` were read from `began` to `done` (ns, the capture's
+    /// clock); returns the reading's number, for [`Comparer::counted_between`].
+    pub fn counters_read(&mut self, node: &'static str, began: i64, done: i64) -> usize {
+        self.readings.push(Reading {
+            node,
+            began,
+            done,
+            taken: None,
+            unsettled: false,
+        });
+        self.readings.len() - 1
+    }
+
+    /// What the simulator counted to each rule of the node between readings `a` and `b`
+    /// (the frames pushed so far); `None` when a frame of the node came during either.
+    pub fn counted_between(
+        &mut self,
+        a: usize,
+        b: usize,
+    ) -> Option<std::collections::HashMap<RuleId, u64>> {
+        for i in [a, b] {
+            if self.readings.get(i)?.taken.is_none() {
+                let now = self.node_counts(self.readings[i].node);
+                self.readings[i].taken = Some(now);
+            }
+        }
+        let (ra, rb) = (&self.readings[a], &self.readings[b]);
+        if ra.unsettled || rb.unsettled {
+            return None;
+        }
+        let (ta, tb) = (ra.taken.as_ref()?, rb.taken.as_ref()?);
+        Some(
+            tb.iter()
+                .map(|(id, n)| (*id, n.saturating_sub(ta.get(id).copied().unwrap_or(0))))
+                .collect(),
+        )
+    }
+
+    /// Takes the simulator's counts for readings that ended before `ts`, and marks those a
+    /// frame of `node` at `ts` falls into.
+    fn readings_at(&mut self, ts: i64, nodes: &[&str]) {
+        for i in 0..self.readings.len() {
+            let r = &self.readings[i];
+            if r.taken.is_none() && ts > r.done {
+                let now = self.node_counts(r.node);
+                self.readings[i].taken = Some(now);
+            } else if (r.began..=r.done).contains(&ts) && nodes.contains(&r.node) {
+                self.readings[i].unsettled = true;
+            }
+        }
     }
 
     /// The router's counters, as the simulator kept them for the kernel's frames.
@@ -271,6 +339,10 @@ impl Comparer {
         let changing = self
             .changing
             .is_some_and(|(b, d)| (b..=d).contains(&f.ts.0));
+        if !self.readings.is_empty() {
+            let nodes = self.judging(&f);
+            self.readings_at(f.ts.0, &nodes);
+        }
         let t0 = *self.t0.get_or_insert(f.ts.0);
         let now = ((f.ts.0 - t0).max(0) / 1000) as u64;
         let pi = f.iface as usize;
@@ -297,6 +369,24 @@ impl Comparer {
             judged,
             changing,
         });
+    }
+
+    /// The nodes whose firewall judges frame `f`: the router for a frame to it, a host for
+    /// one to or from it.
+    fn judging(&self, f: &Frame) -> Vec<&'static str> {
+        let Some((dst, src, ..)) = frame::eth_parts(&f.data) else {
+            return Vec::new();
+        };
+        let mut v = Vec::new();
+        if dst == GW_LAN.mac || dst == GW_WAN.mac {
+            v.push("gw");
+        }
+        for (h, _) in &self.hosts {
+            if dst == h.port.mac || src == h.port.mac {
+                v.push(h.name);
+            }
+        }
+        v
     }
 
     /// The packets whose window has passed by `now_ns` (all of them with `i64::MAX`), in order.

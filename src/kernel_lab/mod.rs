@@ -72,15 +72,19 @@ impl Frames for Captured {
     }
 }
 
-/// Every node's rule counters, or why they could not be read (said, and not compared).
-fn node_counters(ns: &netns::Namespaces) -> Vec<(&'static str, Option<counters::Snapshot>)> {
+/// One reading of every node's rule counters: each with when it began and ended (the
+/// capture's clock), `None` where it could not be read (said, and not compared).
+type Readings = Vec<(&'static str, Option<counters::Snapshot>, i64, i64)>;
+
+fn node_counters(ns: &netns::Namespaces) -> Readings {
     ["gw", "alice", "bob", "server", "resolver"]
         .into_iter()
         .map(|n| {
+            let began = crate::capture::Timestamp::now().0;
             let s = counters::read(&ns.name(n))
                 .map_err(|e| eprintln!("packetlab: {e}"))
                 .ok();
-            (n, s)
+            (n, s, began, crate::capture::Timestamp::now().0)
         })
         .collect()
 }
@@ -174,19 +178,34 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
     let whole = frames.len() <= limit;
     frames.truncate(limit);
     let mut cmp = compare::Comparer::new(&fw.ruleset);
+    let marks: Vec<(usize, usize)> = base
+        .iter()
+        .zip(&end)
+        .map(|(b, e)| {
+            (
+                cmp.counters_read(b.0, b.2, b.3),
+                cmp.counters_read(e.0, e.2, e.3),
+            )
+        })
+        .collect();
     for f in frames {
         cmp.push(f);
     }
     let compared = cmp.ready(i64::MAX);
     // Counters count the whole run: with -c cutting it short they are not compared.
     let mut rule_counts = Vec::new();
+    let mut unsettled = Vec::new();
     if whole {
-        for ((node, b), (_, e)) in base.iter().zip(&end) {
+        for (((node, b, ..), (_, e, ..)), (mb, me)) in base.iter().zip(&end).zip(marks) {
             let (Some(b), Some(e)) = (b, e) else {
                 continue;
             };
+            let Some(sim) = cmp.counted_between(mb, me) else {
+                unsettled.push(node.to_string());
+                continue;
+            };
             let counted = counters::compare(node, &fw.ruleset, true, b, e, &|id| {
-                cmp.rule_packets(node, id)
+                sim.get(&id).copied().unwrap_or(0)
             });
             rule_counts.extend(counted);
         }
@@ -194,6 +213,7 @@ pub fn print_kernel(cli: &Cli, sc: &Scenario) -> Result<i32> {
     let mut agreement = cmp.agreement;
     agreement.capture_lost = lost;
     agreement.counters = rule_counts;
+    agreement.counters_unsettled = unsettled;
     let summary = LabSummary {
         scenario: sc.name.clone(),
         seconds: cli.lab_seconds,

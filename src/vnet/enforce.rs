@@ -73,9 +73,13 @@ impl NodeFirewall {
         &mut self.fw.ruleset
     }
 
-    /// The packets counted to rule `id` so far.
-    pub fn packets(&self, id: RuleId) -> u64 {
-        self.fw.counters.get(&id).map_or(0, |c| c.packets)
+    /// The packets counted to each rule so far.
+    pub fn all_packets(&self) -> std::collections::HashMap<RuleId, u64> {
+        self.fw
+            .counters
+            .iter()
+            .map(|(id, c)| (*id, c.packets))
+            .collect()
     }
 
     /// After the ruleset was replaced or edited.

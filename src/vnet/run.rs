@@ -163,6 +163,12 @@ impl LabSummary {
                     k.counters.len()
                 ));
             }
+            if !k.counters_unsettled.is_empty() {
+                out.push(format!(
+                    "  kernel    not compared: the counters of {} (a packet of theirs came while they were read)",
+                    k.counters_unsettled.join(", ")
+                ));
+            }
             for c in k.counters.iter().filter(|c| c.kernel != c.simulated) {
                 out.push(format!(
                     "  DIFFERS   {} line {}: the kernel counted {}, the simulator {}: {}",
