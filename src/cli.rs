@@ -124,7 +124,8 @@ pub struct Cli {
 
     /// With root: the lab network's topology as network namespaces (packetlab-*), the ruleset
     /// loaded with nft, real kernel sockets; each packet the kernel's router received shown
-    /// with the simulator's verdict and the kernel's (headless, with --print).
+    /// with the simulator's verdict and the kernel's, every node's rule counters compared
+    /// (in the TUI, or headless with --print).
     #[arg(long, requires = "lab", conflicts_with = "lab_loopback")]
     pub lab_kernel: bool,
 
